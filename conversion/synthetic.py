@@ -1,0 +1,135 @@
+"""Seeded synthetic GoogLeNet weights, written as real ``.caffemodel`` files (V1 or V2).
+
+The real ``bvlc_googlenet.caffemodel`` cannot be downloaded everywhere, so parity with Caffe
+is established on these: He-scaled Gaussian weights (std sqrt(2 / fan_in)) keep activations
+at a steady scale through the ReLUs, so pixel-scale (0-255) inputs exercise LRN as real
+weights do. V1 files mimic the 2014 file: a train_val net (a DATA layer with 'data' and
+'label' tops, a SOFTMAX_LOSS and a TEST-phase ACCURACY) with legacy 4-D blobs; V2 files hold
+the deploy net with ``BlobShape`` blobs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from conversion import caffe_schema_pb2 as pb
+from conversion.googlenet import googlenet_deploy
+
+_V1_TYPES = {
+    "Convolution": "CONVOLUTION",
+    "ReLU": "RELU",
+    "Pooling": "POOLING",
+    "LRN": "LRN",
+    "Concat": "CONCAT",
+    "InnerProduct": "INNER_PRODUCT",
+    "Dropout": "DROPOUT",
+    "Softmax": "SOFTMAX",
+}
+_PARAM_FIELDS = {
+    "Convolution": "convolution_param",
+    "Pooling": "pooling_param",
+    "LRN": "lrn_param",
+    "Concat": "concat_param",
+    "InnerProduct": "inner_product_param",
+    "Dropout": "dropout_param",
+    "ReLU": "relu_param",
+    "Softmax": "softmax_param",
+}
+
+
+def synthetic_weights(
+    net: pb.NetParameter, seed: int = 0
+) -> dict[str, list[np.ndarray]]:
+    """He-scaled Gaussian weights (float32, Caffe layout) for every Convolution and
+    InnerProduct layer of a deploy ``net`` with a 3-channel input; biases N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    channels = {"data": 3}
+    weights = {}
+    for layer in net.layer:
+        if layer.type == "Input":
+            continue
+        c_in = channels[layer.bottom[0]]
+        c_out = c_in
+        if layer.type == "Convolution":
+            p = layer.convolution_param
+            k = p.kernel_size[0]
+            c_out = p.num_output
+            fan_in = c_in * k * k
+            w = rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2.0 / fan_in)
+            weights[layer.name] = [w.astype(np.float32), rng.standard_normal(c_out).astype(np.float32)]
+        elif layer.type == "Concat":
+            c_out = sum(channels[b] for b in layer.bottom)
+        elif layer.type == "InnerProduct":
+            c_out = layer.inner_product_param.num_output
+            w = rng.standard_normal((c_out, c_in)) * np.sqrt(2.0 / c_in)
+            weights[layer.name] = [w.astype(np.float32), rng.standard_normal(c_out).astype(np.float32)]
+        channels[layer.top[0]] = c_out
+    return weights
+
+
+def _fill_blob(blob: pb.BlobProto, array: np.ndarray, legacy_shape: tuple[int, ...] | None):
+    if legacy_shape is None:
+        blob.shape.dim.extend(array.shape)
+    else:
+        blob.num, blob.channels, blob.height, blob.width = legacy_shape
+    blob.data.extend(array.ravel().tolist())
+
+
+def _legacy_shape(array: np.ndarray) -> tuple[int, int, int, int]:
+    """V1's 4-D shape: a bias (N,) as 1x1x1xN, an InnerProduct weight (M,N) as 1x1xMxN."""
+    return tuple([1] * (4 - array.ndim) + list(array.shape))
+
+
+def synthetic_googlenet(
+    seed: int = 0, version: str = "V1", num_classes: int = 1000
+) -> pb.NetParameter:
+    """A GoogLeNet NetParameter with seeded weights, in V1 (train_val) or V2 (deploy) form."""
+    deploy = googlenet_deploy(num_classes)
+    weights = synthetic_weights(deploy, seed)
+    if version == "V2":
+        for layer in deploy.layer:
+            for array in weights.get(layer.name, []):
+                _fill_blob(layer.blobs.add(), array, None)
+        return deploy
+    if version != "V1":
+        raise ValueError(f"version must be 'V1' or 'V2', got {version!r}")
+    net = pb.NetParameter(name=deploy.name)
+    data = net.layers.add(name="data", type=pb.V1LayerParameter.DATA)
+    data.top.extend(["data", "label"])
+    for layer in deploy.layer:
+        if layer.type in ("Input", "Softmax"):
+            continue
+        v1 = net.layers.add(name=layer.name)
+        v1.type = pb.V1LayerParameter.LayerType.Value(_V1_TYPES[layer.type])
+        v1.bottom.extend(layer.bottom)
+        v1.top.extend(layer.top)
+        field = _PARAM_FIELDS[layer.type]
+        if layer.HasField(field):
+            getattr(v1, field).CopyFrom(getattr(layer, field))
+        for array in weights.get(layer.name, []):
+            _fill_blob(v1.blobs.add(), array, _legacy_shape(array))
+    loss = net.layers.add(name="loss3/loss3", type=pb.V1LayerParameter.SOFTMAX_LOSS)
+    loss.bottom.extend(["loss3/classifier", "label"])
+    loss.top.append("loss3/loss3")
+    accuracy = net.layers.add(name="loss3/top-1", type=pb.V1LayerParameter.ACCURACY)
+    accuracy.bottom.extend(["loss3/classifier", "label"])
+    accuracy.top.append("loss3/top-1")
+    accuracy.include.add(phase=pb.TEST)
+    return net
+
+
+def write_synthetic_caffemodel(
+    path: str | Path, seed: int = 0, version: str = "V1", num_classes: int = 1000
+) -> Path:
+    """Write :func:`synthetic_googlenet` as a binary ``.caffemodel`` (atomically); return path."""
+    path = Path(path)
+    data = synthetic_googlenet(seed, version, num_classes).SerializeToString()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,222 @@
+"""Build a Keras (TensorFlow) model from a :class:`~conversion.caffe_files.NetSpec`.
+
+The model takes one NHWC float32 input of any height and width (BGR, mean-subtracted, 0-255
+scale, as Caffe's GoogLeNet expects) and has one Keras layer per Caffe layer, named after it
+(see :func:`keras_name`). Caffe's in-place layers (a ReLU whose top is its bottom) become their
+own Keras layers, so both values stay reachable: the convolution's name gives the pre-ReLU
+blob and the ReLU layer's name the post-ReLU blob, exactly as ``net.forward(end=NAME)`` leaves
+``net.blobs`` in pycaffe.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import keras
+import numpy as np
+
+from conversion import caffe_schema_pb2 as pb
+from conversion.caffe_files import LayerSpec, NetSpec
+from tf_impl import caffe_layers
+from tf_impl.errors import DeepDreamError
+
+
+def keras_name(caffe_name: str) -> str:
+    """The Keras layer name for a Caffe layer name ('/' is not allowed in Keras names).
+
+    Percent-encoding keeps it reversible: ``inception_4c/output`` -> ``inception_4c%2Foutput``.
+    """
+    return quote(caffe_name, safe="")
+
+
+def _pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:
+    """Caffe's (h, w) resolution of a repeated field with *_h / *_w overrides."""
+    if has_hw:
+        return (int(h_value), int(w_value))
+    values = list(values)
+    if not values:
+        return (default, default)
+    if len(values) == 1:
+        return (int(values[0]), int(values[0]))
+    return (int(values[0]), int(values[1]))
+
+
+def _fit_blob(layer: LayerSpec, index: int, expected: tuple[int, ...], what: str) -> np.ndarray:
+    """Blob ``index`` of ``layer`` reshaped to ``expected`` (Caffe layout).
+
+    Legacy V1 blobs are 4-D with leading ones (a bias as 1x1x1xN); like Caffe, accept a blob
+    whose shape equals ``expected`` once leading ones are dropped from both.
+    """
+    if index >= len(layer.blobs):
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}) has no {what} in the weights; "
+            "the caffemodel does not match the prototxt"
+        )
+    blob = layer.blobs[index]
+
+    def strip(shape):
+        shape = list(shape)
+        while len(shape) > 1 and shape[0] == 1:
+            shape.pop(0)
+        return tuple(shape)
+
+    if strip(blob.shape) != strip(expected):
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}): {what} has shape {tuple(blob.shape)}, "
+            f"expected {expected}; the caffemodel does not match the prototxt"
+        )
+    return blob.reshape(expected)
+
+
+def _convolution(layer: LayerSpec, in_channels: int):
+    p = layer.param.convolution_param
+    kernel = _pair(p.kernel_size, p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0)
+    stride = _pair(p.stride, p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
+    pad = _pair(p.pad, p.pad_h, p.pad_w, p.HasField("pad_h") or p.HasField("pad_w"), 0)
+    dilation = _pair(p.dilation, 0, 0, False, 1)
+    if min(kernel) < 1:
+        raise DeepDreamError(f"layer '{layer.name}': convolution kernel size is not set")
+    if in_channels % p.group or p.num_output % p.group:
+        raise DeepDreamError(
+            f"layer '{layer.name}': group {p.group} does not divide the channels"
+        )
+    keras_layer = caffe_layers.CaffeConvolution(
+        filters=p.num_output,
+        kernel_size=kernel,
+        strides=stride,
+        padding=pad,
+        dilation=dilation,
+        groups=p.group,
+        use_bias=p.bias_term,
+        name=keras_name(layer.name),
+    )
+    w = _fit_blob(layer, 0, (p.num_output, in_channels // p.group, *kernel), "weight")
+    weights = [np.transpose(w, (2, 3, 1, 0))]  # Caffe OIHW -> TF HWIO
+    if p.bias_term:
+        weights.append(_fit_blob(layer, 1, (p.num_output,), "bias"))
+    return keras_layer, weights
+
+
+def _pooling(layer: LayerSpec):
+    p = layer.param.pooling_param
+    method = pb.PoolingParameter.PoolMethod.Name(p.pool)
+    if method not in ("MAX", "AVE"):
+        raise DeepDreamError(
+            f"layer '{layer.name}': {method} pooling is not supported (only MAX and AVE)"
+        )
+    kernel = _pair([p.kernel_size] if p.HasField("kernel_size") else [], p.kernel_h,
+                   p.kernel_w, p.HasField("kernel_h"), 0)
+    if not p.global_pooling and min(kernel) < 1:
+        raise DeepDreamError(f"layer '{layer.name}': pooling kernel size is not set")
+    stride = _pair([p.stride], p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
+    pad = _pair([p.pad], p.pad_h, p.pad_w, p.HasField("pad_h") or p.HasField("pad_w"), 0)
+    return caffe_layers.CaffePooling(
+        method=method,
+        kernel_size=kernel,
+        strides=stride,
+        padding=pad,
+        global_pooling=p.global_pooling,
+        ceil_mode=p.round_mode == pb.PoolingParameter.CEIL,
+        name=keras_name(layer.name),
+    )
+
+
+def _lrn(layer: LayerSpec):
+    p = layer.param.lrn_param
+    if p.norm_region != pb.LRNParameter.ACROSS_CHANNELS:
+        raise DeepDreamError(
+            f"layer '{layer.name}': LRN WITHIN_CHANNEL is not supported (only ACROSS_CHANNELS)"
+        )
+    return caffe_layers.CaffeLRN(
+        local_size=p.local_size, alpha=p.alpha, beta=p.beta, k=p.k, name=keras_name(layer.name)
+    )
+
+
+def _inner_product(layer: LayerSpec):
+    p = layer.param.inner_product_param
+    if p.axis != 1 or p.transpose:
+        raise DeepDreamError(
+            f"layer '{layer.name}': InnerProduct with axis != 1 or transpose is not supported"
+        )
+    if not layer.blobs:
+        _fit_blob(layer, 0, (p.num_output, 0), "weight")  # raises: the weight is missing
+    features = layer.blobs[0].size // max(p.num_output, 1)
+    weights = [_fit_blob(layer, 0, (p.num_output, features), "weight").T]
+    if p.bias_term:
+        weights.append(_fit_blob(layer, 1, (p.num_output,), "bias"))
+    keras_layer = caffe_layers.CaffeInnerProduct(
+        units=p.num_output, features=features, use_bias=p.bias_term, name=keras_name(layer.name)
+    )
+    return keras_layer, weights
+
+
+def _concat_axis(layer: LayerSpec) -> int:
+    p = layer.param.concat_param
+    axis = p.axis if p.HasField("axis") else p.concat_dim
+    if axis != 1:
+        raise DeepDreamError(
+            f"layer '{layer.name}': Concat along axis {axis} is not supported (only channels)"
+        )
+    return -1
+
+
+def build_keras_model(spec: NetSpec) -> keras.Model:
+    """A Keras functional model computing every Caffe layer of ``spec``.
+
+    Input: (N, H, W, 3) float32, BGR, mean-subtracted 0-255 pixels, any H and W.
+    Outputs: the last layer's top; use :func:`tf_impl.network.DreamNet.submodel` for others.
+    Raises DeepDreamError naming the layer for unsupported types or mismatched weights.
+    """
+    inputs = keras.Input(shape=(None, None, 3), name=keras_name(spec.input_blob))
+    blobs = {spec.input_blob: inputs}
+    pending_weights = []
+    last = inputs
+    for layer in spec.layers:
+        missing = [b for b in layer.bottoms if b not in blobs]
+        if missing:
+            raise DeepDreamError(
+                f"layer '{layer.name}' reads blob '{missing[0]}', which no earlier layer makes"
+            )
+        if len(layer.tops) != 1:
+            raise DeepDreamError(
+                f"layer '{layer.name}' ({layer.type}) has {len(layer.tops)} tops; "
+                "only single-output layers are supported"
+            )
+        bottom = blobs[layer.bottoms[0]] if layer.bottoms else None
+        weights = []
+        name = keras_name(layer.name)
+        if layer.type == "Convolution":
+            keras_layer, weights = _convolution(layer, int(bottom.shape[-1]))
+        elif layer.type == "ReLU":
+            slope = layer.param.relu_param.negative_slope
+            keras_layer = keras.layers.ReLU(negative_slope=slope, name=name)
+        elif layer.type == "Pooling":
+            keras_layer = _pooling(layer)
+        elif layer.type == "LRN":
+            keras_layer = _lrn(layer)
+        elif layer.type == "Concat":
+            keras_layer = keras.layers.Concatenate(axis=_concat_axis(layer), name=name)
+        elif layer.type == "InnerProduct":
+            keras_layer, weights = _inner_product(layer)
+        elif layer.type == "Dropout":
+            keras_layer = caffe_layers.CaffeIdentity(name=name)
+        elif layer.type == "Softmax":
+            if layer.param.softmax_param.axis != 1:
+                raise DeepDreamError(f"layer '{layer.name}': Softmax axis must be 1 (channels)")
+            keras_layer = caffe_layers.CaffeSoftmax(name=name)
+        else:
+            raise DeepDreamError(
+                f"layer '{layer.name}' has type '{layer.type}', which the converter does not "
+                "support (supported: Convolution, ReLU, Pooling, LRN, Concat, InnerProduct, "
+                "Dropout, Softmax)"
+            )
+        args = [blobs[b] for b in layer.bottoms] if layer.type == "Concat" else bottom
+        output = keras_layer(args)
+        if weights:
+            pending_weights.append((keras_layer, weights))
+        blobs[layer.tops[0]] = output
+        last = output
+    model = keras.Model(inputs, last, name=keras_name(spec.name or "caffe_net"))
+    for keras_layer, weights in pending_weights:
+        keras_layer.set_weights(weights)
+    return model

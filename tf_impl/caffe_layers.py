@@ -1,0 +1,288 @@
+"""Keras layers with Caffe's exact inference semantics, for NHWC float32 tensors.
+
+Each layer reproduces what Caffe's CPU implementation computes, at any input height and width:
+
+- :class:`CaffeConvolution`: symmetric zero padding (``pad``), stride, dilation, groups and an
+  optional bias. TF's 'SAME' padding is asymmetric at even sizes, so padding is explicit.
+- :class:`CaffePooling`: MAX or AVE with Caffe's ceil rounding of the output size, including
+  the rule that drops a last window that would start inside the padding; AVE divides by the
+  window clipped to the padded input (padding cells count, overflow cells do not); global
+  pooling; ``round_mode: FLOOR`` too.
+- :class:`CaffeLRN`: across-channel local response normalisation with Caffe's ``alpha`` (which
+  Caffe divides by ``local_size``).
+- :class:`CaffeInnerProduct`: flattens in Caffe's C, H, W order before the matrix product.
+- :class:`CaffeSoftmax`: softmax over the channel axis.
+
+Weights are stored in TensorFlow layout (convolution kernels as kh, kw, in/group, out).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+_PACKAGE = "deepdream_caffe"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeConvolution(keras.layers.Layer):
+    """Caffe ``Convolution``: NHWC in, NHWC out; kernel (kh, kw, in/group, out), bias (out,)."""
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: tuple[int, int],
+        strides: tuple[int, int] = (1, 1),
+        padding: tuple[int, int] = (0, 0),
+        dilation: tuple[int, int] = (1, 1),
+        groups: int = 1,
+        use_bias: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = tuple(int(k) for k in kernel_size)
+        self.strides = tuple(int(s) for s in strides)
+        self.padding = tuple(int(p) for p in padding)
+        self.dilation = tuple(int(d) for d in dilation)
+        self.groups = int(groups)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(*self.kernel_size, in_channels // self.groups, self.filters),
+            initializer="zeros",
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs):
+        ph, pw = self.padding
+        padding = [[0, 0], [ph, ph], [pw, pw], [0, 0]] if (ph or pw) else "VALID"
+        conv_args = {"strides": self.strides, "padding": padding, "dilations": self.dilation}
+        if self.groups == 1:
+            outputs = tf.nn.conv2d(inputs, self.kernel, **conv_args)
+        else:
+            input_groups = tf.split(inputs, self.groups, axis=-1)
+            kernel_groups = tf.split(self.kernel, self.groups, axis=-1)
+            outputs = tf.concat(
+                [tf.nn.conv2d(x, k, **conv_args) for x, k in zip(input_groups, kernel_groups)],
+                axis=-1,
+            )
+        if self.bias is not None:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        sizes = []
+        for size, k, s, p, d in zip(
+            (h, w), self.kernel_size, self.strides, self.padding, self.dilation
+        ):
+            sizes.append(None if size is None else (size + 2 * p - (d * (k - 1) + 1)) // s + 1)
+        return (n, *sizes, self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "groups": self.groups,
+            "use_bias": self.use_bias,
+        }
+
+
+def caffe_pooled_size(size, kernel: int, stride: int, pad: int, ceil_mode: bool = True):
+    """Caffe's pooled output length for an input length ``size`` (an int or an int32 tensor).
+
+    ceil((size + 2*pad - kernel) / stride) + 1 (floor in FLOOR mode), minus one when the last
+    window would start inside the bottom/right padding (only possible when pad > 0).
+    """
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if pad == 0:
+        return out
+    starts_in_padding = (out - 1) * stride >= size + pad
+    if tf.is_tensor(out):
+        return tf.where(starts_in_padding, out - 1, out)
+    return out - 1 if starts_in_padding else out
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffePooling(keras.layers.Layer):
+    """Caffe ``Pooling`` (MAX or AVE) on NHWC tensors, with Caffe's output-size rule."""
+
+    def __init__(
+        self,
+        method: str,
+        kernel_size: tuple[int, int] = (1, 1),
+        strides: tuple[int, int] = (1, 1),
+        padding: tuple[int, int] = (0, 0),
+        global_pooling: bool = False,
+        ceil_mode: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if method not in ("MAX", "AVE"):
+            raise ValueError(f"pooling method must be MAX or AVE, got {method}")
+        self.method = method
+        self.kernel_size = tuple(int(k) for k in kernel_size)
+        self.strides = tuple(int(s) for s in strides)
+        self.padding = tuple(int(p) for p in padding)
+        self.global_pooling = bool(global_pooling)
+        self.ceil_mode = bool(ceil_mode)
+
+    def call(self, inputs):
+        if self.global_pooling:
+            reduce = tf.reduce_max if self.method == "MAX" else tf.reduce_mean
+            return reduce(inputs, axis=[1, 2], keepdims=True)
+        shape = tf.shape(inputs)
+        out_sizes, paddings = [], [[0, 0]]
+        for axis, k, s, p in zip((1, 2), self.kernel_size, self.strides, self.padding):
+            size = shape[axis]
+            out = caffe_pooled_size(size, k, s, p, self.ceil_mode)
+            # Pad p before; after, enough to hold every window ((out - 1) * s + k cells),
+            # then crop to exactly that many so VALID pooling yields `out` windows.
+            out_sizes.append(out)
+            paddings.append([p, p + s + k])
+        paddings.append([0, 0])
+        needed_h = (out_sizes[0] - 1) * self.strides[0] + self.kernel_size[0]
+        needed_w = (out_sizes[1] - 1) * self.strides[1] + self.kernel_size[1]
+        window = (1, *self.kernel_size, 1)
+        step = (1, *self.strides, 1)
+        if self.method == "MAX":
+            padded = tf.pad(inputs, paddings, constant_values=float("-inf"))
+            padded = padded[:, :needed_h, :needed_w, :]
+            return tf.nn.max_pool2d(padded, window, step, "VALID")
+        padded = tf.pad(inputs, paddings)[:, :needed_h, :needed_w, :]
+        sums = tf.nn.avg_pool2d(padded, window, step, "VALID") * float(np.prod(self.kernel_size))
+        # Caffe's divisor: the window clipped to the input plus its padding (H + 2*pad cells),
+        # computed as a pooled sum over a map that is 1 there and 0 in the overflow.
+        ph, pw = self.padding
+        ones = tf.ones([1, shape[1] + 2 * ph, shape[2] + 2 * pw, 1], inputs.dtype)
+        counts_map = tf.pad(ones, [[0, 0], [0, needed_h], [0, needed_w], [0, 0]])
+        counts_map = counts_map[:, :needed_h, :needed_w, :]
+        counts = tf.nn.avg_pool2d(counts_map, window, step, "VALID")
+        return sums / (counts * float(np.prod(self.kernel_size)))
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        if self.global_pooling:
+            return (n, 1, 1, c)
+        sizes = []
+        for size, k, s, p in zip((h, w), self.kernel_size, self.strides, self.padding):
+            sizes.append(None if size is None else caffe_pooled_size(size, k, s, p, self.ceil_mode))
+        return (n, *sizes, c)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "method": self.method,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "global_pooling": self.global_pooling,
+            "ceil_mode": self.ceil_mode,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeLRN(keras.layers.Layer):
+    """Caffe ``LRN`` across channels: x / (k + alpha/n * sum of x^2 over n channels)^beta."""
+
+    def __init__(self, local_size: int, alpha: float, beta: float, k: float, **kwargs):
+        super().__init__(**kwargs)
+        if local_size % 2 != 1:
+            raise ValueError(f"LRN local_size must be odd, got {local_size}")
+        self.local_size = int(local_size)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.k = float(k)
+
+    def call(self, inputs):
+        return tf.nn.local_response_normalization(
+            inputs,
+            depth_radius=(self.local_size - 1) // 2,
+            bias=self.k,
+            alpha=self.alpha / self.local_size,
+            beta=self.beta,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "local_size": self.local_size,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "k": self.k,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeInnerProduct(keras.layers.Layer):
+    """Caffe ``InnerProduct``: flattens NHWC input in Caffe's C, H, W order, then x W^T + b.
+
+    The kernel is stored as Caffe's (num_output, C*H*W) weight transposed, i.e. (C*H*W, out);
+    ``features`` = C*H*W fixes the input size the layer accepts.
+    """
+
+    def __init__(self, units: int, features: int, use_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.features = int(features)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.features, self.units), initializer="zeros"
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs):
+        if inputs.shape.rank == 4:
+            inputs = tf.transpose(inputs, [0, 3, 1, 2])  # NHWC -> NCHW, Caffe's flatten order
+        flat = tf.reshape(inputs, [tf.shape(inputs)[0], -1])
+        outputs = tf.matmul(flat, self.kernel)
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "features": self.features,
+            "use_bias": self.use_bias,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeSoftmax(keras.layers.Layer):
+    """Caffe ``Softmax`` over the channel axis (the last axis in NHWC)."""
+
+    def call(self, inputs):
+        return tf.nn.softmax(inputs, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeIdentity(keras.layers.Layer):
+    """Caffe ``Dropout`` at inference: the identity."""
+
+    def call(self, inputs):
+        return tf.identity(inputs)

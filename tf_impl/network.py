@@ -1,0 +1,132 @@
+"""A converted Caffe network as a Keras model whose blobs are reachable by Caffe name.
+
+Names follow pycaffe's ``net.forward(end=NAME)``: NAME is a Caffe *layer* name and the value
+is that layer's top blob just after the layer ran. So for a convolution followed by an
+in-place ReLU, the convolution's name (``inception_3b/5x5_reduce``) is the pre-ReLU value and
+the ReLU's name (``inception_3b/relu_5x5_reduce``) the post-ReLU value; a Concat such as
+``inception_4c/output`` is computed from post-ReLU branches. The input blob (``data``) is
+reachable too. Asking for some blobs runs only the layers they need.
+
+Saved form: a single ``.keras`` file (Keras' own zip: config + weights) with one extra entry,
+``deepdream.json``, holding the preprocessing facts (mean, channel order) and provenance.
+``.keras`` over SavedModel because it keeps the layer graph, so sub-models for any blob can
+be cut after loading; a SavedModel would freeze a fixed set of signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import keras
+import numpy as np
+
+from tf_impl import caffe_layers  # noqa: F401  (registers the layers for load_model)
+from tf_impl.errors import DeepDreamError
+
+METADATA_ENTRY = "deepdream.json"
+CAFFE_MEAN_BGR = (104.0, 116.0, 122.0)
+
+
+@dataclass
+class DreamNet:
+    """A Keras model plus what is needed to feed it and to name its blobs.
+
+    ``keras_model`` takes (N, H, W, 3) float32 in the channel order ``channel_order`` minus
+    ``mean`` (0-255 scale). ``metadata`` records where the model came from.
+    """
+
+    keras_model: keras.Model
+    mean: tuple[float, float, float] = CAFFE_MEAN_BGR
+    channel_order: str = "BGR"
+    metadata: dict = field(default_factory=dict)
+
+    def blob_names(self) -> list[str]:
+        """Every reachable blob name, input first, in the network's order."""
+        return [unquote(layer.name) for layer in self.keras_model.layers]
+
+    def _layer(self, name: str) -> keras.layers.Layer:
+        names = self.blob_names()
+        if name not in names:
+            raise DeepDreamError(f"unknown blob '{name}'{suggest(name, names)}")
+        return self.keras_model.layers[names.index(name)]
+
+    def channels(self, name: str) -> int:
+        """Number of channels of blob ``name``."""
+        return int(self._layer(name).output.shape[-1])
+
+    def submodel(self, names: Sequence[str]) -> keras.Model:
+        """A Keras model from the input to the listed blobs (NHWC each), running only what
+        they need. Raises DeepDreamError for unknown names, suggesting close ones."""
+        outputs = [self._layer(n).output for n in names]
+        return keras.Model(self.keras_model.input, outputs)
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) RGB 0-255 image -> (H, W, 3) float32 network input (e.g. BGR - mean)."""
+        image = np.asarray(rgb, dtype=np.float32)
+        if self.channel_order == "BGR":
+            image = image[..., ::-1]
+        return image - np.asarray(self.mean, dtype=np.float32)
+
+    def deprocess(self, net_image: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255."""
+        image = np.asarray(net_image, dtype=np.float32) + np.asarray(self.mean, np.float32)
+        return image[..., ::-1] if self.channel_order == "BGR" else image
+
+    def blobs(self, net_image: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Blobs for one preprocessed image (H, W, 3): {name: (h, w, c) float32, NHWC less N}."""
+        outputs = self.submodel(names)(net_image[None].astype(np.float32), training=False)
+        if len(names) == 1:
+            outputs = [outputs]
+        return {n: np.asarray(o)[0] for n, o in zip(names, outputs)}
+
+    def save(self, path: str | Path) -> None:
+        """Write a ``.keras`` file (atomically) that :func:`load_dreamnet` reads back."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise DeepDreamError(f"{path}: the converted model file must end in .keras")
+        meta = {"mean": list(self.mean), "channel_order": self.channel_order, **self.metadata}
+        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=path.parent or ".")
+        os.close(fd)
+        try:
+            self.keras_model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(METADATA_ENTRY, json.dumps(meta, indent=1))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def load_dreamnet(path: str | Path) -> DreamNet:
+    """Load a ``.keras`` file written by :meth:`DreamNet.save`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DeepDreamError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read(METADATA_ENTRY))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):
+        raise DeepDreamError(
+            f"{path}: not a model written by 'deepdream convert' (no {METADATA_ENTRY})"
+        ) from None
+    model = keras.models.load_model(path, compile=False)
+    mean = tuple(float(m) for m in meta.pop("mean"))
+    order = meta.pop("channel_order")
+    return DreamNet(model, mean=mean, channel_order=order, metadata=meta)
+
+
+def suggest(name: str, names: Sequence[str]) -> str:
+    """'; did you mean ...?' text listing close names, or a hint to list them all."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=4, cutoff=0.5)
+    if close:
+        return "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
+    return "; run 'deepdream layers MODEL' to list the blob names"
