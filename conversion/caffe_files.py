@@ -242,18 +242,25 @@ def _input_blob(net: pb.NetParameter, layers: list[pb.LayerParameter], path: Pat
     )
 
 
-def build_net_spec(caffemodel: str | Path, prototxt: str | Path | None = None) -> NetSpec:
+def build_net_spec(
+    caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None = None
+) -> NetSpec:
     """Assemble an inference :class:`NetSpec` from a caffemodel, optionally with a prototxt.
 
     - caffemodel alone: its own layer list (a train_val net works: data, loss, accuracy and
       other training-only layers are dropped, as are layers excluded from the TEST phase).
-    - prototxt + caffemodel: the prototxt's layers, weights matched by layer name; weights of
-      layers the prototxt lacks are ignored; a prototxt layer that needs weights the
-      caffemodel lacks is an error naming the layer (raised by the Keras builder).
+    - prototxt (a path or a parsed NetParameter) + caffemodel: the prototxt's layers, with
+      weights matched by layer name; weights of layers the prototxt lacks are ignored; a
+      prototxt layer that needs weights the caffemodel lacks is an error naming the layer
+      (raised by the Keras builder).
     """
     weights_net = read_caffemodel(caffemodel)
-    structure_net = read_prototxt(prototxt) if prototxt is not None else weights_net
-    structure_path = Path(prototxt if prototxt is not None else caffemodel)
+    if isinstance(prototxt, pb.NetParameter):
+        structure_net, structure_path = prototxt, Path(prototxt.name or "prototxt")
+    elif prototxt is not None:
+        structure_net, structure_path = read_prototxt(prototxt), Path(prototxt)
+    else:
+        structure_net, structure_path = weights_net, Path(caffemodel)
 
     all_layers = v2_layers(structure_net)
     source_format = "V1" if weights_net.layers else "V2"

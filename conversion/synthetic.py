@@ -41,9 +41,7 @@ _PARAM_FIELDS = {
 }
 
 
-def synthetic_weights(
-    net: pb.NetParameter, seed: int = 0
-) -> dict[str, list[np.ndarray]]:
+def synthetic_weights(net: pb.NetParameter, seed: int = 0) -> dict[str, list[np.ndarray]]:
     """He-scaled Gaussian weights (float32, Caffe layout) for every Convolution and
     InnerProduct layer of a deploy ``net`` with a 3-channel input; biases N(0, 1)."""
     rng = np.random.default_rng(seed)
@@ -60,13 +58,19 @@ def synthetic_weights(
             c_out = p.num_output
             fan_in = c_in * k * k
             w = rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2.0 / fan_in)
-            weights[layer.name] = [w.astype(np.float32), rng.standard_normal(c_out).astype(np.float32)]
+            weights[layer.name] = [
+                w.astype(np.float32),
+                rng.standard_normal(c_out).astype(np.float32),
+            ]
         elif layer.type == "Concat":
             c_out = sum(channels[b] for b in layer.bottom)
         elif layer.type == "InnerProduct":
             c_out = layer.inner_product_param.num_output
             w = rng.standard_normal((c_out, c_in)) * np.sqrt(2.0 / c_in)
-            weights[layer.name] = [w.astype(np.float32), rng.standard_normal(c_out).astype(np.float32)]
+            weights[layer.name] = [
+                w.astype(np.float32),
+                rng.standard_normal(c_out).astype(np.float32),
+            ]
         channels[layer.top[0]] = c_out
     return weights
 

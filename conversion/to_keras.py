@@ -77,9 +77,7 @@ def _convolution(layer: LayerSpec, in_channels: int):
     if min(kernel) < 1:
         raise DeepDreamError(f"layer '{layer.name}': convolution kernel size is not set")
     if in_channels % p.group or p.num_output % p.group:
-        raise DeepDreamError(
-            f"layer '{layer.name}': group {p.group} does not divide the channels"
-        )
+        raise DeepDreamError(f"layer '{layer.name}': group {p.group} does not divide the channels")
     keras_layer = caffe_layers.CaffeConvolution(
         filters=p.num_output,
         kernel_size=kernel,
@@ -104,8 +102,13 @@ def _pooling(layer: LayerSpec):
         raise DeepDreamError(
             f"layer '{layer.name}': {method} pooling is not supported (only MAX and AVE)"
         )
-    kernel = _pair([p.kernel_size] if p.HasField("kernel_size") else [], p.kernel_h,
-                   p.kernel_w, p.HasField("kernel_h"), 0)
+    kernel = _pair(
+        [p.kernel_size] if p.HasField("kernel_size") else [],
+        p.kernel_h,
+        p.kernel_w,
+        p.HasField("kernel_h"),
+        0,
+    )
     if not p.global_pooling and min(kernel) < 1:
         raise DeepDreamError(f"layer '{layer.name}': pooling kernel size is not set")
     stride = _pair([p.stride], p.stride_h, p.stride_w, p.HasField("stride_h"), 1)

@@ -72,7 +72,10 @@ class CaffeConvolution(keras.layers.Layer):
             input_groups = tf.split(inputs, self.groups, axis=-1)
             kernel_groups = tf.split(self.kernel, self.groups, axis=-1)
             outputs = tf.concat(
-                [tf.nn.conv2d(x, k, **conv_args) for x, k in zip(input_groups, kernel_groups)],
+                [
+                    tf.nn.conv2d(x, k, **conv_args)
+                    for x, k in zip(input_groups, kernel_groups, strict=True)
+                ],
                 axis=-1,
             )
         if self.bias is not None:
@@ -83,7 +86,7 @@ class CaffeConvolution(keras.layers.Layer):
         n, h, w, _ = input_shape
         sizes = []
         for size, k, s, p, d in zip(
-            (h, w), self.kernel_size, self.strides, self.padding, self.dilation
+            (h, w), self.kernel_size, self.strides, self.padding, self.dilation, strict=True
         ):
             sizes.append(None if size is None else (size + 2 * p - (d * (k - 1) + 1)) // s + 1)
         return (n, *sizes, self.filters)
@@ -147,7 +150,7 @@ class CaffePooling(keras.layers.Layer):
             return reduce(inputs, axis=[1, 2], keepdims=True)
         shape = tf.shape(inputs)
         out_sizes, paddings = [], [[0, 0]]
-        for axis, k, s, p in zip((1, 2), self.kernel_size, self.strides, self.padding):
+        for axis, k, s, p in zip((1, 2), self.kernel_size, self.strides, self.padding, strict=True):
             size = shape[axis]
             out = caffe_pooled_size(size, k, s, p, self.ceil_mode)
             # Pad p before; after, enough to hold every window ((out - 1) * s + k cells),
@@ -179,7 +182,7 @@ class CaffePooling(keras.layers.Layer):
         if self.global_pooling:
             return (n, 1, 1, c)
         sizes = []
-        for size, k, s, p in zip((h, w), self.kernel_size, self.strides, self.padding):
+        for size, k, s, p in zip((h, w), self.kernel_size, self.strides, self.padding, strict=True):
             sizes.append(None if size is None else caffe_pooled_size(size, k, s, p, self.ceil_mode))
         return (n, *sizes, c)
 
@@ -225,6 +228,9 @@ class CaffeLRN(keras.layers.Layer):
             "beta": self.beta,
             "k": self.k,
         }
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -279,6 +285,9 @@ class CaffeSoftmax(keras.layers.Layer):
     def call(self, inputs):
         return tf.nn.softmax(inputs, axis=-1)
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class CaffeIdentity(keras.layers.Layer):
@@ -286,3 +295,6 @@ class CaffeIdentity(keras.layers.Layer):
 
     def call(self, inputs):
         return tf.identity(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)

@@ -16,8 +16,6 @@ be cut after loading; a SavedModel would freeze a fixed set of signatures.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,8 +24,10 @@ from urllib.parse import unquote
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tf_impl import caffe_layers  # noqa: F401  (registers the layers for load_model)
+from tf_impl.atomic import atomic_output
 from tf_impl.errors import DeepDreamError
 
 METADATA_ENTRY = "deepdream.json"
@@ -81,10 +81,11 @@ class DreamNet:
 
     def blobs(self, net_image: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Blobs for one preprocessed image (H, W, 3): {name: (h, w, c) float32, NHWC less N}."""
-        outputs = self.submodel(names)(net_image[None].astype(np.float32), training=False)
+        batch = tf.constant(np.asarray(net_image, dtype=np.float32)[None])
+        outputs = self.submodel(names)(batch, training=False)
         if len(names) == 1:
             outputs = [outputs]
-        return {n: np.asarray(o)[0] for n, o in zip(names, outputs)}
+        return {n: o.numpy()[0] for n, o in zip(names, outputs, strict=True)}
 
     def save(self, path: str | Path) -> None:
         """Write a ``.keras`` file (atomically) that :func:`load_dreamnet` reads back."""
@@ -92,16 +93,10 @@ class DreamNet:
         if path.suffix != ".keras":
             raise DeepDreamError(f"{path}: the converted model file must end in .keras")
         meta = {"mean": list(self.mean), "channel_order": self.channel_order, **self.metadata}
-        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=path.parent or ".")
-        os.close(fd)
-        try:
+        with atomic_output(path) as tmp:
             self.keras_model.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr(METADATA_ENTRY, json.dumps(meta, indent=1))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 def load_dreamnet(path: str | Path) -> DreamNet:

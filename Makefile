@@ -1,0 +1,37 @@
+# DeepDream in TensorFlow 2. `make dream` runs the main job, `make test` the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint format proto caffe
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; quick when already done.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11+ is required ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Regenerate the protobuf module from the project's Caffe schema.
+proto: install
+	cd conversion && ../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. caffe_schema.proto
+
+# Real Caffe (brocolli-caffe, a BVLC Caffe fork), CPU, for the parity suite.
+caffe:
+	bash reference/build_caffe.sh

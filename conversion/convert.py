@@ -1,0 +1,33 @@
+"""Caffe files to a :class:`~tf_impl.network.DreamNet` (the converter's one entry point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conversion import caffe_schema_pb2 as pb
+from conversion.caffe_files import build_net_spec
+from conversion.to_keras import build_keras_model
+from tf_impl.network import CAFFE_MEAN_BGR, DreamNet
+
+
+def convert_caffemodel(
+    caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None = None
+) -> DreamNet:
+    """Convert a ``.caffemodel`` (V1 or V2; optionally with a deploy prototxt) to a DreamNet.
+
+    The result takes BGR, mean-subtracted (104, 116, 122), 0-255 NHWC input, as Caffe's
+    GoogLeNet does. Raises DeepDreamError for unreadable files, unsupported layers or weights
+    that do not fit the network.
+    """
+    spec = build_net_spec(caffemodel, prototxt)
+    model = build_keras_model(spec)
+    if isinstance(prototxt, pb.NetParameter):
+        structure = f"generated ({prototxt.name})"
+    else:
+        structure = str(prototxt) if prototxt is not None else "caffemodel"
+    metadata = {
+        "source": Path(caffemodel).name,
+        "source_format": spec.source_format,
+        "structure": structure,
+    }
+    return DreamNet(model, mean=CAFFE_MEAN_BGR, channel_order="BGR", metadata=metadata)

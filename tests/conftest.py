@@ -1,0 +1,67 @@
+"""Shared fixtures: seeded synthetic GoogLeNet files (V1 and V2) and their converted nets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS_SEED = 0
+
+
+def shared_dir() -> Path:
+    """``$DEEPDREAM_SHARED`` or ``../shared`` beside the project (absent on a user's clone)."""
+    return Path(os.environ.get("DEEPDREAM_SHARED", PROJECT_ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    path = shared_dir()
+    if not (path / "data").is_dir():
+        pytest.skip(f"reference material not found at {path} (set DEEPDREAM_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory) -> dict[str, Path]:
+    """Synthetic GoogLeNet: {'V1': train_val caffemodel, 'V2': deploy caffemodel,
+    'prototxt': the generated deploy prototxt}."""
+    from conversion.googlenet import googlenet_deploy_prototxt
+    from conversion.synthetic import write_synthetic_caffemodel
+
+    directory = tmp_path_factory.mktemp("models")
+    prototxt = directory / "deploy.prototxt"
+    prototxt.write_text(googlenet_deploy_prototxt())
+    return {
+        "V1": write_synthetic_caffemodel(directory / "v1.caffemodel", WEIGHTS_SEED, "V1"),
+        "V2": write_synthetic_caffemodel(directory / "v2.caffemodel", WEIGHTS_SEED, "V2"),
+        "prototxt": prototxt,
+    }
+
+
+@pytest.fixture(scope="session")
+def nets(model_files):
+    """{'V1': net from the V1 caffemodel alone, 'V2': net from V2 caffemodel + prototxt}."""
+    from conversion.convert import convert_caffemodel
+
+    return {
+        "V1": convert_caffemodel(model_files["V1"]),
+        "V2": convert_caffemodel(model_files["V2"], model_files["prototxt"]),
+    }
+
+
+@pytest.fixture(scope="session")
+def net(nets):
+    """The synthetic GoogLeNet converted from the V1 file, as the real 2014 file is V1."""
+    return nets["V1"]
+
+
+@pytest.fixture(scope="session")
+def keras_model_file(net, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("converted") / "googlenet.keras"
+    net.save(path)
+    return path

@@ -1,0 +1,455 @@
+"""Downloads against a real local HTTP server: atomicity, checksums, failures, the cache."""
+
+from __future__ import annotations
+
+import _thread
+import functools
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conversion import download as dl
+from conversion import registry
+from conversion.registry import ModelInfo
+from tf_impl.errors import DeepDreamError
+
+FAKE_NAME = "fake_googlenet"
+FAKE_FILE = "fake_googlenet.caffemodel"
+PAYLOAD = os.urandom(300 * 1024)
+PAYLOAD_SHA1 = hashlib.sha1(PAYLOAD).hexdigest()
+
+
+@dataclass
+class Server:
+    """A running test server; ``requests`` lists every request path it received."""
+
+    base: str
+    root: Path
+    requests: list[str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Serves ``root`` as files, plus misbehaving endpoints under ``/bad/``."""
+
+    state: Server  # set per server by a subclass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.state.requests.append(self.path)
+        if self.path.startswith("/bad/short/"):
+            self._send_short()
+        elif self.path.startswith("/bad/chunked-drop/"):
+            self._send_chunked_drop()
+        elif self.path.startswith("/bad/stall/"):
+            self._send_stall()
+        elif self.path.startswith("/bad/interrupt/"):
+            self._send_then_interrupt()
+        else:
+            super().do_GET()
+
+    def _headers(self, length: int | None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _send_short(self) -> None:
+        """Promise the whole payload, send half, close the connection."""
+        self._headers(len(PAYLOAD))
+        self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _send_chunked_drop(self) -> None:
+        """Chunked encoding, one chunk, then the connection drops without the last chunk."""
+        self._headers(None)
+        part = PAYLOAD[:4096]
+        self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def _send_stall(self) -> None:
+        """Send a little, then go silent for longer than the client's timeout."""
+        self._headers(len(PAYLOAD))
+        self.wfile.write(PAYLOAD[:1024])
+        self.wfile.flush()
+        self.state.release.wait(10)
+        self.close_connection = True
+
+    def _send_then_interrupt(self) -> None:
+        """Send part of the body, Ctrl-C the client (main thread), keep sending slowly."""
+        self._headers(len(PAYLOAD))
+        self.wfile.write(PAYLOAD[:65536])
+        self.wfile.flush()
+        _thread.interrupt_main()
+        # A signal flag is only acted on once the main thread returns from its blocking read,
+        # so keep feeding it small pieces until the client hangs up or the test ends.
+        for start in range(65536, len(PAYLOAD), 1024):
+            if self.state.release.wait(0.05):
+                break
+            try:
+                self.wfile.write(PAYLOAD[start : start + 1024])
+                self.wfile.flush()
+            except OSError:
+                break
+        self.close_connection = True
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A ThreadingHTTPServer on 127.0.0.1 (free port) serving a temp dir with the payload."""
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / FAKE_FILE).write_bytes(PAYLOAD)
+    state = Server(base="", root=root)
+    handler = type("Handler", (_Handler,), {"state": state})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the cache at a temp dir and clear every variable that could redirect it."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("DEEPDREAM_CACHE", str(path))
+    monkeypatch.delenv("DEEPDREAM_DOWNLOAD_BASE_URL", raising=False)
+    for name in [*registry.MODELS, FAKE_NAME]:
+        monkeypatch.delenv(dl.model_env_var(name), raising=False)
+    return path
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch, cache: Path, server: Server) -> ModelInfo:
+    """A registry entry whose SHA-1 is the fake payload's, served through the base-URL override."""
+    info = ModelInfo(
+        name=FAKE_NAME,
+        caffemodel_file=FAKE_FILE,
+        url=f"http://models.invalid/some/dir/{FAKE_FILE}",
+        sha1=PAYLOAD_SHA1,
+        num_classes=1000,
+        description="test payload",
+        license="test",
+    )
+    monkeypatch.setitem(registry.MODELS, FAKE_NAME, info)
+    monkeypatch.setenv("DEEPDREAM_DOWNLOAD_BASE_URL", server.base + "/")
+    return info
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+# --- download() --------------------------------------------------------------------------
+
+
+def test_download_lands_at_dest_with_right_content(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "out" / "model.caffemodel"
+    result = dl.download(f"{server.base}/{FAKE_FILE}", dest, PAYLOAD_SHA1, progress=False)
+    assert result == dest
+    assert dest.read_bytes() == PAYLOAD
+    assert _leftovers(dest.parent) == ["model.caffemodel"]  # no temp file left behind
+    assert server.requests == [f"/{FAKE_FILE}"]
+
+
+def test_download_with_progress_bar_enabled(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    dl.download(f"{server.base}/{FAKE_FILE}", dest, None, progress=True)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_download_replaces_existing_file_only_when_complete(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    dest.write_bytes(b"old contents")
+    with pytest.raises(DeepDreamError):
+        dl.download(f"{server.base}/bad/short/{FAKE_FILE}", dest, None, progress=False)
+    assert dest.read_bytes() == b"old contents"
+    dl.download(f"{server.base}/{FAKE_FILE}", dest, PAYLOAD_SHA1, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert _leftovers(tmp_path) == ["model.caffemodel", "served"]
+
+
+def test_checksum_mismatch_leaves_nothing(server: Server, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    dest = out / "model.caffemodel"
+    wrong = "0" * 40
+    with pytest.raises(DeepDreamError) as err:
+        dl.download(f"{server.base}/{FAKE_FILE}", dest, wrong, progress=False)
+    message = str(err.value)
+    assert wrong in message and PAYLOAD_SHA1 in message
+    assert "retry" in message
+    assert not dest.exists()
+    assert _leftovers(out) == []
+
+
+def test_http_404_is_a_clear_error(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    url = f"{server.base}/missing.caffemodel"
+    with pytest.raises(DeepDreamError) as err:
+        dl.download(url, dest, None, progress=False)
+    message = str(err.value)
+    assert "404" in message and url in message
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_closed_port_gives_offline_message(tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    url = f"http://127.0.0.1:{_closed_port()}/{FAKE_FILE}"
+    with pytest.raises(DeepDreamError) as err:
+        dl.download(url, dest, PAYLOAD_SHA1, progress=False, timeout=5)
+    message = str(err.value)
+    assert url in message
+    assert "appear to be offline" in message
+    assert "--model PATH" in message and str(dest) in message
+    assert _leftovers(tmp_path) == []
+
+
+def test_short_body_is_an_error_without_partial_file(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    with pytest.raises(DeepDreamError) as err:
+        # No SHA-1: the length check alone must catch the truncation.
+        dl.download(f"{server.base}/bad/short/{FAKE_FILE}", dest, None, progress=False)
+    assert f"{len(PAYLOAD) // 2} of {len(PAYLOAD)} bytes" in str(err.value)
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_dropped_chunked_connection_is_an_error(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    with pytest.raises(DeepDreamError) as err:
+        dl.download(f"{server.base}/bad/chunked-drop/{FAKE_FILE}", dest, None, progress=False)
+    assert "cannot download" in str(err.value)
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_stalled_server_times_out(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    started = time.monotonic()
+    with pytest.raises(DeepDreamError) as err:
+        dl.download(f"{server.base}/bad/stall/{FAKE_FILE}", dest, None, progress=False, timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert "timed out" in str(err.value)
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_ctrl_c_mid_download_leaves_no_partial_file(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.caffemodel"
+    with pytest.raises(KeyboardInterrupt):
+        dl.download(f"{server.base}/bad/interrupt/{FAKE_FILE}", dest, None, progress=False)
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_sha1_of_matches_hashlib_across_chunks(tmp_path: Path) -> None:
+    data = os.urandom(2 * dl.CHUNK_BYTES + 12345)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    assert dl.sha1_of(path) == hashlib.sha1(data).hexdigest()
+
+
+# --- cache_dir() -------------------------------------------------------------------------
+
+
+def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("DEEPDREAM_CACHE", str(tmp_path / "explicit"))
+    assert dl.cache_dir() == tmp_path / "explicit"
+    assert (tmp_path / "explicit").is_dir()
+
+    monkeypatch.delenv("DEEPDREAM_CACHE")
+    assert dl.cache_dir() == tmp_path / "xdg" / "deepdream-tf2"
+    assert (tmp_path / "xdg" / "deepdream-tf2").is_dir()
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert dl.cache_dir() == tmp_path / "home" / ".cache" / "deepdream-tf2"
+    assert (tmp_path / "home" / ".cache" / "deepdream-tf2").is_dir()
+
+
+def test_cache_dir_that_cannot_be_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("DEEPDREAM_CACHE", str(blocker / "cache"))
+    with pytest.raises(DeepDreamError, match="DEEPDREAM_CACHE"):
+        dl.cache_dir()
+
+
+# --- fetch_caffemodel() ------------------------------------------------------------------
+
+
+def test_fetch_downloads_then_reuses_cache(
+    fake_model: ModelInfo, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = dl.fetch_caffemodel(FAKE_NAME, progress=False)
+    assert path == cache / FAKE_FILE
+    assert path.read_bytes() == PAYLOAD
+    assert server.requests == [f"/{FAKE_FILE}"]  # the base-URL override was applied
+    assert (cache / (FAKE_FILE + ".sha1")).is_file()
+
+    hashed: list[Path] = []
+    real_sha1_of = dl.sha1_of
+
+    def counting_sha1_of(p: Path) -> str:
+        hashed.append(p)
+        return real_sha1_of(p)
+
+    monkeypatch.setattr(dl, "sha1_of", counting_sha1_of)
+    assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == path
+    assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == path
+    assert server.requests == [f"/{FAKE_FILE}"]  # no second request
+    assert hashed == []  # the sidecar vouched for the unchanged file
+    assert _leftovers(cache) == [FAKE_FILE, FAKE_FILE + ".sha1"]
+
+
+def test_cached_file_without_sidecar_is_hashed_once(
+    fake_model: ModelInfo, server: Server, cache: Path
+) -> None:
+    cache.mkdir(parents=True)
+    (cache / FAKE_FILE).write_bytes(PAYLOAD)
+    assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == cache / FAKE_FILE
+    assert server.requests == []
+    assert (cache / (FAKE_FILE + ".sha1")).is_file()
+
+
+def test_corrupted_cache_is_reported_even_after_verification(
+    fake_model: ModelInfo, server: Server, cache: Path
+) -> None:
+    path = dl.fetch_caffemodel(FAKE_NAME, progress=False)
+    corrupted = bytes([PAYLOAD[0] ^ 0xFF]) + PAYLOAD[1:]  # same size
+    path.write_bytes(corrupted)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffemodel(FAKE_NAME, progress=False)
+    message = str(err.value)
+    assert "delete it" in message and str(path) in message
+    assert hashlib.sha1(corrupted).hexdigest() in message and PAYLOAD_SHA1 in message
+    assert server.requests == [f"/{FAKE_FILE}"]
+
+
+def test_fetch_download_failure_leaves_cache_empty(
+    fake_model: ModelInfo, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEEPDREAM_DOWNLOAD_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffemodel(FAKE_NAME, progress=False)
+    assert "appear to be offline" in str(err.value)
+    assert str(cache / FAKE_FILE) in str(err.value)
+    assert _leftovers(cache) == []
+
+
+def test_env_override_is_used_and_verified(
+    fake_model: ModelInfo,
+    server: Server,
+    cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    var = dl.model_env_var(FAKE_NAME)
+    assert var == "DEEPDREAM_FAKE_GOOGLENET_CAFFEMODEL"
+    local = tmp_path / "elsewhere" / "weights.caffemodel"
+    local.parent.mkdir()
+    local.write_bytes(PAYLOAD)
+    monkeypatch.setenv(var, str(local))
+    assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == local
+    assert server.requests == []
+    assert not (cache / FAKE_FILE).exists()
+    assert _leftovers(local.parent) == ["weights.caffemodel"]  # nothing written next to it
+
+    local.write_bytes(b"x" * len(PAYLOAD))
+    with pytest.raises(DeepDreamError, match=var):
+        dl.fetch_caffemodel(FAKE_NAME, progress=False)
+
+    monkeypatch.setenv(var, str(tmp_path / "nope.caffemodel"))
+    with pytest.raises(DeepDreamError, match="not a file"):
+        dl.fetch_caffemodel(FAKE_NAME, progress=False)
+    assert server.requests == []
+
+
+def test_unknown_model_suggests_close_names(cache: Path) -> None:
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffemodel("bvlc_googlnet")
+    message = str(err.value)
+    assert "'bvlc_googlnet'" in message
+    assert "did you mean bvlc_googlenet" in message
+    for name in registry.MODELS:
+        assert name in message
+
+
+def test_model_without_sha1_is_not_downloaded(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEEPDREAM_DOWNLOAD_BASE_URL", server.base)
+    info = registry.get_model_info("googlenet_places365")
+    assert info.sha1 is None and info.url is not None
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffemodel("googlenet_places365", progress=False)
+    message = str(err.value)
+    assert info.url in message
+    assert str(cache / info.caffemodel_file) in message
+    assert "--model PATH" in message
+    assert server.requests == []
+
+    # Once the user has put the file in the cache, it is used as is.
+    (cache / info.caffemodel_file).write_bytes(b"user supplied")
+    assert dl.fetch_caffemodel("googlenet_places365") == cache / info.caffemodel_file
+
+
+def test_model_without_url_explains_manual_download(cache: Path) -> None:
+    info = registry.get_model_info("googlenet_places205")
+    assert info.url is None
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffemodel("googlenet_places205", progress=False)
+    message = str(err.value)
+    assert "googlenet_places205.tar.gz" in message
+    assert str(cache / info.caffemodel_file) in message
+
+
+# --- registry ----------------------------------------------------------------------------
+
+
+def test_registry_entries_are_consistent() -> None:
+    assert set(registry.MODELS) == {"bvlc_googlenet", "googlenet_places205", "googlenet_places365"}
+    for name, info in registry.MODELS.items():
+        assert info.name == name
+        assert info.caffemodel_file.endswith(".caffemodel")
+        assert info.sha1 is None or (len(info.sha1) == 40 and info.sha1 == info.sha1.lower())
+        if info.url is not None:
+            assert info.url.rsplit("/", 1)[-1] == info.caffemodel_file
+    bvlc = registry.get_model_info("bvlc_googlenet")
+    assert bvlc.sha1 == "405fc5acd08a3bb12de8ee5e23a96bec22f08204"
+    assert bvlc.num_classes == 1000
+    assert registry.get_model_info("googlenet_places205").num_classes == 205
+    assert registry.get_model_info("googlenet_places365").num_classes == 365
+
+
+def test_unknown_model_substring_suggestions() -> None:
+    with pytest.raises(DeepDreamError, match="did you mean googlenet_places205 or"):
+        registry.get_model_info("places")

@@ -1,0 +1,140 @@
+"""``deepdream convert``, ``deepdream layers`` and ``deepdream blobs``: model inspection."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import numpy as np
+
+from tf_impl.atomic import atomic_output
+from tf_impl.errors import DeepDreamError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'HxW' (e.g. 575x1024) -> (H, W); argparse type."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or min(int(match[1]), int(match[2])) < 1:
+        raise argparse.ArgumentTypeError(f"size must be HxW with positive integers, got '{text}'")
+    return int(match[1]), int(match[2])
+
+
+def register(subparsers) -> None:
+    """Add the convert, layers and blobs subcommands."""
+    convert = subparsers.add_parser(
+        "convert",
+        help="convert a .caffemodel to a .keras file",
+        description="Convert a Caffe model (V1 or V2 .caffemodel, optionally with a deploy "
+        "prototxt) to a .keras file that loads without the caffemodel or Caffe.",
+        epilog="example: deepdream convert bvlc_googlenet.caffemodel "
+        "--prototxt deploy.prototxt -o googlenet.keras",
+    )
+    convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
+    convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
+    convert.add_argument("-o", "--output", required=True, help="output .keras file")
+    convert.set_defaults(func=run_convert)
+
+    layers = subparsers.add_parser(
+        "layers",
+        help="list blob names, channels and shapes",
+        description="List the blobs of a model (Caffe layer names, in order) with their "
+        "channels and, with --size, their spatial shapes. A convolution's name is its "
+        "pre-ReLU output; the ReLU layer's name (e.g. inception_3b/relu_5x5_reduce) is "
+        "the post-ReLU value.",
+        epilog="example: deepdream layers bvlc_googlenet --size 575x1024",
+    )
+    layers.add_argument("model", help="model name (bvlc_googlenet) or .caffemodel/.keras file")
+    layers.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
+    layers.add_argument("--size", type=parse_size, help="input size HxW for spatial shapes")
+    layers.set_defaults(func=run_layers)
+
+    blobs = subparsers.add_parser(
+        "blobs",
+        help="save blobs for an image as float32 NCHW arrays (.npz)",
+        description="Run the model on an image (at its own size, preprocessed as the "
+        "DeepDream notebook does: RGB->BGR minus the mean) and save the chosen blobs as "
+        "float32 arrays in Caffe's NCHW layout, keyed by their Caffe names.",
+        epilog="example: deepdream blobs bvlc_googlenet sky.jpg --blob inception_4c/output "
+        "--blob inception_3b/5x5_reduce -o blobs.npz",
+    )
+    blobs.add_argument("model", help="model name or .caffemodel/.keras file")
+    blobs.add_argument("image", help="input image")
+    blobs.add_argument("--blob", action="append", required=True, help="blob name (repeatable)")
+    blobs.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
+    blobs.add_argument("-o", "--output", required=True, help="output .npz file")
+    blobs.set_defaults(func=run_blobs)
+
+
+def _load(args):
+    from tf_impl.models import load_net
+
+    return load_net(args.model, args.prototxt)
+
+
+def run_convert(args) -> int:
+    """Convert and save; prints what was written."""
+    from conversion.convert import convert_caffemodel
+
+    output = Path(args.output)
+    if output.suffix != ".keras":
+        raise DeepDreamError(f"{output}: the output must end in .keras")
+    if not output.parent.is_dir():
+        raise DeepDreamError(f"{output}: directory {output.parent} does not exist")
+    net = convert_caffemodel(args.caffemodel, args.prototxt)
+    net.save(output)
+    print(
+        f"wrote {output}: {len(net.blob_names())} blobs from a "
+        f"{net.metadata['source_format']} caffemodel"
+    )
+    return 0
+
+
+def run_layers(args) -> int:
+    """Print one line per blob: name, Keras layer type, channels, [shape at --size]."""
+    from tf_impl.shapes import blob_shapes
+
+    net = _load(args)
+    shapes = blob_shapes(net, *args.size) if args.size else None
+    for layer, name in zip(net.keras_model.layers, net.blob_names(), strict=True):
+        channels = layer.output.shape[-1]
+        line = f"{name:40s} {type(layer).__name__:20s} {channels:>6}"
+        if shapes is not None:
+            shape = shapes[name]
+            text = "x".join(str(d) for d in shape[:-1]) if len(shape) == 3 else "-"
+            if min(shape) <= 0:
+                text = "too small"
+            line += f"  {text}"
+        print(line)
+    return 0
+
+
+def run_blobs(args) -> int:
+    """Save the requested blobs for one image as NCHW float32 arrays in an .npz file."""
+    from tf_impl.images import load_rgb
+    from tf_impl.shapes import blob_shapes
+
+    output = Path(args.output)
+    if output.suffix != ".npz":
+        raise DeepDreamError(f"{output}: the output must end in .npz")
+    if not output.parent.is_dir():
+        raise DeepDreamError(f"{output}: directory {output.parent} does not exist")
+    rgb = load_rgb(args.image)
+    net = _load(args)
+    shapes = blob_shapes(net, *rgb.shape[:2])
+    for name in args.blob:
+        net.channels(name)  # raises for unknown names, with suggestions
+        if min(shapes[name]) <= 0:
+            raise DeepDreamError(
+                f"blob '{name}' is empty for a {rgb.shape[0]}x{rgb.shape[1]} image; "
+                "use a larger image or an earlier blob"
+            )
+    values = net.blobs(net.preprocess(rgb), args.blob)
+    arrays = {}
+    for name, value in values.items():
+        nchw = value.transpose(2, 0, 1) if value.ndim == 3 else value
+        arrays[name] = np.ascontiguousarray(nchw[None], dtype=np.float32)
+    with atomic_output(output) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    print(f"wrote {output}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+    return 0

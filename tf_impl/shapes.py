@@ -1,0 +1,29 @@
+"""Blob shapes of a DreamNet at a given input size, computed without running the network."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from tf_impl.network import DreamNet
+
+
+def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, ...]]:
+    """{blob name: (h, w, c) or (units,)} for a (height, width) input, by Caffe's size rules.
+
+    A blob the input is too small for has a non-positive dimension (and so do all after it).
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in net.keras_model.layers:
+        name = unquote(layer.name)
+        node = layer._inbound_nodes[0]
+        producers = [unquote(t._keras_history.operation.name) for t in node.input_tensors]
+        if not producers:
+            shapes[name] = (height, width, 3)
+            continue
+        inputs = [(1, *shapes[p]) for p in producers]
+        if any(d <= 0 for shape in inputs for d in shape):
+            shapes[name] = tuple(0 for _ in layer.output.shape[1:])
+            continue
+        output = layer.compute_output_shape(inputs if len(inputs) > 1 else inputs[0])
+        shapes[name] = tuple(int(d) for d in output[1:])
+    return shapes
