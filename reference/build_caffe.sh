@@ -30,8 +30,8 @@ PYDIR=$SRC/python
 APT_PACKAGES=(build-essential cmake libprotobuf-dev protobuf-compiler
   python3-protobuf libgoogle-glog-dev libgflags-dev libhdf5-dev
   libboost-system-dev libboost-thread-dev libboost-filesystem-dev
-  libboost-python-dev libopenblas-dev python3-dev python3-pip python3-numpy
-  python3-scipy python3-skimage)
+  libboost-python-dev libboost-regex-dev libopenblas-dev python3-dev
+  python3-pip python3-numpy python3-scipy python3-skimage)
 
 log() { echo "build_caffe: $*" >&2; }
 
@@ -81,7 +81,8 @@ fi
 if [ ! -f "$SRC/.patched" ]; then
   rm -rf "$SRC" "$BUILD_DIR/cmake"
   mkdir -p "$SRC"
-  tar -xzf "$TARBALL" -C "$SRC" --strip-components=1
+  # (the sdist also carries a stray .git/ and uid-1001 ownership; skip both)
+  tar -xzf "$TARBALL" -C "$SRC" --strip-components=1 --no-same-owner --exclude=.git
   pyver=$("$PY" -c 'import sys; print("%d%d" % sys.version_info[:2])')
   patch_src "$SRC/python/CMakeLists.txt" '-lboost_python ' "-lboost_python$pyver "
   patch_src "$SRC/src/caffe/net.cpp" '^#include "caffe/test/test_caffe_main.hpp"$' ''
