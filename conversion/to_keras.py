@@ -2,15 +2,13 @@
 
 The model takes one NHWC float32 input of any height and width (BGR, mean-subtracted, 0-255
 scale, as Caffe's GoogLeNet expects) and has one Keras layer per Caffe layer, named after it
-(see :func:`keras_name`). Caffe's in-place layers (a ReLU whose top is its bottom) become their
+(see :mod:`tf_impl.naming`). Caffe's in-place layers (a ReLU whose top is its bottom) become their
 own Keras layers, so both values stay reachable: the convolution's name gives the pre-ReLU
 blob and the ReLU layer's name the post-ReLU blob, exactly as ``net.forward(end=NAME)`` leaves
 ``net.blobs`` in pycaffe.
 """
 
 from __future__ import annotations
-
-from urllib.parse import quote
 
 import keras
 import numpy as np
@@ -19,14 +17,7 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from tf_impl import caffe_layers
 from tf_impl.errors import DeepDreamError
-
-
-def keras_name(caffe_name: str) -> str:
-    """The Keras layer name for a Caffe layer name ('/' is not allowed in Keras names).
-
-    Percent-encoding keeps it reversible: ``inception_4c/output`` -> ``inception_4c%2Foutput``.
-    """
-    return quote(caffe_name, safe="")
+from tf_impl.naming import keras_name
 
 
 def _pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:

@@ -57,8 +57,8 @@ def test_keras_file_round_trip(net, keras_model_file):
 def test_only_needed_layers_run(net):
     sub = net.submodel(["inception_4c/output"])
     names = {layer.name for layer in sub.layers}
-    assert "inception_4c%2Foutput" in names
-    assert not names & {"pool5%2F7x7_s1", "loss3%2Fclassifier", "inception_4d%2F1x1"}
+    assert "inception_4c.output" in names
+    assert not names & {"pool5.7x7_s1", "loss3.classifier", "inception_4d.1x1"}
     # 97x173 is too small for pool5 (3x6 input to a 7x7 window), yet 4c works.
     x = np.zeros((97, 173, 3), np.float32)
     assert net.blobs(x, ["inception_4c/output"])["inception_4c/output"].shape == (6, 10, 512)
@@ -128,3 +128,16 @@ def test_wrong_weight_shape(tmp_path):
 def test_unknown_blob_suggests_close_names(net):
     with pytest.raises(DeepDreamError, match="did you mean 'inception_4c/output'"):
         net.submodel(["inception_4c/outptu"])
+
+
+@pytest.mark.parametrize(
+    "name", ["inception_4c/output", "loss3/top-1", "a.b/c", "x>y", "conv 1:ü", "plain_name"]
+)
+def test_keras_names_are_valid_and_reversible(name):
+    import re
+
+    from tf_impl.naming import caffe_name, keras_name
+
+    escaped = keras_name(name)
+    assert re.fullmatch(r"[A-Za-z0-9_.>-]+", escaped) and "/" not in escaped
+    assert caffe_name(escaped) == name

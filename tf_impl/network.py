@@ -20,7 +20,6 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
 import keras
 import numpy as np
@@ -29,6 +28,7 @@ import tensorflow as tf
 from tf_impl import caffe_layers  # noqa: F401  (registers the layers for load_model)
 from tf_impl.atomic import atomic_output
 from tf_impl.errors import DeepDreamError
+from tf_impl.naming import caffe_name
 
 METADATA_ENTRY = "deepdream.json"
 CAFFE_MEAN_BGR = (104.0, 116.0, 122.0)
@@ -38,18 +38,27 @@ CAFFE_MEAN_BGR = (104.0, 116.0, 122.0)
 class DreamNet:
     """A Keras model plus what is needed to feed it and to name its blobs.
 
-    ``keras_model`` takes (N, H, W, 3) float32 in the channel order ``channel_order`` minus
-    ``mean`` (0-255 scale). ``metadata`` records where the model came from.
+    ``keras_model`` takes (N, H, W, 3) float32: pixels (0-255) in the channel order
+    ``channel_order``, minus ``mean`` (in that order), times ``scale``. Caffe's GoogLeNet:
+    BGR, mean (104, 116, 122), scale 1. ``metadata`` records where the model came from.
     """
 
     keras_model: keras.Model
     mean: tuple[float, float, float] = CAFFE_MEAN_BGR
     channel_order: str = "BGR"
+    scale: float = 1.0
     metadata: dict = field(default_factory=dict)
+    # Compiled dream steps per objective (see tf_impl.dream.dreamer_for): built once, reused.
+    dreamers: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel (lower, upper) network-input values of pixels 0 and 255, shape (3,)."""
+        mean = np.asarray(self.mean, dtype=np.float32)
+        return (0.0 - mean) * self.scale, (255.0 - mean) * self.scale
 
     def blob_names(self) -> list[str]:
         """Every reachable blob name, input first, in the network's order."""
-        return [unquote(layer.name) for layer in self.keras_model.layers]
+        return [caffe_name(layer.name) for layer in self.keras_model.layers]
 
     def _layer(self, name: str) -> keras.layers.Layer:
         names = self.blob_names()
@@ -72,11 +81,15 @@ class DreamNet:
         image = np.asarray(rgb, dtype=np.float32)
         if self.channel_order == "BGR":
             image = image[..., ::-1]
-        return image - np.asarray(self.mean, dtype=np.float32)
+        image = image - np.asarray(self.mean, dtype=np.float32)
+        return image if self.scale == 1.0 else image * np.float32(self.scale)
 
     def deprocess(self, net_image: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255."""
-        image = np.asarray(net_image, dtype=np.float32) + np.asarray(self.mean, np.float32)
+        image = np.asarray(net_image, dtype=np.float32)
+        if self.scale != 1.0:
+            image = image / np.float32(self.scale)
+        image = image + np.asarray(self.mean, np.float32)
         return image[..., ::-1] if self.channel_order == "BGR" else image
 
     def blobs(self, net_image: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -92,7 +105,12 @@ class DreamNet:
         path = Path(path)
         if path.suffix != ".keras":
             raise DeepDreamError(f"{path}: the converted model file must end in .keras")
-        meta = {"mean": list(self.mean), "channel_order": self.channel_order, **self.metadata}
+        meta = {
+            "mean": list(self.mean),
+            "channel_order": self.channel_order,
+            "scale": self.scale,
+            **self.metadata,
+        }
         with atomic_output(path) as tmp:
             self.keras_model.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
@@ -114,7 +132,8 @@ def load_dreamnet(path: str | Path) -> DreamNet:
     model = keras.models.load_model(path, compile=False)
     mean = tuple(float(m) for m in meta.pop("mean"))
     order = meta.pop("channel_order")
-    return DreamNet(model, mean=mean, channel_order=order, metadata=meta)
+    scale = float(meta.pop("scale", 1.0))
+    return DreamNet(model, mean=mean, channel_order=order, scale=scale, metadata=meta)
 
 
 def suggest(name: str, names: Sequence[str]) -> str:

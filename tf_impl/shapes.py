@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
+from tf_impl.naming import caffe_name
 from tf_impl.network import DreamNet
 
 
@@ -14,9 +13,9 @@ def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, 
     """
     shapes: dict[str, tuple[int, ...]] = {}
     for layer in net.keras_model.layers:
-        name = unquote(layer.name)
+        name = caffe_name(layer.name)
         node = layer._inbound_nodes[0]
-        producers = [unquote(t._keras_history.operation.name) for t in node.input_tensors]
+        producers = [caffe_name(t._keras_history.operation.name) for t in node.input_tensors]
         if not producers:
             shapes[name] = (height, width, 3)
             continue

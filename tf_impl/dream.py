@@ -1,0 +1,223 @@
+"""DeepDream: the original notebook's algorithm (Google, 2015), compiled with TensorFlow.
+
+The notebook, restated (images are network inputs: HWC, BGR, mean-subtracted, 0-255 scale):
+
+    make_step: ox, oy = randint(-jitter, jitter + 1, 2)      # ox: width axis, oy: height
+               src = roll(img, (oy, ox)); forward to the objective's blob(s)
+               g = d objective / d src                        # L2: the gradient set = a
+               src += step_size / mean(|g|) * g; img = roll(src, (-oy, -ox))
+               if clip: img = clip(img, -mean, 255 - mean)    # per channel
+    deepdream: octaves = [img, zoom(img, 1/1.4), zoom(zoom(img, 1/1.4), 1/1.4), ...]
+               (scipy.ndimage.zoom order=1: aligned-corner bilinear, size round(H*z))
+               detail = 0; for each octave, smallest first: detail = zoom(detail, to size);
+               img = base + detail; iter_n make_steps; detail = img - base
+               return deprocess(img)
+
+One ``tf.function`` runs a whole batch of steps (roll, forward, gradient, normalise, unroll,
+clip) in a ``tf.while_loop``; its input signature has dynamic height and width, so it is
+traced once per (net, objective) and reused for every octave and image size. Only the input
+gradient is computed (no weight gradients). Step size is in 0-255 pixel units whatever the
+model's input scaling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tf_impl.errors import DeepDreamError
+from tf_impl.network import DreamNet
+from tf_impl.objectives import L2, Guided
+from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
+from tf_impl.shapes import blob_shapes
+
+DEFAULT_END = "inception_4c/output"
+
+StepCallback = Callable[[int, int], None]
+
+
+def jitter_offsets(n_steps: int, jitter: int, seed: int | None = None) -> np.ndarray:
+    """(n_steps, 2) int32 (ox, oy) draws, as the notebook's ``np.random.randint(-jitter,
+    jitter + 1, 2)`` per step; with ``seed`` the same stream as ``np.random.seed(seed)``."""
+    state = np.random.RandomState(seed)
+    draws = [state.randint(-jitter, jitter + 1, 2) for _ in range(n_steps)]
+    return np.asarray(draws, dtype=np.int32).reshape(n_steps, 2)
+
+
+class Dreamer:
+    """Compiled DeepDream steps for one network and one objective.
+
+    ``trace_count`` counts how often the step function was traced (a test checks it stays 1
+    across image sizes).
+    """
+
+    def __init__(self, net: DreamNet, objective):
+        self.net = net
+        self.objective = objective
+        self.model = net.submodel(list(objective.blobs))
+        lower, upper = net.input_bounds()
+        self._lower = tf.constant(lower, tf.float32)
+        self._upper = tf.constant(upper, tf.float32)
+        self._pixel_scale = float(net.scale)
+        self.trace_count = 0
+        self.run_steps = tf.function(
+            self._run_steps,
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32, name="image"),
+                tf.TensorSpec([None, 2], tf.int32, name="offsets"),
+                tf.TensorSpec([], tf.float32, name="step_size"),
+                tf.TensorSpec([], tf.bool, name="clip"),
+                tf.TensorSpec([None, None], tf.float32, name="guide"),
+            ],
+        )
+
+    def activations(self, batch: tf.Tensor) -> dict[str, tf.Tensor]:
+        """{blob: (1, h, w, c)} for a (1, H, W, 3) network-input batch."""
+        outputs = self.model(batch, training=False)
+        if not isinstance(outputs, list | tuple):
+            outputs = [outputs]
+        return dict(zip(self.objective.blobs, outputs, strict=True))
+
+    def _step(self, image, ox, oy, step_size, clip, guide):
+        shifted = tf.roll(image, shift=[oy, ox], axis=[0, 1])
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(shifted)
+            score = self.objective(self.activations(shifted[None]), guide)
+        grad = tape.gradient(score, shifted)
+        # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
+        scale = tf.math.divide_no_nan(step_size * self._pixel_scale, tf.reduce_mean(tf.abs(grad)))
+        image = tf.roll(shifted + scale * grad, shift=[-oy, -ox], axis=[0, 1])
+        clipped = tf.clip_by_value(image, self._lower, self._upper)
+        return tf.where(clip, clipped, image)
+
+    def _run_steps(self, image, offsets, step_size, clip, guide):
+        self.trace_count += 1
+
+        def body(i, image):
+            return i + 1, self._step(image, offsets[i, 0], offsets[i, 1], step_size, clip, guide)
+
+        _, image = tf.while_loop(
+            lambda i, _: i < tf.shape(offsets)[0], body, [tf.constant(0), image]
+        )
+        return image
+
+    def guide_features(self, guide_image: np.ndarray | None) -> tf.Tensor:
+        """(m, c) guide vectors at the objective's blob for a network-input guide image (at
+        its own size, no jitter), or an empty (0, 0) tensor when there is no guide."""
+        if guide_image is None:
+            return tf.zeros([0, 0], tf.float32)
+        (blob,) = self.objective.blobs
+        features = self.activations(tf.constant(guide_image[None], tf.float32))[blob]
+        return tf.reshape(features, [-1, features.shape[-1]])
+
+
+def dreamer_for(net: DreamNet, objective) -> Dreamer:
+    """The cached :class:`Dreamer` of ``net`` for ``objective`` (built on first use)."""
+    if objective not in net.dreamers:
+        net.dreamers[objective] = Dreamer(net, objective)
+    return net.dreamers[objective]
+
+
+def octave_sizes(height: int, width: int, octave_n: int, octave_scale: float) -> list:
+    """[(h, w)] of the octaves, largest (the image) first, by scipy.ndimage.zoom's rule."""
+    sizes = [(height, width)]
+    for _ in range(octave_n - 1):
+        sizes.append(zoom_factor_size(*sizes[-1], 1.0 / octave_scale))
+    return sizes
+
+
+def check_dream_size(net: DreamNet, blobs: Sequence[str], sizes: list) -> None:
+    """Raise DeepDreamError when the smallest octave is too small for any of ``blobs``,
+    saying the minimum image size and how many octaves the image allows."""
+
+    def fits(size):
+        shapes = blob_shapes(net, *size)
+        return all(min(shapes[b]) > 0 for b in blobs)
+
+    if fits(sizes[-1]):
+        return
+    allowed = next(k for k in range(len(sizes), 0, -1) if k == 1 or fits(sizes[k - 1]))
+    minimum = next(s for s in range(1, 4096) if fits((s, s)))
+    height, width = sizes[0]
+    raise DeepDreamError(
+        f"a {height}x{width} image is too small for {len(sizes)} octaves: the smallest octave "
+        f"({sizes[-1][0]}x{sizes[-1][1]}) is below {minimum}x{minimum}, the least "
+        f"'{blobs[0]}' needs; use --octaves {max(allowed, 1)} or a larger image"
+    )
+
+
+def deepdream(
+    net: DreamNet,
+    rgb: np.ndarray,
+    *,
+    objective=None,
+    end: str = DEFAULT_END,
+    iter_n: int = 10,
+    octave_n: int = 4,
+    octave_scale: float = 1.4,
+    step_size: float = 1.5,
+    jitter: int = 32,
+    clip: bool = True,
+    offsets: Sequence[Sequence[int]] | np.ndarray | None = None,
+    seed: int | None = None,
+    guide: np.ndarray | None = None,
+    on_step: StepCallback | None = None,
+) -> np.ndarray:
+    """Dream on an image, exactly as the original notebook's ``deepdream``.
+
+    rgb: (H, W, 3) RGB, 0-255 (uint8 or float). Returns float32 (H, W, 3) RGB 0-255, not
+    rounded (the notebook's deprocessed output). ``objective`` defaults to L2 at ``end``, or
+    to the guided objective at ``end`` when ``guide`` (an RGB image) is given. Jitter
+    offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
+    a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
+    after each step (steps then run one graph call each; without it, one call per octave).
+    """
+    if objective is None:
+        objective = Guided(end) if guide is not None else L2(end)
+    if octave_n < 1 or iter_n < 0 or octave_scale <= 0:
+        raise DeepDreamError("octaves must be >= 1, steps >= 0 and the octave scale > 0")
+    image = np.asarray(rgb, dtype=np.float32)
+    sizes = octave_sizes(image.shape[0], image.shape[1], octave_n, octave_scale)
+    check_dream_size(net, objective.blobs, sizes)
+    n_steps = octave_n * iter_n
+    if offsets is None:
+        offsets = jitter_offsets(n_steps, jitter, seed)
+    offsets = np.asarray(offsets, dtype=np.int32).reshape(-1, 2)
+    if len(offsets) != n_steps:
+        raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
+
+    dreamer = dreamer_for(net, objective)
+    guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
+    bases = [tf.constant(net.preprocess(image))]
+    for size in sizes[1:]:
+        bases.append(zoom_bilinear_graph(bases[-1], tf.constant(size, tf.int32)))
+    step_size_t = tf.constant(step_size, tf.float32)
+    clip_t = tf.constant(clip)
+    detail = tf.zeros_like(bases[-1])
+    for octave, base in enumerate(reversed(bases)):
+        if octave > 0:
+            detail = zoom_bilinear_graph(detail, tf.shape(base)[:2])
+        dreamed = base + detail
+        octave_offsets = offsets[octave * iter_n : (octave + 1) * iter_n]
+        chunks = [octave_offsets[i : i + 1] for i in range(iter_n)] if on_step else [octave_offsets]
+        for step, chunk in enumerate(chunks):
+            dreamed = dreamer.run_steps(
+                dreamed, tf.constant(chunk), step_size_t, clip_t, guide_features
+            )
+            if on_step:
+                on_step(octave, step)
+        detail = dreamed - base
+    return net.deprocess(dreamed.numpy())
+
+
+def input_gradient(net: DreamNet, net_image: np.ndarray, end: str = DEFAULT_END) -> np.ndarray:
+    """Gradient of 0.5 * sum(a^2) at blob ``end`` w.r.t. a network-input image (H, W, 3):
+    what Caffe's backward gives with the blob's diff set to its data. Same layout as the input."""
+    dreamer = dreamer_for(net, L2(end))
+    image = tf.constant(np.asarray(net_image, np.float32))
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(image)
+        score = dreamer.objective(dreamer.activations(image[None]), tf.zeros([0, 0]))
+    return tape.gradient(score, image).numpy()
