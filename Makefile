@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format proto caffe
+MODEL ?= bvlc_googlenet
+
+.PHONY: install dream test lint format proto caffe
 
 install: $(STAMP)
 
@@ -16,6 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# The main job: the notebook's default dream on a sample photo that matplotlib ships.
+# MODEL may be a path, e.g. make dream MODEL=~/Downloads/bvlc_googlenet.caffemodel
+dream: install
+	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.sample_image)" -o dream.png \
+		--model "$(MODEL)" --seed 0
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tf_impl.errors import DeepDreamError
+from tf_impl.keras_models import PREFIX as KERAS_PREFIX
+from tf_impl.keras_models import load_keras_app
 from tf_impl.network import DreamNet, load_dreamnet
 
 
@@ -14,14 +16,16 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     - a ``.keras`` file written by ``deepdream convert``: loaded as is;
     - a ``.caffemodel`` file: converted in memory (with ``prototxt`` if given);
     - a registered name: the converted model cached in the user's cache directory, or else
-      the caffemodel (downloaded and SHA-1 checked on first use) converted and cached.
+      the caffemodel (downloaded and SHA-1 checked on first use) converted and cached;
+    - ``keras:NAME`` (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights.
     """
-    from conversion.download import cache_dir, fetch_caffemodel
-
     from conversion.convert import convert_caffemodel
+    from conversion.download import cache_dir, fetch_caffemodel
     from conversion.googlenet import googlenet_deploy
     from conversion.registry import MODELS, get_model_info
 
+    if str(model).startswith(KERAS_PREFIX):
+        return load_keras_app(str(model)[len(KERAS_PREFIX) :])
     path = Path(model)
     if path.suffix == ".keras":
         return load_dreamnet(path)

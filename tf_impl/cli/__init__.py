@@ -12,7 +12,7 @@ import sys
 
 from tf_impl.errors import DeepDreamError
 
-_COMMAND_MODULES = ("tf_impl.cli.model_commands",)
+_COMMAND_MODULES = ("tf_impl.cli.model_commands", "tf_impl.cli.dream_commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,198 @@
+"""The notebook's feedback zoom: dream, keep the frame, zoom into the centre, repeat.
+
+    frame = deepdream(frame); save frame
+    frame = scipy.ndimage.affine_transform(frame, [1-s, 1-s, 1], [h*s/2, w*s/2, 0], order=1)
+
+Frames stay float between iterations, as in the notebook (only the saved copies are 8-bit).
+:func:`run_zoom_sequence` writes each frame as soon as it is finished, together with a small
+state file (the float image for the next frame and the jitter generator's state), so an
+interrupted run resumes where it stopped and produces exactly the frames an uninterrupted
+run would have.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tf_impl.atomic import atomic_output
+from tf_impl.dream import deepdream
+from tf_impl.errors import DeepDreamError
+from tf_impl.images import save_rgb
+from tf_impl.network import DreamNet
+from tf_impl.resample import affine_zoom_center
+
+STATE_FILE = "zoom_state.npz"
+FRAME_PATTERN = "frame_{:04d}.png"
+
+
+def zoom_in(frame: np.ndarray, s: float) -> np.ndarray:
+    """One zoom of the sequence: (H, W, 3) float -> same size, centre enlarged by 1/(1-s)."""
+    return affine_zoom_center(tf.constant(frame, tf.float32), s).numpy()
+
+
+def notebook_uint8(frame: np.ndarray) -> np.ndarray:
+    """The notebook's 8-bit conversion for saving, ``np.uint8(np.clip(frame, 0, 255))``
+    (truncation, not rounding)."""
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def iter_zoom_frames(
+    net: DreamNet,
+    frame: np.ndarray,
+    frame_offsets: Callable[[int], np.ndarray],
+    indices: range,
+    s: float,
+    **dream_kwargs,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The loop itself: for each index, yield (index, dreamed frame, next frame's input),
+    where the dream uses ``frame_offsets(index)`` as its jitter offsets."""
+    for index in indices:
+        dreamed = deepdream(net, frame, offsets=frame_offsets(index), **dream_kwargs)
+        frame = zoom_in(dreamed, s)
+        yield index, dreamed, frame
+
+
+def zoom_sequence_frames(
+    net: DreamNet,
+    rgb: np.ndarray,
+    n_frames: int,
+    *,
+    s: float = 0.05,
+    offsets: np.ndarray | None = None,
+    seed: int | None = None,
+    **dream_kwargs,
+) -> list[np.ndarray]:
+    """The float frames (H, W, 3) RGB 0-255 of the notebook's loop, in memory.
+
+    ``offsets``: (n_frames * octave_n * iter_n, 2) jitter offsets consumed frame after frame;
+    otherwise drawn from one generator seeded with ``seed`` (as the notebook's global one).
+    """
+    per_frame = _steps_per_frame(dream_kwargs)
+    rng = np.random.RandomState(seed)
+
+    def frame_offsets(index: int) -> np.ndarray:
+        if offsets is not None:
+            return np.asarray(offsets)[index * per_frame : (index + 1) * per_frame]
+        return _draw(rng, per_frame, dream_kwargs.get("jitter", 32))
+
+    loop = iter_zoom_frames(
+        net, np.asarray(rgb, np.float32), frame_offsets, range(n_frames), s, **dream_kwargs
+    )
+    return [dreamed for _, dreamed, _ in loop]
+
+
+def _steps_per_frame(dream_kwargs: dict) -> int:
+    return dream_kwargs.get("iter_n", 10) * dream_kwargs.get("octave_n", 4)
+
+
+def _draw(rng: np.random.RandomState, n: int, jitter: int) -> np.ndarray:
+    """n notebook-style jitter draws (ox, oy) from ``rng``."""
+    return np.asarray([rng.randint(-jitter, jitter + 1, 2) for _ in range(n)], np.int32)
+
+
+def _save_state(out_dir: Path, next_frame: np.ndarray, index: int, rng, settings: dict):
+    _, keys, pos, has_gauss, cached = rng.get_state()
+    with atomic_output(out_dir / STATE_FILE) as tmp, open(tmp, "wb") as f:
+        np.savez(
+            f,
+            next_frame=next_frame.astype(np.float32),
+            next_index=index,
+            rng_keys=keys,
+            rng_pos=pos,
+            rng_gauss=np.array([has_gauss, cached]),
+            settings=json.dumps(settings, sort_keys=True),
+        )
+
+
+def _load_state(out_dir: Path, settings: dict):
+    path = out_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        saved = json.loads(str(data["settings"]))
+        if saved != settings:
+            changed = sorted(k for k in settings if saved.get(k) != settings[k])
+            raise DeepDreamError(
+                f"{out_dir} holds a zoom sequence made with other settings ({', '.join(changed)}"
+                "); use another directory, or delete it to start over"
+            )
+        rng = np.random.RandomState()
+        has_gauss, cached = data["rng_gauss"]
+        rng.set_state(("MT19937", data["rng_keys"], int(data["rng_pos"]), int(has_gauss), cached))
+        return data["next_frame"], int(data["next_index"]), rng
+
+
+def run_zoom_sequence(
+    net: DreamNet,
+    rgb: np.ndarray,
+    out_dir: str | Path,
+    n_frames: int,
+    *,
+    s: float = 0.05,
+    seed: int = 0,
+    settings: dict | None = None,
+    on_frame: Callable[[int, Path], None] | None = None,
+    **dream_kwargs,
+) -> list[Path]:
+    """Dream ``n_frames`` zoom frames into ``out_dir`` as frame_0000.png..., resuming a run
+    that was interrupted (same settings) from its last finished frame.
+
+    ``settings`` (JSON-able) identifies the run; a directory holding a run with other
+    settings is refused. ``on_frame(index, path)`` is called after each frame (also for
+    frames found already done). Returns the frame paths in order.
+    """
+    out_dir = Path(out_dir)
+    identity = {"s": s, "seed": seed, **(settings or {}), **_jsonable(dream_kwargs)}
+    resumed = _load_state(out_dir, identity)
+    if resumed is None:
+        frame, start, rng = np.asarray(rgb, np.float32), 0, np.random.RandomState(seed)
+    else:
+        frame, start, rng = resumed
+    per_frame = _steps_per_frame(dream_kwargs)
+    paths = [out_dir / FRAME_PATTERN.format(i) for i in range(n_frames)]
+    for index in range(min(start, n_frames)):
+        if on_frame:
+            on_frame(index, paths[index])
+
+    def frame_offsets(index: int) -> np.ndarray:
+        return _draw(rng, per_frame, dream_kwargs.get("jitter", 32))
+
+    loop = iter_zoom_frames(net, frame, frame_offsets, range(start, n_frames), s, **dream_kwargs)
+    for index, dreamed, next_frame in loop:
+        save_rgb(paths[index], notebook_uint8(dreamed))
+        _save_state(out_dir, next_frame, index + 1, rng, identity)
+        if on_frame:
+            on_frame(index, paths[index])
+    return paths
+
+
+def _jsonable(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if isinstance(v, int | float | str | bool)}
+
+
+def write_animation(frames: list[Path], output: str | Path, fps: float = 10.0) -> Path:
+    """Assemble frame images into a GIF or MP4 (by ``output``'s extension) with imageio
+    (MP4 through imageio-ffmpeg's bundled ffmpeg), written atomically."""
+    import imageio.v3 as iio
+
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise DeepDreamError(f"{output}: animations must end in .gif or .mp4")
+    images = [iio.imread(p) for p in frames]
+    with atomic_output(output) as tmp:
+        if suffix == ".gif":
+            iio.imwrite(tmp, images, extension=".gif", duration=1000.0 / fps, loop=0)
+        else:
+            # H.264 wants even sizes; crop one pixel row/column if needed.
+            h, w = (images[0].shape[0] // 2) * 2, (images[0].shape[1] // 2) * 2
+            frames_even = [im[:h, :w] for im in images]
+            iio.imwrite(
+                tmp, frames_even, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1
+            )
+    return output
