@@ -23,6 +23,9 @@ def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, 
         if any(d <= 0 for shape in inputs for d in shape):
             shapes[name] = tuple(0 for _ in layer.output.shape[1:])
             continue
-        output = layer.compute_output_shape(inputs if len(inputs) > 1 else inputs[0])
+        try:
+            output = layer.compute_output_shape(inputs if len(inputs) > 1 else inputs[0])
+        except ValueError:  # Keras' own layers refuse inputs that are too small
+            output = (1, *(0 for _ in layer.output.shape[1:]))
         shapes[name] = tuple(int(d) for d in output[1:])
     return shapes
