@@ -144,7 +144,8 @@ def check_dream_size(net: DreamNet, blobs: Sequence[str], sizes: list) -> None:
     raise DeepDreamError(
         f"a {height}x{width} image is too small for {len(sizes)} octaves: the smallest octave "
         f"({sizes[-1][0]}x{sizes[-1][1]}) is below {minimum}x{minimum}, the smallest "
-        f"input for which '{blobs[0]}' is not empty; use --octaves {max(allowed, 1)} or a larger image"
+        f"input for which '{blobs[0]}' is not empty; use --octaves {max(allowed, 1)} or a "
+        "larger image"
     )
 
 
