@@ -138,14 +138,15 @@ def check_dream_size(net: DreamNet, blobs: Sequence[str], sizes: list) -> None:
 
     if fits(sizes[-1]):
         return
-    allowed = next(k for k in range(len(sizes), 0, -1) if k == 1 or fits(sizes[k - 1]))
+    allowed = next((k for k in range(len(sizes), 0, -1) if fits(sizes[k - 1])), 0)
     minimum = next(s for s in range(1, 4096) if fits((s, s)))
     height, width = sizes[0]
+    octaves = f"{len(sizes)} octave" + ("s" if len(sizes) > 1 else "")
+    advice = f"use --octaves {allowed} or a larger image" if allowed else "use a larger image"
     raise DeepDreamError(
-        f"a {height}x{width} image is too small for {len(sizes)} octaves: the smallest octave "
+        f"a {height}x{width} image is too small for {octaves}: the smallest octave "
         f"({sizes[-1][0]}x{sizes[-1][1]}) is below {minimum}x{minimum}, the smallest "
-        f"input for which '{blobs[0]}' is not empty; use --octaves {max(allowed, 1)} or a "
-        "larger image"
+        f"input for which '{blobs[0]}' is not empty; {advice}"
     )
 
 
