@@ -8,6 +8,28 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tf_impl.errors import DeepDreamError
+
+
+def check_output_file(
+    path: str | Path, suffixes: tuple[str, ...], inputs: tuple[str | Path, ...] = ()
+) -> Path:
+    """Validate an output path before any work: one of ``suffixes`` (case-insensitive), an
+    existing directory, and not one of ``inputs`` (an input is never overwritten)."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise DeepDreamError(f"{path}: the file name must end in {' or '.join(suffixes)}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise DeepDreamError(f"{path}: directory {parent} does not exist; create it first")
+    for source in inputs:
+        if path.exists() and Path(source).exists() and path.samefile(source):
+            raise DeepDreamError(
+                f"{path}: is the input file; choose another output path "
+                "(the input is never overwritten)"
+            )
+    return path
+
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tf_impl.atomic import atomic_output
+from tf_impl.atomic import atomic_output, check_output_file
 from tf_impl.errors import DeepDreamError
 
 OUTPUT_FORMATS = {
@@ -55,24 +55,9 @@ def load_rgb(path: str | Path, *, quiet: bool = False) -> np.ndarray:
 
 
 def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
-    """Validate an output image path before any work: known extension, existing directory,
-    and not one of ``inputs`` (the input is never overwritten). Returns it as a Path."""
-    output = Path(output)
-    if output.suffix.lower() not in OUTPUT_FORMATS:
-        raise DeepDreamError(
-            f"{output}: unknown image type '{output.suffix}'; use one of "
-            + ", ".join(sorted(OUTPUT_FORMATS))
-        )
-    parent = output.parent if str(output.parent) else Path(".")
-    if not parent.is_dir():
-        raise DeepDreamError(f"{output}: directory {parent} does not exist; create it first")
-    for source in inputs:
-        if Path(source).exists() and output.exists() and output.resolve() == Path(source).resolve():
-            raise DeepDreamError(
-                f"{output}: is the input file; choose another output path "
-                "(the input is never overwritten)"
-            )
-    return output
+    """Validate an output image path before any work: a known image extension, an existing
+    directory, and not one of ``inputs`` (the input is never overwritten)."""
+    return check_output_file(output, tuple(OUTPUT_FORMATS), inputs)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

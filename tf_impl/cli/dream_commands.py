@@ -219,6 +219,7 @@ def run_dream(args) -> int:
 
 def run_zoom(args) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
+    from tf_impl.atomic import check_output_file
     from tf_impl.zoom_sequence import run_zoom_sequence, write_animation
 
     out_dir = Path(args.output)
@@ -231,10 +232,8 @@ def run_zoom(args) -> int:
         if not out_dir.is_dir() and not out_dir.parent.is_dir():
             raise DeepDreamError(f"{out_dir.parent} does not exist; create it first")
         for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
-            if animation and Path(animation).suffix.lower() != suffix:
-                raise DeepDreamError(f"{animation}: the file name must end in {suffix}")
-            if animation and not Path(animation).parent.is_dir():
-                raise DeepDreamError(f"{animation}: its directory does not exist")
+            if animation:
+                check_output_file(animation, (suffix,), (args.input,))
 
     rgb, guide, net, objective = _prepare(args, check_outputs)
     out_dir.mkdir(exist_ok=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 import numpy as np
 
-from tf_impl.atomic import atomic_output
+from tf_impl.atomic import atomic_output, check_output_file
 from tf_impl.errors import DeepDreamError
 
 
@@ -76,11 +75,7 @@ def run_convert(args) -> int:
     """Convert and save; prints what was written."""
     from conversion.convert import convert_caffemodel
 
-    output = Path(args.output)
-    if output.suffix != ".keras":
-        raise DeepDreamError(f"{output}: the output must end in .keras")
-    if not output.parent.is_dir():
-        raise DeepDreamError(f"{output}: directory {output.parent} does not exist")
+    output = check_output_file(args.output, (".keras",))
     net = convert_caffemodel(args.caffemodel, args.prototxt)
     net.save(output)
     print(
@@ -114,11 +109,7 @@ def run_blobs(args) -> int:
     from tf_impl.images import load_rgb
     from tf_impl.shapes import blob_shapes
 
-    output = Path(args.output)
-    if output.suffix != ".npz":
-        raise DeepDreamError(f"{output}: the output must end in .npz")
-    if not output.parent.is_dir():
-        raise DeepDreamError(f"{output}: directory {output.parent} does not exist")
+    output = check_output_file(args.output, (".npz",), (args.image,))
     rgb = load_rgb(args.image)
     net = _load(args)
     shapes = blob_shapes(net, *rgb.shape[:2])
