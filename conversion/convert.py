@@ -9,6 +9,9 @@ from conversion.caffe_files import build_net_spec
 from conversion.to_keras import build_keras_model
 from tf_impl.network import CAFFE_MEAN_BGR, DreamNet
 
+# Bump when the converted model's layout or naming changes: cached conversions are redone.
+CONVERTER_VERSION = 2
+
 
 def convert_caffemodel(
     caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None = None
@@ -29,5 +32,6 @@ def convert_caffemodel(
         "source": Path(caffemodel).name,
         "source_format": spec.source_format,
         "structure": structure,
+        "converter_version": CONVERTER_VERSION,
     }
     return DreamNet(model, mean=CAFFE_MEAN_BGR, channel_order="BGR", metadata=metadata)

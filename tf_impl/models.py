@@ -19,7 +19,7 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
       the caffemodel (downloaded and SHA-1 checked on first use) converted and cached;
     - ``keras:NAME`` (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights.
     """
-    from conversion.convert import convert_caffemodel
+    from conversion.convert import CONVERTER_VERSION, convert_caffemodel
     from conversion.download import cache_dir, fetch_caffemodel
     from conversion.googlenet import googlenet_deploy
     from conversion.registry import MODELS, get_model_info
@@ -41,7 +41,9 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     info = get_model_info(str(model))
     converted = cache_dir() / f"{info.name}.keras"
     if converted.is_file():
-        return load_dreamnet(converted)
+        net = load_dreamnet(converted)
+        if net.metadata.get("converter_version") == CONVERTER_VERSION:
+            return net
     caffemodel = fetch_caffemodel(info.name)
     net = convert_caffemodel(caffemodel, googlenet_deploy(info.num_classes, info.name))
     net.metadata["name"] = info.name
