@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 MODEL ?= bvlc_googlenet
 
-.PHONY: install dream test lint format proto caffe
+.PHONY: install dream test lint format proto caffe reference parity
 
 install: $(STAMP)
 
@@ -43,3 +43,11 @@ proto: install
 # Real Caffe (brocolli-caffe, a BVLC Caffe fork), CPU, for the parity suite.
 caffe:
 	bash reference/build_caffe.sh
+
+# Stored reference data: the original notebook on real Caffe -> reference/data/*.npz (~2 min).
+reference: install caffe
+	$(BIN)/python -m reference.generate
+
+# Live parity against real Caffe (builds it first if needed).
+parity: install caffe
+	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q tests/test_reference_live.py

@@ -1,0 +1,1 @@
+"""The original DeepDream notebook on real Caffe, and the stored reference data it makes."""
