@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 MODEL ?= bvlc_googlenet
 
-.PHONY: install dream test lint format proto caffe reference parity
+.PHONY: install dream test lint format proto caffe reference parity bench bench-smoke
 
 install: $(STAMP)
 
@@ -51,3 +51,13 @@ reference: install caffe
 # Live parity against real Caffe (builds it first if needed).
 parity: install caffe
 	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q tests/test_reference_live.py
+
+# Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
+# octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
+# Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+# CI smoke version: one tiny size, one repetition (under a minute), results in a temp dir.
+bench-smoke: install
+	$(BIN)/python -m benchmarks.run --smoke

@@ -14,7 +14,8 @@ in MiB, images (H, W, 3) RGB 0-255 ``.npy`` files):
 - ``{"op": "matmul", "n": 2048, "reps": 5}``: numpy float32 n^3 matmul (numpy here links the
   same OpenBLAS as Caffe): ``times_s``, ``gflops``.
 - ``{"op": "step", "h", "w", "end", "reps"}``: the bare forward to ``end`` + backward to the
-  input (the notebook's objective_L2): ``times_s``, ``cpu_s`` (per rep), ``peak_rss_mb``.
+  input (the notebook's objective_L2): ``times_s``, ``cpu_s`` (per rep), ``rss_before_mb``,
+  ``peak_rss_mb``.
 - ``{"op": "dream", "image", "output", "offsets" (.npy, optional), "seed", "params"}``: the
   notebook's ``deepdream`` (reference/notebook_caffe.py) timed: ``wall_s``, ``cpu_s``; the
   result is saved to ``output``.
@@ -37,9 +38,10 @@ def peak_rss_reset():
         f.write("5")
 
 
-def peak_rss_mb():
+def status_mb(field):
+    """A /proc/self/status memory field (VmHWM: peak RSS, VmRSS: RSS now) in MiB."""
     with open("/proc/self/status") as f:
-        return round(int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024, 1)
+        return round(int(re.search(field + r":\s+(\d+) kB", f.read()).group(1)) / 1024, 1)
 
 
 def blas_info():
@@ -92,6 +94,7 @@ def step(net, request):
     src.reshape(1, 3, h, w)
     src.data[0] = np.random.RandomState(h * w).uniform(-100, 100, (3, h, w))
     peak_rss_reset()
+    rss_before = status_mb("VmRSS")
     walls, cpus = [], []
     for _ in range(request.get("reps", 1)):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -103,7 +106,8 @@ def step(net, request):
     return {
         "times_s": walls,
         "cpu_s": cpus,
-        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": status_mb("VmHWM"),
         "process_threads": len(os.listdir("/proc/self/task")),
     }
 

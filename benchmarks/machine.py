@@ -1,0 +1,150 @@
+"""What machine a benchmark ran on, and its memory and load while it ran (Linux)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime
+import gc
+import os
+import platform
+import re
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+_STATUS = Path("/proc/self/status")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo), or the platform's processor string."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown CPU"
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    match = re.search(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
+    return set(match.group(1).split()) if match else set()
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask), else os.cpu_count()."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def gpu_devices() -> list[dict]:
+    """[{'device': '/GPU:0', 'name': 'NVIDIA H100 ...'}] for every GPU TensorFlow sees."""
+    gpus = []
+    for index, gpu in enumerate(tf.config.list_physical_devices("GPU")):
+        details = tf.config.experimental.get_device_details(gpu)
+        gpus.append({"device": f"/GPU:{index}", "name": details.get("device_name", gpu.name)})
+    return gpus
+
+
+def tf_threads() -> dict:
+    """TF's intra-/inter-op thread pool sizes: configured (0 = TF's default) and effective
+    (TF's default for both is the number of usable cores)."""
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    return {
+        "intra_op": intra or usable_cores(),
+        "inter_op": inter or usable_cores(),
+        "configured": {"intra_op": intra, "inter_op": inter},
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+    }
+
+
+def machine_info() -> dict:
+    """Hardware and software facts recorded with every result file."""
+    try:
+        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    except (OSError, AttributeError):
+        mem_kb = 0
+    flags = cpu_flags()
+    return {
+        "cpu": cpu_model(),
+        "cores": usable_cores(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "cpu_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "gpus": gpu_devices(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "tf_threads": tf_threads(),
+    }
+
+
+def machine_slug(info: dict) -> str:
+    """A file-name-safe machine name: CPU model, core count and GPU model, e.g.
+    ``amd-epyc-2c`` or ``intel-xeon-platinum-8480-16c-nvidia-h100-80gb-hbm3``."""
+    parts = [info["cpu"], f"{info['cores']}c", *(g["name"] for g in info["gpus"][:1])]
+    text = "-".join(parts).lower().replace("(r)", "").replace("(tm)", "")
+    text = re.sub(r"\bcpu\b|\bprocessor\b|@.*?ghz", "", text)
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def today() -> str:
+    return datetime.date.today().isoformat()
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's peak resident set size (VmHWM) to its current RSS (Linux >= 4.0;
+    a no-op elsewhere)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size since the last reset, in MiB (None off Linux)."""
+    try:
+        match = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
+    except OSError:
+        return None
+    return round(int(match.group(1)) / 1024, 1) if match else None
+
+
+def rss_mb() -> float | None:
+    """This process's resident set size now, in MiB (None off Linux)."""
+    try:
+        match = re.search(r"VmRSS:\s+(\d+) kB", _STATUS.read_text())
+    except OSError:
+        return None
+    return round(int(match.group(1)) / 1024, 1) if match else None
+
+
+def reset_gpu_peak(device: str) -> None:
+    if device.startswith("/GPU"):
+        tf.config.experimental.reset_memory_stats(device.strip("/"))
+
+
+def gpu_peak_mb(device: str) -> float | None:
+    """Peak TensorFlow-allocated memory on ``device`` since the last reset, MiB (None on CPU)."""
+    if not device.startswith("/GPU"):
+        return None
+    return round(tf.config.experimental.get_memory_info(device.strip("/"))["peak"] / 2**20, 1)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap memory back to the OS (glibc's malloc_trim), so
+    the next large measurement (or another process) finds it free."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def load_average() -> float:
+    """The 1-minute load average (other processes competing for the cores show here)."""
+    return round(os.getloadavg()[0], 2)

@@ -1,0 +1,51 @@
+"""The network and images the benchmarks run on.
+
+Speed does not depend on weight values, so the benchmarks use the project's seeded synthetic
+GoogLeNet (the real weights cannot be downloaded everywhere), written as a real V1
+``.caffemodel`` plus the generated deploy prototxt: TensorFlow converts the file, Caffe loads
+the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from conversion.convert import convert_caffemodel
+from conversion.googlenet import googlenet_deploy_prototxt
+from conversion.synthetic import write_synthetic_caffemodel
+from tf_impl.network import DreamNet
+
+WEIGHTS_SEED = 0
+SHARED = Path(os.environ.get("DEEPDREAM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SKY = SHARED / "data" / "google_deepdream" / "sky1024px.jpg"
+
+
+def write_model_files(directory: Path) -> tuple[Path, Path]:
+    """(caffemodel, deploy prototxt) of the synthetic GoogLeNet, written into ``directory``.
+    (Caffe's side adds ``force_backward: true`` when loading, as the notebook does.)"""
+    prototxt = directory / "deploy.prototxt"
+    prototxt.write_text(googlenet_deploy_prototxt())
+    caffemodel = write_synthetic_caffemodel(directory / "googlenet.caffemodel", WEIGHTS_SEED)
+    return caffemodel, prototxt
+
+
+def load_net(caffemodel: Path) -> DreamNet:
+    return convert_caffemodel(caffemodel)
+
+
+def dream_image(height: int = 575, width: int = 1024) -> tuple[np.ndarray, str]:
+    """(RGB (H, W, 3) float32 0-255, its source): the notebook's sky image when the shared
+    reference material is present and the size is its own (575x1024), else a seeded smooth
+    random image of that size (dream time does not depend on content)."""
+    if (height, width) == (575, 1024) and SKY.is_file():
+        from PIL import Image
+
+        with Image.open(SKY) as image:
+            return np.asarray(image.convert("RGB"), np.float32), SKY.name
+    rng = np.random.default_rng(height * width)
+    coarse = rng.uniform(0, 255, (height // 16 + 2, width // 16 + 2, 3))
+    image = np.repeat(np.repeat(coarse, 16, axis=0), 16, axis=1)[:height, :width]
+    return image.astype(np.float32), f"seeded random {height}x{width}"

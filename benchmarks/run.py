@@ -1,0 +1,183 @@
+"""``make bench``: TF2 against Caffe, per step and per dream, against the machine's ceiling.
+
+    python -m benchmarks.run             # full run (< 15 min on 2 cores), into benchmarks/results
+    python -m benchmarks.run --smoke     # one tiny size, one repetition (CI), into a temp dir
+    python -m benchmarks.run --mixed bfloat16 --sizes 575x1024 --tag bf16
+
+Writes ``<machine>-<date>.json`` (every raw time), ``.md`` (the tables) and ``.png`` (seconds
+per step against megapixels). Caffe rows need pycaffe (``make caffe``); GPU rows appear when
+TensorFlow sees a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.report import write_reports
+from benchmarks.summary import summarize
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DREAM_PARAMS = {
+    "iter_n": 10,
+    "octave_n": 4,
+    "octave_scale": 1.4,
+    "step_size": 1.5,
+    "jitter": 32,
+    "end": "inception_4c/output",
+    "clip": True,
+}
+SMOKE_SIZE = "210x373"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny CI run (about a minute)")
+    parser.add_argument("--sizes", help="comma-separated, e.g. 575x1024,1080p (default: all)")
+    parser.add_argument("--reps", type=int, help="timed steps per size up to 1 MP (default 4)")
+    parser.add_argument("--dream-reps", type=int, default=1, help="timed full dreams each")
+    parser.add_argument("--no-caffe", action="store_true", help="skip Caffe even if built")
+    parser.add_argument(
+        "--mixed",
+        choices=["bfloat16", "float16"],
+        help="also time a mixed-precision copy (bfloat16 suits CPUs) and its dream's PSNR",
+    )
+    parser.add_argument("--tag", help="suffix of the result files' names, e.g. bf16")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default benchmarks/results; a temp dir with --smoke)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from benchmarks import machine, suite
+    from benchmarks.caffe_worker import CaffeWorker, caffe_available
+    from benchmarks.model import load_net, write_model_files
+    from benchmarks.tf_workloads import mixed_precision_net
+
+    started = time.perf_counter()
+    sizes = (
+        args.sizes.split(",") if args.sizes else [SMOKE_SIZE] if args.smoke else list(suite.SIZES)
+    )
+    unknown = [s for s in sizes if s not in suite.SIZES]
+    if unknown:
+        sys.exit(f"unknown size(s) {unknown}; known: {', '.join(suite.SIZES)}")
+    reps = args.reps or (1 if args.smoke else 4)
+    info = machine.machine_info()
+    devices = [{"device": "/CPU:0", "name": info["cpu"]}, *info["gpus"]]
+    use_caffe = not args.no_caffe and caffe_available()
+    print(
+        f"{info['cpu']}, {info['cores']} cores, GPUs: {info['gpus'] or 'none'}; "
+        f"Caffe: {'yes' if use_caffe else 'no'}; sizes {sizes}"
+    )
+    out_dir = args.out or (
+        Path(tempfile.mkdtemp(prefix="bench-smoke-")) if args.smoke else RESULTS_DIR
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "-".join(
+        [machine.machine_slug(info), machine.today()]
+        + (["smoke"] if args.smoke else [])
+        + ([args.tag] if args.tag else [])
+    )
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        caffemodel, prototxt = write_model_files(workdir)
+        net = load_net(caffemodel)
+        mixed = mixed_precision_net(net, args.mixed) if args.mixed else None
+        worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
+        try:
+            results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir)
+        finally:
+            if worker is not None:
+                worker.close()
+    results["wall_s"] = time.perf_counter() - started
+    summarize(results)
+
+    json_path = out_dir / f"{stem}.json"
+    for n in range(2, 100):  # never overwrite an earlier run's raw data
+        if not json_path.exists():
+            break
+        json_path = out_dir / f"{stem}-{n}.json"
+    json_path.write_text(json.dumps(results, indent=1))
+    md, png = write_reports(results, json_path)
+    print(md.read_text())
+    print(f"wrote {json_path}, {md}, {png}")
+    return 0
+
+
+def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> dict:
+    """Every measurement in order; returns the raw results (see benchmarks.summary for what is
+    derived from them)."""
+    from benchmarks import machine, suite
+    from benchmarks.model import dream_image
+    from benchmarks.tf_workloads import matmul_gflops
+
+    load_start = machine.load_average()
+    caffe_info = worker.request("info") if worker else None
+    matmul_reps = 2 if args.smoke else 5
+    tf_matmul = {d["device"]: [matmul_gflops(2048, matmul_reps, d["device"])] for d in devices}
+    blas = [worker.request("matmul", n=2048, reps=matmul_reps)] if worker else []
+
+    print("per step: forward + backward to inception_4c/output")
+    contenders = suite.tf_contenders(net, devices, mixed)
+    blas_threads = {**(caffe_info or {}).get("blas", {}), "env": (caffe_info or {}).get("env")}
+    steps = suite.step_grid(net, contenders, worker, sizes, reps, blas_threads)
+    for c in contenders:
+        if hasattr(c.run, "experimental_get_tracing_count"):
+            for r in steps:
+                if r["impl"] == c.impl and r["device"] == c.device:
+                    r["function_traces"] = c.run.experimental_get_tracing_count()
+
+    print("full dream")
+    if args.smoke:
+        image, source = dream_image(150, 266)
+        params = {**DREAM_PARAMS, "octave_n": 2, "iter_n": 2}
+    else:
+        image, source = dream_image()
+        params = dict(DREAM_PARAMS)
+    dream, tf_dream = suite.full_dream(
+        net, devices, worker, image, params, args.dream_reps, workdir
+    )
+    dream["image"] = source
+    retrace = suite.retrace_check(net)
+    mixed_record = None
+    if mixed is not None:
+        print(f"mixed precision ({args.mixed}) full dream")
+        mixed_record = suite.mixed_dream(net, mixed, image, params, args.dream_reps)
+
+    # The ceiling again at the end: drift shows as a difference between the two.
+    for d in devices:
+        tf_matmul[d["device"]].append(matmul_gflops(2048, matmul_reps, d["device"]))
+    if worker:
+        blas.append(worker.request("matmul", n=2048, reps=matmul_reps))
+    return {
+        "schema": 1,
+        "mode": "smoke" if args.smoke else "full",
+        "date": machine.today(),
+        "machine": info,
+        "blob": "inception_4c/output",
+        "weights": "synthetic GoogLeNet, seed 0 (V1 caffemodel; same file for TF and Caffe)",
+        "caffe_info": caffe_info,
+        "caffe_worker_restarts": worker.restarts if worker else None,
+        "load_average": [load_start, machine.load_average()],
+        "matmul_runs": {"tf": tf_matmul, "openblas": blas},
+        "steps": steps,
+        "full_dream": dream,
+        "retrace": retrace,
+        "mixed": mixed_record,
+        "tf_dream_checksum": float(tf_dream.astype("float64").sum()),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

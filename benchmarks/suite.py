@@ -1,0 +1,325 @@
+"""The measurements of ``make bench``, each returning plain JSON-ready records.
+
+Times are seconds (wall clock, plus this process's CPU seconds where useful), memory MiB, work
+GFLOP (1e9 floating-point operations), rates GFLOP/s. TensorFlow and Caffe calls alternate
+(the order reversed on every repetition), so load from elsewhere and thermal drift hit both;
+only sizes too large for both to hold in memory (4K) run one implementation after another.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks import machine
+from benchmarks.caffe_worker import CaffeWorker
+from benchmarks.flops import step_gflop
+from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
+from benchmarks.tf_workloads import dream_step_without_loop as no_loop
+from tf_impl.dream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
+from tf_impl.network import DreamNet
+from tf_impl.objectives import L2
+
+# Name -> (height, width): the sky image's four octaves (notebook defaults), 1080p and 4K.
+SIZES = {
+    "210x373": (210, 373),
+    "294x522": (294, 522),
+    "411x731": (411, 731),
+    "575x1024": (575, 1024),
+    "1080p": (1080, 1920),
+    "4K": (2160, 3840),
+}
+CAFFE = "caffe"
+# Above this many megapixels TF and Caffe cannot both hold a step's memory on a 24 GiB machine:
+# the contenders then run one after another, not interleaved.
+SOLO_MP = 3.0
+
+
+@dataclass
+class Contender:
+    """One thing timed per step: ``run(image)`` for TF, or Caffe through its worker."""
+
+    impl: str
+    device: str
+    device_name: str
+    run: Callable | None = None
+
+
+def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) -> list[Contender]:
+    """The TF ways to take a step, on every device: bare eager / tf.function / XLA, the full
+    compiled dream step (through ``Dreamer.run_steps``, and its body without the loop), and
+    (with a mixed-precision copy) the bare tf.function in it."""
+    model = net.submodel([DEFAULT_END])
+    contenders = []
+    for dev in devices:
+        for mode in BARE_MODES:
+            fn = bare_gradient(model, mode)
+            contenders.append(Contender(f"tf-{mode}", dev["device"], dev["name"], fn))
+        for impl, make in (("tf-dream-step", dream_step), ("tf-step-no-loop", no_loop)):
+            contenders.append(Contender(impl, dev["device"], dev["name"], make(net)))
+        if mixed is not None:
+            fn = bare_gradient(mixed.submodel([DEFAULT_END]), "function")
+            label = f"tf-function-{mixed.metadata['mixed_precision']}"
+            contenders.append(Contender(label, dev["device"], dev["name"], fn))
+    return contenders
+
+
+def reps_at(megapixels: float, reps: int) -> int:
+    """Timed repetitions at a size: ``reps`` up to 1 MP, fewer above (at least 1)."""
+    return max(1, min(reps, round(reps / max(megapixels, 1e-9))))
+
+
+def _tf_once(contender: Contender, image: tf.Tensor) -> dict:
+    machine.release_memory()
+    machine.reset_peak_rss()
+    machine.reset_gpu_peak(contender.device)
+    before = machine.rss_mb()
+    with tf.device(contender.device):
+        wall, cpu = timed(contender.run, image)
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "rss_before": before,
+        "rss": machine.peak_rss_mb(),
+        "gpu": machine.gpu_peak_mb(contender.device),
+    }
+
+
+def _caffe_once(worker: CaffeWorker, height: int, width: int) -> dict:
+    answer = worker.request("step", h=height, w=width, end=DEFAULT_END, reps=1)
+    return {
+        "wall": answer["times_s"][0],
+        "cpu": answer["cpu_s"][0],
+        "rss_before": answer["rss_before_mb"],
+        "rss": answer["peak_rss_mb"],
+        "gpu": None,
+        "threads": answer["process_threads"],
+    }
+
+
+def _release(worker: CaffeWorker | None) -> None:
+    """Give memory back: TF's freed heap, and Caffe's buffers (by restarting its worker)."""
+    machine.release_memory()
+    if worker is not None:
+        worker.restart()
+
+
+def _once(c: Contender, worker: CaffeWorker | None, image: tf.Tensor) -> dict:
+    """One timed step, or {'error': message} when it fails (e.g. out of memory at 4K)."""
+    try:
+        if c.impl == CAFFE:
+            return _caffe_once(worker, *image.shape[:2])
+        return _tf_once(c, image)
+    except (tf.errors.ResourceExhaustedError, MemoryError, RuntimeError) as error:
+        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
+
+
+def _record(c: Contender, name: str, gflop: float, warm: dict, runs: list[dict]) -> dict:
+    height, width = SIZES[name]
+    record = {
+        "impl": c.impl,
+        "device": c.device,
+        "device_name": c.device_name,
+        "size": name,
+        "height": height,
+        "width": width,
+        "megapixels": round(height * width / 1e6, 4),
+        "gflop": round(gflop, 3),
+        "first_s": warm.get("wall"),
+    }
+    failed = [r["error"] for r in [warm, *runs] if "error" in r]
+    if failed:
+        return {**record, "error": failed[0], "median_s": None, "gflops": None}
+    walls = [r["wall"] for r in runs]
+    gpu = [r["gpu"] for r in runs if r["gpu"] is not None]
+    return {
+        **record,
+        "times_s": walls,
+        "cpu_s": [r["cpu"] for r in runs],
+        "median_s": float(np.median(walls)),
+        "gflops": gflop / float(np.median(walls)),
+        "peak_rss_mb": max(r["rss"] or 0 for r in [warm, *runs]),
+        "rss_growth_mb": max((r["rss"] or 0) - (r["rss_before"] or 0) for r in [warm, *runs]),
+        "gpu_peak_mb": max(gpu) if gpu else None,
+        "process_threads": max(r.get("threads", 0) for r in runs) or None,
+    }
+
+
+def step_grid(
+    net: DreamNet,
+    contenders: list[Contender],
+    worker: CaffeWorker | None,
+    sizes: list[str],
+    reps: int,
+    caffe_threads: dict,
+) -> list[dict]:
+    """Per-step forward + backward records for every contender at every size (ascending, so
+    Caffe's never-shrinking buffers make its peak RSS the current size's).
+
+    Each size: one warm-up call per contender (tracing, XLA's per-shape compilation, first
+    touch of the memory: a cold 4K step takes up to twice a warm one), then :func:`reps_at`
+    timed calls, the contenders alternating. Above :data:`SOLO_MP` they run one after another
+    instead, memory released in between (Caffe's 4K step alone holds ~15 GiB).
+
+    A record: impl, device, size, megapixels, gflop, first_s, times_s, cpu_s, median_s,
+    gflops, peak_rss_mb, gpu_peak_mb, threads, load_average, interleaved; or ``error`` when a
+    call failed (e.g. out of memory).
+    """
+    everyone = list(contenders)
+    if worker is not None:
+        everyone.append(Contender(CAFFE, "/CPU:0", "CPU"))
+    records = []
+    for name in sorted(sizes, key=lambda s: math.prod(SIZES[s])):
+        height, width = SIZES[name]
+        megapixels = height * width / 1e6
+        rng = np.random.default_rng(height * width)
+        image = tf.constant(rng.uniform(-100, 100, (height, width, 3)).astype(np.float32))
+        runs = {id(c): [] for c in everyone}
+        load_before = machine.load_average()
+        calls = 1 + reps_at(megapixels, reps)
+        solo = megapixels > SOLO_MP
+        if solo:  # the biggest memory users first, while the least is held
+            _release(worker)
+            for c in sorted(everyone, key=lambda c: (c.impl != CAFFE, c.impl != "tf-xla")):
+                for _ in range(calls):
+                    if not any("error" in r for r in runs[id(c)]):
+                        runs[id(c)].append(_once(c, worker, image))
+                _release(worker if c.impl == CAFFE else None)
+        for rep in range(0 if solo else calls):
+            for c in everyone if rep % 2 == 0 else everyone[::-1]:
+                if not any("error" in r for r in runs[id(c)]):
+                    runs[id(c)].append(_once(c, worker, image))
+        gflop = step_gflop(net, DEFAULT_END, height, width)
+        for c in everyone:
+            first, *timed_runs = runs[id(c)]
+            record = _record(c, name, gflop, first, timed_runs)
+            threads = dict(caffe_threads) if c.impl == CAFFE else machine.tf_threads()
+            record["threads"] = threads
+            record["load_average"] = [load_before, machine.load_average()]
+            record["interleaved"] = not solo
+            records.append(record)
+            print(f"  {name} {c.impl}: " + (record.get("error") or f"{record['median_s']:.3f} s"))
+    return records
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two RGB 0-255 images, after clipping both to 0-255 (as saved)."""
+    a, b = (np.clip(np.asarray(x, np.float64), 0, 255) for x in (a, b))
+    mse = float(np.mean((a - b) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _tf_dream(net: DreamNet, image, offsets, params: dict, device: str = "/CPU:0"):
+    """((wall s, CPU s, peak RSS MiB), dreamed RGB) of one TF ``deepdream``."""
+    machine.release_memory()
+    machine.reset_peak_rss()
+    wall, cpu = time.perf_counter(), time.process_time()
+    with tf.device(device):
+        output = deepdream(net, image, offsets=offsets, **params)
+    return (time.perf_counter() - wall, time.process_time() - cpu, machine.peak_rss_mb()), output
+
+
+def _summaries(runs: dict[str, list[tuple]]) -> dict:
+    """{who: {times_s, cpu_s, median_s, peak_rss_mb}} from {who: [(wall, cpu, rss)]}."""
+    out = {}
+    for who, rows in runs.items():
+        walls, cpus, rss = (list(column) for column in zip(*rows, strict=True))
+        out[who] = {
+            "times_s": walls,
+            "cpu_s": cpus,
+            "median_s": float(np.median(walls)),
+            "peak_rss_mb": max((r or 0) for r in rss) or None,
+        }
+    return out
+
+
+def full_dream(
+    net: DreamNet,
+    devices: list[dict],
+    worker: CaffeWorker | None,
+    image: np.ndarray,
+    params: dict,
+    reps: int,
+    workdir: Path,
+) -> tuple[dict, np.ndarray]:
+    """The notebook's whole ``deepdream`` (``params``: iter_n, octave_n, ...) on ``image``
+    with the same jitter offsets in TF (every device) and Caffe, after a one-step-per-octave
+    warm-up of each. Returns (record, TF's CPU dream): per-implementation times, the Caffe / TF
+    speed-up and the PSNR of TF's dream against Caffe's (float32 arithmetic in different
+    orders, amplified over 40 steps: high, not infinite)."""
+    octaves = params["octave_n"]
+    offsets = jitter_offsets(octaves * params["iter_n"], params["jitter"], seed=0)
+    paths = {k: workdir / f"dream_{k}.npy" for k in ("image", "offsets", "warm", "caffe")}
+    np.save(paths["image"], image)
+    np.save(paths["offsets"], offsets)
+    np.save(paths["warm"], offsets[:octaves])
+    warm = {**params, "iter_n": 1}
+    for dev in devices:
+        _tf_dream(net, image, offsets[:octaves], warm, dev["device"])
+    if worker is not None:
+        worker.request("dream", image=str(paths["image"]), offsets=str(paths["warm"]), params=warm)
+    order = [d["device"] for d in devices] + ([CAFFE] if worker is not None else [])
+    outputs, runs = {}, {who: [] for who in order}
+    for rep in range(reps):
+        for who in order if rep % 2 == 0 else order[::-1]:
+            if who == CAFFE:
+                answer = worker.request(
+                    "dream",
+                    image=str(paths["image"]),
+                    offsets=str(paths["offsets"]),
+                    output=str(paths["caffe"]),
+                    params=params,
+                )
+                runs[who].append((answer["wall_s"], answer["cpu_s"], None))
+                outputs[who] = np.load(paths["caffe"])
+            else:
+                run, outputs[who] = _tf_dream(net, image, offsets, params, who)
+                runs[who].append(run)
+    summary = _summaries(runs)
+    record = {"params": params, "size": list(image.shape[:2]), "runs": summary}
+    if worker is not None:
+        record["caffe_over_tf_cpu"] = summary[CAFFE]["median_s"] / summary["/CPU:0"]["median_s"]
+        record["psnr_tf_vs_caffe_db"] = psnr(outputs["/CPU:0"], outputs[CAFFE])
+    return record, outputs["/CPU:0"]
+
+
+def retrace_check(net: DreamNet, second: tuple[int, int] = (300, 400)) -> dict:
+    """Dream once more at another image size (2 octaves x 1 step) and count the traces of the
+    compiled step this adds: 0 means octave and image sizes never retrace."""
+    dreamer = dreamer_for(net, L2(DEFAULT_END))
+    before = dreamer.trace_count
+    image = np.full((*second, 3), 128, np.float32)
+    deepdream(net, image, octave_n=2, iter_n=1, seed=0)
+    return {
+        "second_size": list(second),
+        "traces_before": before,
+        "traces_added": dreamer.trace_count - before,
+    }
+
+
+def mixed_dream(net: DreamNet, mixed: DreamNet, image: np.ndarray, params: dict, reps: int):
+    """Full dream in float32 and in the mixed-precision copy (CPU, same offsets), alternated:
+    times, speed-up (float32 / mixed) and the mixed dream's PSNR against the float32 one."""
+    octaves = params["octave_n"]
+    offsets = jitter_offsets(octaves * params["iter_n"], params["jitter"], seed=0)
+    nets = {"float32": net, "mixed": mixed}
+    for dnet in nets.values():
+        _tf_dream(dnet, image, offsets[:octaves], {**params, "iter_n": 1})
+    outputs, runs = {}, {k: [] for k in nets}
+    for rep in range(reps):
+        for which in list(nets) if rep % 2 == 0 else list(nets)[::-1]:
+            run, outputs[which] = _tf_dream(nets[which], image, offsets, params)
+            runs[which].append(run)
+    summary = _summaries(runs)
+    return {
+        "dtype": mixed.metadata["mixed_precision"],
+        "runs": summary,
+        "speedup": summary["float32"]["median_s"] / summary["mixed"]["median_s"],
+        "psnr_vs_float32_db": psnr(outputs["float32"], outputs["mixed"]),
+    }

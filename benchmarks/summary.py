@@ -1,0 +1,97 @@
+"""What is derived from a run's raw results: the matmul ceiling, each step's share of it, and
+the issue's targets. Kept apart from the measuring, so ``python -m benchmarks.report`` can
+re-derive them from a results JSON.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAIN_SIZE = "575x1024"
+
+
+def matmul_rate(run: dict) -> float:
+    """GFLOP/s of one matmul run ({'n', 'times_s'}): 2 n^3 FLOPs over the median time."""
+    return 2 * run["n"] ** 3 / float(np.median(run["times_s"])) / 1e9
+
+
+def ceiling(matmul_runs: dict) -> dict:
+    """The machine's float32 ceiling from the matmuls timed at the start and the end of the run:
+    per source the better of the two (a drop shows interference, not the machine), per device
+    the best source (on CPU: TF's own matmul and OpenBLAS through numpy)."""
+    rates = {f"TF {dev}": max(map(matmul_rate, runs)) for dev, runs in matmul_runs["tf"].items()}
+    blas = matmul_runs.get("openblas") or []
+    if blas:
+        rates["OpenBLAS (numpy, Caffe's BLAS)"] = max(map(matmul_rate, blas))
+    by_device = {
+        dev: max(
+            [rates[f"TF {dev}"]]
+            + ([rates["OpenBLAS (numpy, Caffe's BLAS)"]] if blas and "CPU" in dev else [])
+        )
+        for dev in matmul_runs["tf"]
+    }
+    return {"n": 2048, "rates": rates, "by_device": by_device, "gflops": max(by_device.values())}
+
+
+def summarize(results: dict) -> dict:
+    """Add 'ceiling', each step's 'matmul_fraction', 'main_size' and 'targets' (in place)."""
+    results["ceiling"] = ceiling(results["matmul_runs"])
+    by_device = results["ceiling"]["by_device"]
+    for r in results["steps"]:
+        r["matmul_fraction"] = r["gflops"] / by_device[r["device"]] if r["gflops"] else None
+    sizes = {r["size"]: r["megapixels"] for r in results["steps"]}
+    main = MAIN_SIZE if MAIN_SIZE in sizes else max(sizes, key=sizes.get)
+    results["main_size"] = main
+    results["targets"] = targets(results, main)
+    return results
+
+
+def targets(results: dict, main_size: str) -> list[dict]:
+    """The issue's targets with what was measured; a miss is reported as such."""
+    steps = {(r["impl"], r["size"]): r for r in results["steps"] if r["device"] == "/CPU:0"}
+    bare, step = steps.get(("tf-function", main_size)), steps.get(("tf-dream-step", main_size))
+    xla = steps.get(("tf-xla", main_size))
+    out = []
+
+    def add(name, target, measured, met):
+        out.append(
+            {
+                "name": name,
+                "target": target,
+                "measured": measured,
+                "met": met,
+                "result": "met" if met else "MISSED",
+            }
+        )
+
+    dream = results.get("full_dream") or {}
+    if "caffe_over_tf_cpu" in dream:
+        ratio = dream["caffe_over_tf_cpu"]
+        add("full dream, TF vs Caffe (CPU)", ">= 3x faster", f"{ratio:.2f}x", ratio >= 3)
+    if step and bare and step["median_s"] and bare["median_s"]:
+        share = step["matmul_fraction"]
+        others = f"bare tf.function {100 * bare['matmul_fraction']:.0f} %"
+        if xla and xla["median_s"]:
+            others += f", XLA {100 * xla['matmul_fraction']:.0f} %"
+        add(
+            f"TF dream step at {main_size}, share of matmul",
+            ">= 70 %",
+            f"{100 * share:.0f} % ({step['gflops']:.0f} GFLOP/s; {others})",
+            share >= 0.7,
+        )
+        ratio = step["median_s"] / bare["median_s"]
+        measured = f"{ratio:.3f}x ({step['median_s']:.3f} s / {bare['median_s']:.3f} s)"
+        no_loop = steps.get(("tf-step-no-loop", main_size))
+        if no_loop and no_loop["median_s"]:
+            measured += (
+                f"; the step without its while_loop: {no_loop['median_s'] / bare['median_s']:.3f}x"
+            )
+        add(f"dream step / bare forward+backward at {main_size}", "<= 1.1x", measured, ratio <= 1.1)
+    retrace = results["retrace"]
+    add(
+        "traces added by a dream at a new size",
+        "0",
+        f"{retrace['traces_added']} (step traced {retrace['traces_before']}x before)",
+        retrace["traces_added"] == 0,
+    )
+    return out
