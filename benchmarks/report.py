@@ -17,7 +17,6 @@ LABELS = {
     "tf-function": "TF tf.function",
     "tf-xla": "TF XLA",
     "tf-dream-step": "TF dream step",
-    "tf-step-no-loop": "TF step w/o while_loop",
     "tf-function-bfloat16": "TF tf.function bf16",
     "tf-function-float16": "TF tf.function fp16",
     "caffe": "Caffe",

@@ -21,7 +21,6 @@ from benchmarks import machine
 from benchmarks.caffe_worker import CaffeWorker
 from benchmarks.flops import step_gflop
 from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
-from benchmarks.tf_workloads import dream_step_without_loop as no_loop
 from tf_impl.dream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2
@@ -53,7 +52,7 @@ class Contender:
 
 def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) -> list[Contender]:
     """The TF ways to take a step, on every device: bare eager / tf.function / XLA, the full
-    compiled dream step (through ``Dreamer.run_steps``, and its body without the loop), and
+    compiled dream step (``Dreamer.step``, what ``deepdream`` runs), and
     (with a mixed-precision copy) the bare tf.function in it."""
     model = net.submodel([DEFAULT_END])
     contenders = []
@@ -61,8 +60,7 @@ def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) ->
         for mode in BARE_MODES:
             fn = bare_gradient(model, mode)
             contenders.append(Contender(f"tf-{mode}", dev["device"], dev["name"], fn))
-        for impl, make in (("tf-dream-step", dream_step), ("tf-step-no-loop", no_loop)):
-            contenders.append(Contender(impl, dev["device"], dev["name"], make(net)))
+        contenders.append(Contender("tf-dream-step", dev["device"], dev["name"], dream_step(net)))
         if mixed is not None:
             fn = bare_gradient(mixed.submodel([DEFAULT_END]), "function")
             label = f"tf-function-{mixed.metadata['mixed_precision']}"

@@ -81,11 +81,6 @@ def targets(results: dict, main_size: str) -> list[dict]:
         )
         ratio = step["median_s"] / bare["median_s"]
         measured = f"{ratio:.3f}x ({step['median_s']:.3f} s / {bare['median_s']:.3f} s)"
-        no_loop = steps.get(("tf-step-no-loop", main_size))
-        if no_loop and no_loop["median_s"]:
-            measured += (
-                f"; the step without its while_loop: {no_loop['median_s'] / bare['median_s']:.3f}x"
-            )
         add(f"dream step / bare forward+backward at {main_size}", "<= 1.1x", measured, ratio <= 1.1)
     retrace = results["retrace"]
     add(

@@ -1,5 +1,5 @@
 """The TensorFlow work that is timed: the bare forward + backward pass (eager, tf.function,
-XLA), one full dream step (with and without the step loop), a large matrix multiply, and a
+XLA), one full dream step, a large matrix multiply, and a
 mixed-precision copy of a network.
 
 Every timed callable takes a network-input image (H, W, 3) float32 tensor and returns a tensor;
@@ -23,7 +23,7 @@ from tf_impl.objectives import L2
 IMAGE_SPEC = tf.TensorSpec([None, None, 3], tf.float32, name="image")
 BARE_MODES = ("eager", "function", "xla")
 # The jitter offset (ox, oy) of the timed dream step: any non-zero shift (it only rolls).
-STEP_OFFSET = ((7, -5),)
+STEP_OFFSET = (7, -5)
 
 
 def bare_gradient(model: keras.Model, mode: str) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -50,22 +50,9 @@ def dream_step(net: DreamNet, end: str = DEFAULT_END) -> Callable[[tf.Tensor], t
     """One complete notebook step (roll, forward, gradient, normalise, unroll, clip) through the
     project's cached compiled :class:`~tf_impl.dream.Dreamer`, the same one ``deepdream`` uses."""
     dreamer = dreamer_for(net, L2(end))
-    offsets = tf.constant(STEP_OFFSET, tf.int32)
+    offset = tf.constant(STEP_OFFSET, tf.int32)
     step_size, clip, guide = tf.constant(1.5), tf.constant(True), tf.zeros([0, 0])
-    return lambda image: dreamer.run_steps(image, offsets, step_size, clip, guide)
-
-
-def dream_step_without_loop(net: DreamNet, end: str = DEFAULT_END) -> Callable:
-    """The same single step with the Dreamer's own step body in a plain ``tf.function``,
-    without ``run_steps``' ``tf.while_loop``: isolates what the loop costs (on CPU, oneDNN's
-    graph rewrites do not all reach inside a while-loop body)."""
-    dreamer = dreamer_for(net, L2(end))
-    (ox, oy), step_size = STEP_OFFSET[0], tf.constant(1.5)
-    clip, guide = tf.constant(True), tf.zeros([0, 0])
-    step = dreamer._step  # the body run_steps loops over (private, read-only use)
-    return tf.function(
-        lambda image: step(image, ox, oy, step_size, clip, guide), input_signature=[IMAGE_SPEC]
-    )
+    return lambda image: dreamer.step(image, offset, step_size, clip, guide)
 
 
 def timed(fn: Callable, *args) -> tuple[float, float]:

@@ -417,8 +417,7 @@ def test_no_retrace_across_image_and_octave_sizes(net) -> None:
     deepdream(net, _rgb(64, 64, seed=2), on_step=lambda o, s: None, **{**kw, "octave_n": 3})
     dreamer = dreamer_for(net, objective)
     assert dreamer.trace_count == 1
-    if hasattr(dreamer.run_steps, "experimental_get_tracing_count"):
-        assert dreamer.run_steps.experimental_get_tracing_count() == 1
+    assert dreamer.step.experimental_get_tracing_count() == 1
     assert zoom_bilinear_graph.experimental_get_tracing_count() == zoom_traces
 
 

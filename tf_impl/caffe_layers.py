@@ -148,34 +148,39 @@ class CaffePooling(keras.layers.Layer):
         if self.global_pooling:
             reduce = tf.reduce_max if self.method == "MAX" else tf.reduce_mean
             return reduce(inputs, axis=[1, 2], keepdims=True)
-        shape = tf.shape(inputs)
-        out_sizes, paddings = [], [[0, 0]]
-        for axis, k, s, p in zip((1, 2), self.kernel_size, self.strides, self.padding, strict=True):
-            size = shape[axis]
-            out = caffe_pooled_size(size, k, s, p, self.ceil_mode)
-            # Pad p before; after, enough to hold every window ((out - 1) * s + k cells),
-            # then crop to exactly that many so VALID pooling yields `out` windows.
-            out_sizes.append(out)
-            paddings.append([p, p + s + k])
-        paddings.append([0, 0])
-        needed_h = (out_sizes[0] - 1) * self.strides[0] + self.kernel_size[0]
-        needed_w = (out_sizes[1] - 1) * self.strides[1] + self.kernel_size[1]
-        window = (1, *self.kernel_size, 1)
-        step = (1, *self.strides, 1)
+        window, step = (1, *self.kernel_size, 1), (1, *self.strides, 1)
+        axes = list(zip(self.kernel_size, self.strides, self.padding, strict=True))
+        if self.method == "MAX" and all(s == 1 and k == 2 * p + 1 for k, s, p in axes):
+            # Same-size pooling (GoogLeNet's inception pools): TF's SAME pads p on each side
+            # and ignores the padding, exactly Caffe's clipped windows.
+            return tf.nn.max_pool2d(inputs, window, step, "SAME")
+        # Pad p before and p + s - 1 after (p after in FLOOR mode): then VALID pooling gives
+        # ceil((H + 2p - k) / s) + 1 windows, Caffe's count before its drop rule. The paddings
+        # are static, which keeps this on TensorFlow's fast (oneDNN) pooling path.
+        extra = [(s - 1) if self.ceil_mode else 0 for _, s, _ in axes]
+        paddings = [[0, 0], *([p, p + e] for (_, _, p), e in zip(axes, extra, strict=True)), [0, 0]]
         if self.method == "MAX":
             padded = tf.pad(inputs, paddings, constant_values=float("-inf"))
-            padded = padded[:, :needed_h, :needed_w, :]
-            return tf.nn.max_pool2d(padded, window, step, "VALID")
-        padded = tf.pad(inputs, paddings)[:, :needed_h, :needed_w, :]
-        sums = tf.nn.avg_pool2d(padded, window, step, "VALID") * float(np.prod(self.kernel_size))
-        # Caffe's divisor: the window clipped to the input plus its padding (H + 2*pad cells),
-        # computed as a pooled sum over a map that is 1 there and 0 in the overflow.
-        ph, pw = self.padding
-        ones = tf.ones([1, shape[1] + 2 * ph, shape[2] + 2 * pw, 1], inputs.dtype)
-        counts_map = tf.pad(ones, [[0, 0], [0, needed_h], [0, needed_w], [0, 0]])
-        counts_map = counts_map[:, :needed_h, :needed_w, :]
-        counts = tf.nn.avg_pool2d(counts_map, window, step, "VALID")
-        return sums / (counts * float(np.prod(self.kernel_size)))
+            pooled = tf.nn.max_pool2d(padded, window, step, "VALID")
+        else:
+            area = float(np.prod(self.kernel_size))
+            sums = tf.nn.avg_pool2d(tf.pad(inputs, paddings), window, step, "VALID") * area
+            # Caffe's divisor: the window clipped to the input plus its padding (H + 2p
+            # cells), i.e. a pooled count over a map that is 1 there and 0 in the overflow.
+            shape = tf.shape(inputs)
+            (_, _, ph), (_, _, pw) = axes
+            ones = tf.ones([1, shape[1] + 2 * ph, shape[2] + 2 * pw, 1], inputs.dtype)
+            counts_map = tf.pad(ones, [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]])
+            pooled = sums / (tf.nn.avg_pool2d(counts_map, window, step, "VALID") * area)
+        if self.ceil_mode and any(p > 0 and s > 1 for _, s, p in axes):
+            # Caffe drops a last window that would start inside the bottom/right padding.
+            shape = tf.shape(inputs)
+            out_h, out_w = (
+                caffe_pooled_size(shape[axis], k, s, p, True)
+                for axis, (k, s, p) in zip((1, 2), axes, strict=True)
+            )
+            pooled = pooled[:, :out_h, :out_w, :]
+        return pooled
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
