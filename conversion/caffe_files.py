@@ -9,7 +9,7 @@ order, each with its weight blobs as NumPy arrays in Caffe's layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +118,6 @@ class NetSpec:
     input_blob: str
     layers: tuple[LayerSpec, ...]
     source_format: str  # "V1" or "V2": the layer format of the file the layers came from
-    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def read_caffemodel(path: str | Path) -> pb.NetParameter:
