@@ -245,8 +245,18 @@ def run_zoom(args) -> int:
         "height": rgb.shape[0],
         "width": rgb.shape[1],
     }
-    bar = _progress(args, args.frames, "frame", "zoom")
-    with bar:
+    frames_bar = _progress(args, args.frames, "frame", "zoom")
+    steps_bar = _progress(args, args.octaves * args.steps, "step", "dreaming")
+
+    def on_frame(index: int, path: Path) -> None:
+        frames_bar.update(1)
+        steps_bar.reset()
+
+    def on_step(octave: int, step: int) -> None:
+        steps_bar.set_postfix_str(f"octave {octave + 1}/{args.octaves}")
+        steps_bar.update(1)
+
+    with frames_bar, steps_bar:
         paths = run_zoom_sequence(
             net,
             rgb,
@@ -255,7 +265,8 @@ def run_zoom(args) -> int:
             s=args.scale,
             seed=seed,
             settings=settings,
-            on_frame=lambda index, path: bar.update(1),
+            on_frame=on_frame,
+            on_step=on_step,
             **_dream_kwargs(args, objective, guide),
         )
     for animation in (args.gif, args.mp4):
