@@ -164,37 +164,20 @@ def test_image_too_small_offers_fewer_octaves(keras_model_file, tmp_path, capsys
     assert code == 0, err
 
 
+def _dream_error(image, model, out, extra, capsys):
+    """The one error line of ``deepdream dream IMAGE -o OUT --model MODEL EXTRA...``."""
+    return _error(["dream", image, "-o", out, "--model", model, *extra], capsys)
+
+
 def test_unknown_layer_lists_close_names(image, keras_model_file, tmp_path, capsys):
-    line = _error(
-        [
-            "dream",
-            image,
-            "-o",
-            tmp_path / "o.png",
-            "--model",
-            keras_model_file,
-            "--layer",
-            "inception_4c/ouput",
-        ],
-        capsys,
-    )
+    extra = ["--layer", "inception_4c/ouput"]
+    line = _dream_error(image, keras_model_file, tmp_path / "o.png", extra, capsys)
     assert "did you mean 'inception_4c/output'" in line
 
 
 def test_channel_out_of_range(image, keras_model_file, tmp_path, capsys):
-    line = _error(
-        [
-            "dream",
-            image,
-            "-o",
-            tmp_path / "o.png",
-            "--model",
-            keras_model_file,
-            "--channels",
-            "512",
-        ],
-        capsys,
-    )
+    extra = ["--channels", "512"]
+    line = _dream_error(image, keras_model_file, tmp_path / "o.png", extra, capsys)
     assert "channel 512 is out of range" in line and "0-511" in line
 
 

@@ -200,6 +200,8 @@ def run_dream(args) -> int:
 
     sources = (args.input, *([args.guide] if args.guide else []))
     rgb, guide, net, objective = _prepare(args, lambda: check_output_path(args.output, sources))
+    # deepdream checks this too, but only after the progress bar has been drawn: check first
+    # so a too-small image gives one clean error line.
     check_dream_size(
         net, objective.blobs, octave_sizes(*rgb.shape[:2], args.octaves, args.octave_scale)
     )
