@@ -23,10 +23,10 @@ def _option(flag: str, help_text: str):
 
 @dataclass(frozen=True)
 class DreamSettings:
-    """How to dream: the notebook's ``deepdream(net, base_img, iter_n=10, octave_n=4,
-    octave_scale=1.4, end='inception_4c/output', clip=True)`` with ``make_step``'s
-    ``step_size=1.5, jitter=32``. Raises DeepDreamError (naming the CLI option) for values
-    outside their range."""
+    """How to dream: the keyword arguments of the notebook's ``deepdream`` (``iter_n``,
+    ``octave_n``, ``octave_scale``, ``end``, ``clip``) and ``make_step`` (``step_size``,
+    ``jitter``), the defaults being the notebook's. Step size is in 0-255 pixel units, jitter
+    in pixels. Raises DeepDreamError (naming the CLI option) for values out of range."""
 
     iter_n: int = field(default=10, metadata=_option("--steps", "steps per octave"))
     octave_n: int = field(default=4, metadata=_option("--octaves", "number of octaves"))

@@ -63,7 +63,12 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         ("jitter", int),
     ):
         parser.add_argument(
-            flag(name), dest=name, type=kind, default=getattr(NOTEBOOK, name), help=help_text(name)
+            flag(name),
+            dest=name,
+            metavar=flag(name).lstrip("-").replace("-", "_").upper(),
+            type=kind,
+            default=getattr(NOTEBOOK, name),
+            help=help_text(name),
         )
     parser.add_argument("--seed", type=int, help="jitter seed (same stream as np.random.seed)")
     parser.add_argument(
