@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference.test_image import make_image
-from tf_impl.settings import NOTEBOOK
+from tf_impl.settings import NOTEBOOK, ZOOM_STEP
 
 WEIGHTS_SEED = 0
 WEIGHTS_FORMAT = "V1"
@@ -46,7 +46,7 @@ DREAMS = {
     "inception_3b_5x5_reduce": ("inception_3b/5x5_reduce", 1, False),
     "guided_inception_3b_output": ("inception_3b/output", 2, True),
 }
-ZOOM = {"end": NOTEBOOK.end, "seed": 3, "n_frames": 3, "s": 0.05}
+ZOOM = {"end": NOTEBOOK.end, "seed": 3, "n_frames": 3, "s": ZOOM_STEP}
 
 
 def size_key(size: tuple[int, int]) -> str:
