@@ -5,7 +5,8 @@ is established on these: He-scaled Gaussian weights (std sqrt(2 / fan_in)) keep 
 at a steady scale through the ReLUs, so pixel-scale (0-255) inputs exercise LRN as real
 weights do. V1 files mimic the 2014 file: a train_val net (a DATA layer with 'data' and
 'label' tops, a SOFTMAX_LOSS and a TEST-phase ACCURACY) with legacy 4-D blobs; V2 files hold
-the deploy net with ``BlobShape`` blobs.
+the deploy net with ``BlobShape`` blobs. Both hold Caffe's Split layers wherever a blob feeds
+several layers, as every file Caffe saves does (see :mod:`conversion.splits`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.googlenet import googlenet_deploy, googlenet_deploy_prototxt
+from conversion.splits import insert_splits
 
 _V1_TYPES = {
     "Convolution": "CONVOLUTION",
@@ -91,14 +93,15 @@ def _legacy_shape(array: np.ndarray) -> tuple[int, int, int, int]:
 def synthetic_googlenet(
     seed: int = 0, version: str = "V1", num_classes: int = 1000
 ) -> pb.NetParameter:
-    """A GoogLeNet NetParameter with seeded weights, in V1 (train_val) or V2 (deploy) form."""
+    """A GoogLeNet NetParameter with seeded weights, in V1 (train_val) or V2 (deploy) form,
+    with Split layers where Caffe puts them when it saves a net."""
     deploy = googlenet_deploy(num_classes)
     weights = synthetic_weights(deploy, seed)
     if version == "V2":
         for layer in deploy.layer:
             for array in weights.get(layer.name, []):
                 _fill_blob(layer.blobs.add(), array, None)
-        return deploy
+        return insert_splits(deploy)
     if version != "V1":
         raise ValueError(f"version must be 'V1' or 'V2', got {version!r}")
     net = pb.NetParameter(name=deploy.name)
@@ -123,7 +126,7 @@ def synthetic_googlenet(
     accuracy.bottom.extend(["loss3/classifier", "label"])
     accuracy.top.append("loss3/top-1")
     accuracy.include.add(phase=pb.TEST)
-    return net
+    return insert_splits(net)
 
 
 def write_synthetic_caffemodel(
