@@ -238,6 +238,8 @@ class CaffeLRN(keras.layers.Layer):
         self.k = float(k)
 
     def call(self, inputs):
+        if inputs.dtype == tf.float64:  # TF's LRN kernels stop at float32
+            return self._explicit(inputs)
         return tf.nn.local_response_normalization(
             inputs,
             depth_radius=(self.local_size - 1) // 2,
@@ -245,6 +247,16 @@ class CaffeLRN(keras.layers.Layer):
             alpha=self.alpha / self.local_size,
             beta=self.beta,
         )
+
+    def _explicit(self, inputs):
+        """The formula itself: x * (k + alpha/n * window sum of x^2)^-beta, the window sum as
+        a product with a (C, C) band matrix of ones (|i - j| <= n // 2)."""
+        channels = int(inputs.shape[-1])
+        index = np.arange(channels)
+        band = (np.abs(index[:, None] - index[None, :]) <= self.local_size // 2).astype(np.float64)
+        window = tf.tensordot(tf.square(inputs), tf.constant(band, inputs.dtype), axes=1)
+        scale = self.k + self.alpha / self.local_size * window
+        return inputs * tf.pow(scale, -self.beta)
 
     def get_config(self):
         return {

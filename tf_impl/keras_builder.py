@@ -176,17 +176,28 @@ def _check_input_channels(layer: LayerSpec, channels: int) -> None:
         )
 
 
-def build_keras_model(spec: NetSpec) -> keras.Model:
+def build_keras_model(spec: NetSpec, dtype: str = "float32") -> keras.Model:
     """A Keras functional model computing every Caffe layer of ``spec``.
 
-    Input: (N, H, W, 3) float32, BGR, mean-subtracted 0-255 pixels, any H and W.
+    Input: (N, H, W, 3) ``dtype``, BGR, mean-subtracted 0-255 pixels, any H and W. ``dtype``
+    "float64" builds the same network in double precision (the weights are the file's
+    float32 values, exactly): the ground truth the parity tests judge float32 results by.
     Outputs: every blob no other layer reads (the last layer's first), so that every layer
     stays in the model and addressable; use :func:`tf_impl.network.DreamNet.submodel` for
     others. A Split layer (Caffe's fan-out of a blob to several readers) becomes one identity
     layer named after it; all its tops are that value. Raises DeepDreamError naming the layer
     for unsupported types or mismatched weights.
     """
-    inputs = keras.Input(shape=(None, None, 3), name=keras_name(spec.input_blob))
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        return _build(spec, dtype)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _build(spec: NetSpec, dtype: str) -> keras.Model:
+    inputs = keras.Input(shape=(None, None, 3), dtype=dtype, name=keras_name(spec.input_blob))
     blobs = {spec.input_blob: inputs}
     pending_weights = []
     produced, read = [], set()  # every layer output; ids of the outputs some layer reads
