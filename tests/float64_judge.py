@@ -29,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.caffe_files import NetSpec
-from tf_impl.keras_builder import build_keras_model
 from tf_impl.caffe_layers import CaffeLeakyReLU, CaffePooling
+from tf_impl.keras_builder import build_keras_model
 from tf_impl.naming import keras_name
 
 # A unit is a near-tie when float64 puts it within this fraction of its blob's largest |value|

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from conversion.caffe_files import build_net_spec
-from tf_impl.convert import convert_caffemodel
 from reference import cases, fuzz
 from tests import reference_data as ref
 from tests.float64_judge import Float64Net
+from tf_impl.convert import convert_caffemodel
 from tf_impl.dream import input_gradient
 
 

@@ -11,9 +11,9 @@ from google.protobuf import text_format
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import build_net_spec, read_caffemodel, read_prototxt
-from tf_impl.convert import convert_caffemodel
-from conversion.splits import insert_splits
 from conversion.errors import DeepDreamError
+from conversion.splits import insert_splits
+from tf_impl.convert import convert_caffemodel
 
 
 def _net(text: str) -> pb.NetParameter:

@@ -10,11 +10,11 @@ import pytest
 
 from conversion.caffe_files import build_net_spec
 from conversion.caffe_schema_pb2 import LayerParameter
-from tf_impl.keras_builder import build_keras_model
 from reference import cases
 from tests import reference_data as ref
 from tests.float64_judge import Float64Net
 from tf_impl.dream import input_gradient
+from tf_impl.keras_builder import build_keras_model
 from tf_impl.network import DreamNet
 
 SIZE = (97, 173)

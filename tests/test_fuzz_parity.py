@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conversion.caffe_files import read_caffemodel, read_prototxt, v2_layers
-from tf_impl.convert import convert_caffemodel
 from conversion.splits import insert_splits
 from reference import cases, fuzz
 from reference.metrics import sha256
 from tests import fuzz_judge
 from tests import reference_data as ref
+from tf_impl.convert import convert_caffemodel
 
 NAMES = [net.name for net in fuzz.NETS]
 
