@@ -302,7 +302,9 @@ def fresh_fuzz(workdir):
 
 def test_fuzz_nets_match_fresh_caffe(fresh_fuzz, workdir, capsys):
     """TF32 against fresh Caffe by the float64 rule; fresh Caffe against the stored run (perhaps
-    another CPU's kernels): each as close to float64 as the other, within the same margin."""
+    another CPU's kernels): blobs within 1e-5 of each other, or as close to float64 as each
+    other within the same margin (measured with OPENBLAS_CORETYPE=Sandybridge: a LRN blob
+    1.6e-6 from float64 against the stored 7.4e-7, the two 1.5e-6 apart)."""
     from reference import fuzz
     from tests import fuzz_judge
 
@@ -321,12 +323,16 @@ def test_fuzz_nets_match_fresh_caffe(fresh_fuzz, workdir, capsys):
                 for name in net.blobs:
                     a = fresh[f"{key}/blob/{name}"]
                     b = stored[f"{prefix}{key}/blob/{name}"]
+                    # Within float32 summation noise of each other (as for GoogLeNet), or,
+                    # where Caffe's own float32 is far from float64 (a strong LRN), as close
+                    # to float64 as each other.
                     e_fresh, e_stored = ref.max_rel(a, truth[name]), ref.max_rel(b, truth[name])
-                    if max(e_fresh, e_stored) > max(
+                    close = ref.max_rel(a, b) <= ref.BLOB_MAX_REL
+                    if not close and max(e_fresh, e_stored) > max(
                         ref.MARGIN * min(e_fresh, e_stored), ref.FLOAT32_FLOOR
                     ):
                         failures.append(
                             f"{net.name} {key} {name}: fresh Caffe {e_fresh:.2e} vs stored "
-                            f"{e_stored:.2e} from float64"
+                            f"{e_stored:.2e} from float64, {ref.max_rel(a, b):.2e} apart"
                         )
     assert not failures
