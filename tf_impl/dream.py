@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_impl.errors import DeepDreamError
+from tf_impl.lapnorm import lap_normalize
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2, Guided
 from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
@@ -50,12 +51,16 @@ class Dreamer:
     """Compiled DeepDream steps for one network and one objective.
 
     ``step`` is one ``tf.function`` (dynamic height and width); ``trace_count`` counts its
-    traces (a test checks it stays 1 across image sizes).
+    traces (a test checks it stays 1 across image sizes). ``lapnorm``: 0 for the notebook's
+    gradient normalisation (divide by mean |g|), or N > 0 for the Laplacian-pyramid
+    normalisation with N levels (:func:`tf_impl.lapnorm.lap_normalize`; the step is then
+    ``step_size`` times the normalised gradient).
     """
 
-    def __init__(self, net: DreamNet, objective):
+    def __init__(self, net: DreamNet, objective, lapnorm: int = 0):
         self.net = net
         self.objective = objective
+        self.lapnorm = lapnorm
         self.model = net.submodel(list(objective.blobs))
         lower, upper = net.input_bounds()
         self._lower = tf.constant(lower, tf.float32)
@@ -89,9 +94,13 @@ class Dreamer:
             tape.watch(shifted)
             score = self.objective(self.activations(shifted[None]), guide)
         grad = tape.gradient(score, shifted)
-        # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
-        scale = tf.math.divide_no_nan(step_size * self._pixel_scale, tf.reduce_mean(tf.abs(grad)))
-        image = tf.roll(shifted + scale * grad, shift=-shift, axis=[0, 1])
+        if self.lapnorm:
+            update = step_size * self._pixel_scale * lap_normalize(grad[None], self.lapnorm)[0]
+        else:
+            # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
+            mean_abs = tf.reduce_mean(tf.abs(grad))
+            update = tf.math.divide_no_nan(step_size * self._pixel_scale, mean_abs) * grad
+        image = tf.roll(shifted + update, shift=-shift, axis=[0, 1])
         clipped = tf.clip_by_value(image, self._lower, self._upper)
         return tf.where(clip, clipped, image)
 
@@ -115,11 +124,13 @@ class Dreamer:
         return tf.reshape(features, [-1, features.shape[-1]])
 
 
-def dreamer_for(net: DreamNet, objective) -> Dreamer:
-    """The cached :class:`Dreamer` of ``net`` for ``objective`` (built on first use)."""
-    if objective not in net.dreamers:
-        net.dreamers[objective] = Dreamer(net, objective)
-    return net.dreamers[objective]
+def dreamer_for(net: DreamNet, objective, lapnorm: int = 0) -> Dreamer:
+    """The cached :class:`Dreamer` of ``net`` for ``objective`` and ``lapnorm`` (built on
+    first use)."""
+    key = (objective, lapnorm) if lapnorm else objective
+    if key not in net.dreamers:
+        net.dreamers[key] = Dreamer(net, objective, lapnorm)
+    return net.dreamers[key]
 
 
 def octave_sizes(height: int, width: int, octave_n: int, octave_scale: float) -> list:
@@ -168,6 +179,7 @@ def deepdream(
     seed: int | None = None,
     guide: np.ndarray | None = None,
     on_step: StepCallback | None = None,
+    lapnorm: int = 0,
 ) -> np.ndarray:
     """Dream on an image, exactly as the original notebook's ``deepdream``.
 
@@ -176,12 +188,15 @@ def deepdream(
     to the guided objective at ``end`` when ``guide`` (an RGB image) is given. Jitter
     offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
     a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
-    after each step.
+    after each step. ``lapnorm`` > 0 replaces the notebook's gradient normalisation by the
+    Laplacian-pyramid one with that many levels (see :class:`Dreamer`).
     """
     if objective is None:
         objective = Guided(end) if guide is not None else L2(end)
-    if octave_n < 1 or iter_n < 0 or octave_scale <= 0:
-        raise DeepDreamError("octaves must be >= 1, steps >= 0 and the octave scale > 0")
+    if octave_n < 1 or iter_n < 0 or octave_scale <= 0 or lapnorm < 0:
+        raise DeepDreamError(
+            "octaves must be >= 1, steps >= 0, the octave scale > 0 and lapnorm >= 0"
+        )
     image = np.asarray(rgb, dtype=np.float32)
     sizes = octave_sizes(image.shape[0], image.shape[1], octave_n, octave_scale)
     check_dream_size(net, objective.blobs, sizes)
@@ -192,7 +207,7 @@ def deepdream(
     if len(offsets) != n_steps:
         raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
 
-    dreamer = dreamer_for(net, objective)
+    dreamer = dreamer_for(net, objective, lapnorm)
     guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
     bases = [tf.constant(net.preprocess(image))]
     for size in sizes[1:]:

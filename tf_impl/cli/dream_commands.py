@@ -12,6 +12,8 @@ DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
   deepdream dream sky.jpg -o d.png --layer inception_3b/5x5_reduce
   deepdream dream sky.jpg -o d.png --guide flowers.jpg --layer inception_3b/output
+  deepdream dream sky.jpg -o d.png --guide-channels flowers.jpg --top 8 --layer inception_3b/output
+  deepdream dream sky.jpg -o d.png --lapnorm 4              # Laplacian-pyramid normalisation
   deepdream dream sky.jpg -o d.png --layer inception_4c/output --channels 12 97
   deepdream dream sky.jpg -o d.png --layer inception_4b/output inception_4d/output --weights 1 0.5
   deepdream dream sky.jpg -o d.png --class 1                # amplify a class (goldfish)
@@ -51,6 +53,14 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--class", dest="class_index", type=int, metavar="N", help="a class of the classifier"
     )
     target.add_argument("--guide", metavar="IMAGE", help="steer toward this image's features")
+    target.add_argument(
+        "--guide-channels",
+        metavar="IMAGE",
+        help="amplify the --top channels most active (mean activation) on this image",
+    )
+    parser.add_argument(
+        "--top", type=int, default=8, help="channels picked by --guide-channels (default 8)"
+    )
     parser.add_argument("--octaves", type=int, default=4, help="default: %(default)s")
     parser.add_argument("--octave-scale", type=float, default=1.4, help="default: %(default)s")
     parser.add_argument("--steps", type=int, default=10, help="steps per octave (default: 10)")
@@ -58,6 +68,14 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jitter", type=int, default=32, help="pixels (default: %(default)s)")
     parser.add_argument("--seed", type=int, help="jitter seed (same stream as np.random.seed)")
     parser.add_argument("--no-clip", action="store_true", help="do not clip to 0-255")
+    parser.add_argument(
+        "--lapnorm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="normalise the gradient with an N-level Laplacian pyramid instead of by its mean "
+        "absolute value (0: off, the notebook's; 4 is typical)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -100,10 +118,15 @@ def _check_numbers(args) -> None:
         raise DeepDreamError(f"--octave-scale must be above 1 (got {args.octave_scale})")
     if args.step_size <= 0 or args.jitter < 0:
         raise DeepDreamError("--step-size must be positive and --jitter non-negative")
+    if args.lapnorm < 0:
+        raise DeepDreamError(
+            f"--lapnorm must be 0 (off) or a number of levels (got {args.lapnorm})"
+        )
 
 
-def build_objective(net, args):
-    """The objective the options ask for; validates blob names and channel numbers."""
+def build_objective(net, args, channel_guide=None):
+    """The objective the options ask for; validates blob names and channel numbers.
+    ``channel_guide``: the --guide-channels image (RGB 0-255), if any."""
     from tf_impl.dream import DEFAULT_END
     from tf_impl.objectives import L2, Channels, Guided, Neuron, weighted
 
@@ -123,11 +146,13 @@ def build_objective(net, args):
             )
     if args.class_index is not None:
         return _class_objective(net, args.class_index)
-    if args.guide and len(layers) > 1:
-        raise DeepDreamError("--guide works with one --layer")
+    if (args.guide or args.guide_channels) and len(layers) > 1:
+        raise DeepDreamError("--guide and --guide-channels work with one --layer")
     objectives = []
     for name in layers:
-        if args.guide:
+        if channel_guide is not None:
+            objectives.append(guide_channels_objective(net, channel_guide, name, args.top))
+        elif args.guide:
             objectives.append(Guided(name))
         elif args.channels:
             objectives.append(Channels(name, tuple(args.channels)))
@@ -136,6 +161,17 @@ def build_objective(net, args):
         else:
             objectives.append(L2(name))
     return weighted(objectives, args.weights)
+
+
+def guide_channels_objective(net, guide_rgb, layer: str, top: int):
+    """Channels objective on the ``top`` channels of ``layer`` with the largest mean activation
+    on ``guide_rgb`` (RGB 0-255, at its own size); says which on stderr."""
+    from tf_impl.channel_stats import image_top_channels
+    from tf_impl.objectives import Channels
+
+    chosen = tuple(s.channel for s in image_top_channels(net, guide_rgb, layer, top))
+    print(f"guide channels of {layer}: {' '.join(map(str, chosen))}", file=sys.stderr)
+    return Channels(layer, chosen)
 
 
 def _class_objective(net, index: int):
@@ -174,8 +210,9 @@ def _prepare(args, outputs_to_check):
     rgb = load_rgb(args.input)
     outputs_to_check()
     guide = load_rgb(args.guide) if args.guide else None
+    channel_guide = load_rgb(args.guide_channels) if args.guide_channels else None
     net = load_net(args.model, args.prototxt)
-    objective = build_objective(net, args)
+    objective = build_objective(net, args, channel_guide)
     return rgb, guide, net, objective
 
 
@@ -189,6 +226,7 @@ def _dream_kwargs(args, objective, guide) -> dict:
         "jitter": args.jitter,
         "clip": not args.no_clip,
         "guide": guide,
+        "lapnorm": args.lapnorm,
     }
 
 
@@ -198,7 +236,7 @@ def run_dream(args) -> int:
     from tf_impl.images import check_output_path, save_rgb
     from tf_impl.zoom_sequence import notebook_uint8
 
-    sources = (args.input, *([args.guide] if args.guide else []))
+    sources = (args.input, *(g for g in (args.guide, args.guide_channels) if g))
     rgb, guide, net, objective = _prepare(args, lambda: check_output_path(args.output, sources))
     # deepdream checks this too, but only after the progress bar has been drawn: check first
     # so a too-small image gives one clean error line.
