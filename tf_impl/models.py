@@ -8,6 +8,7 @@ from tf_impl.errors import DeepDreamError
 from tf_impl.keras_models import PREFIX as KERAS_PREFIX
 from tf_impl.keras_models import load_keras_app
 from tf_impl.network import DreamNet, load_dreamnet
+from tf_impl.provenance import is_synthetic_name, load_synthetic_net
 
 
 def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
@@ -17,13 +18,16 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     - a ``.caffemodel`` file: converted in memory (with ``prototxt`` if given);
     - a registered name: the converted model cached in the user's cache directory, or else
       the caffemodel (downloaded and SHA-1 checked on first use) converted and cached;
-    - ``keras:NAME`` (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights.
+    - ``keras:NAME`` (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights;
+    - ``synthetic`` or ``synthetic:SEED``: the seeded synthetic GoogLeNet (labelled as such).
     """
     from conversion.convert import CONVERTER_VERSION, convert_caffemodel
     from conversion.download import cache_dir, fetch_caffemodel
     from conversion.googlenet import googlenet_deploy
     from conversion.registry import MODELS, get_model_info
 
+    if is_synthetic_name(str(model)):
+        return load_synthetic_net(str(model))
     if str(model).startswith(KERAS_PREFIX):
         return load_keras_app(str(model)[len(KERAS_PREFIX) :])
     path = Path(model)
