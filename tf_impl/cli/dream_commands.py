@@ -127,6 +127,7 @@ def _check_numbers(args) -> None:
 def build_objective(net, args, channel_guide=None):
     """The objective the options ask for; validates blob names and channel numbers.
     ``channel_guide``: the --guide-channels image (RGB 0-255), if any."""
+    from tf_impl.channel_stats import guide_channels_objective
     from tf_impl.dream import DEFAULT_END
     from tf_impl.objectives import L2, Channels, Guided, Neuron, weighted
 
@@ -151,7 +152,10 @@ def build_objective(net, args, channel_guide=None):
     objectives = []
     for name in layers:
         if channel_guide is not None:
-            objectives.append(guide_channels_objective(net, channel_guide, name, args.top))
+            objective = guide_channels_objective(net, channel_guide, name, args.top)
+            picked = " ".join(map(str, objective.channels))
+            print(f"guide channels of {name}: {picked}", file=sys.stderr)
+            objectives.append(objective)
         elif args.guide:
             objectives.append(Guided(name))
         elif args.channels:
@@ -161,17 +165,6 @@ def build_objective(net, args, channel_guide=None):
         else:
             objectives.append(L2(name))
     return weighted(objectives, args.weights)
-
-
-def guide_channels_objective(net, guide_rgb, layer: str, top: int):
-    """Channels objective on the ``top`` channels of ``layer`` with the largest mean activation
-    on ``guide_rgb`` (RGB 0-255, at its own size); says which on stderr."""
-    from tf_impl.channel_stats import image_top_channels
-    from tf_impl.objectives import Channels
-
-    chosen = tuple(s.channel for s in image_top_channels(net, guide_rgb, layer, top))
-    print(f"guide channels of {layer}: {' '.join(map(str, chosen))}", file=sys.stderr)
-    return Channels(layer, chosen)
 
 
 def _class_objective(net, index: int):
