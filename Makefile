@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 MODEL ?= bvlc_googlenet
 
-.PHONY: install dream test lint format proto caffe reference parity bench bench-smoke
+.PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke
 
 install: $(STAMP)
 
@@ -25,8 +25,16 @@ dream: install
 	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.sample_image)" -o dream.png \
 		--model "$(MODEL)" --seed 0
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium (Debian's package) for the atlas site test; tried as root or with
+# passwordless sudo, otherwise the test is skipped with a note.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ S=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		  $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq chromium; } || \
+		echo "note: chromium could not be installed; tests/test_atlas_site.py will be skipped"
 
 lint: install
 	$(BIN)/ruff check .
