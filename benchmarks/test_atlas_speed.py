@@ -4,9 +4,9 @@
 One round renders one whole group (``batch`` channels, each batch element ascending its own
 channel); seconds per channel = round time / batch, stored in ``extra_info`` with the CPU
 seconds per channel (all threads): on a shared machine the wall time grows with the load,
-the CPU time much less, and CPU time / cores bounds the unloaded wall time from below. The batch is the
-default's (:class:`tf_impl.feature_render.RenderSettings`); ``BENCH_ATLAS_BATCHES=1,4,8,16``
-adds the sweep that chose it.
+the CPU time much less, and CPU time / cores bounds the unloaded wall time from below.
+The batch is the default's (:class:`tf_impl.feature_render.RenderSettings`);
+``BENCH_ATLAS_BATCHES=1,4,8,16`` adds the sweep that chose it.
 """
 
 from __future__ import annotations
