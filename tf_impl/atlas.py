@@ -154,11 +154,12 @@ def write_index(atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs)
     listed = dict(index.get("blobs", {}))
     for blob in blobs:
         listed[blob] = {"dir": keras_name(blob), "channels": net.channels(blob)}
+    order = net.blob_names()  # shallow to deep, as the site shows them
     index = {
         "model": model_title(net),
         "weights_label": weights_label(net),
         "settings": settings.as_dict(),
-        "blobs": listed,
+        "blobs": {b: listed[b] for b in sorted(listed, key=order.index)},
     }
     with atomic_output(atlas.root / ATLAS_FILE) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
