@@ -180,3 +180,18 @@ def test_unwritable_output_directory_is_refused(synthetic_model_file, tmp_path, 
     out = parent / "atlas"
     code, _, err = _atlas(synthetic_model_file, out, capsys)
     _assert_refused(code, err, out, "not writable")
+
+
+def test_synthetic_model_name_loads_labelled_weights(net):
+    from tf_impl.errors import DeepDreamError
+    from tf_impl.models import load_net
+    from tf_impl.provenance import weights_label
+
+    synthetic = load_net("synthetic:0")
+    assert weights_label(synthetic) == SYNTHETIC_LABEL
+    assert weights_label(net) is None  # a converted file says nothing about its weights
+    # the same seeded weights as the test fixtures' synthetic caffemodel
+    for mine, theirs in zip(synthetic.keras_model.weights, net.keras_model.weights, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    with pytest.raises(DeepDreamError, match="seed must be a number"):
+        load_net("synthetic:x")

@@ -46,12 +46,15 @@ class AtlasDir:
     root: Path
 
     def blob_dir(self, blob: str) -> Path:
+        """The blob's directory (its Keras-safe name, e.g. inception_3b.output)."""
         return self.root / keras_name(blob)
 
     def channel_png(self, blob: str, channel: int) -> Path:
+        """One channel's picture: (S, S, 3) RGB PNG."""
         return self.blob_dir(blob) / f"channel_{channel:04d}.png"
 
     def sheet(self, blob: str) -> Path:
+        """The blob's contact sheet."""
         return self.blob_dir(blob) / SHEET_FILE
 
     def index(self) -> dict:
