@@ -13,8 +13,9 @@ from PIL import Image
 
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, tree_bytes, write_images
 from tf_impl.atlas import AtlasDir, plan_atlas, render_atlas
-from tf_impl.feature_render import ChannelRenderer, RenderSettings
+from tf_impl.feature_render import ChannelRenderer
 from tf_impl.provenance import SYNTHETIC_LABEL
+from tf_impl.render_settings import RenderSettings
 
 SMALL = RenderSettings(size=40, octaves=2, steps=2, batch=3)
 

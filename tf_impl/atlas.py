@@ -28,11 +28,12 @@ from tf_impl.atomic import atomic_output
 from tf_impl.channel_stats import check_spatial_blob
 from tf_impl.contact_sheet import labelled_grid
 from tf_impl.errors import DeepDreamError
-from tf_impl.feature_render import ChannelRenderer, RenderSettings, channel_groups
+from tf_impl.feature_render import ChannelRenderer, channel_groups
 from tf_impl.images import save_rgb
 from tf_impl.naming import keras_name
 from tf_impl.network import DreamNet
 from tf_impl.provenance import model_title, weights_label
+from tf_impl.render_settings import RenderSettings
 
 ATLAS_FILE = "atlas.json"
 SHEET_FILE = "sheet.png"
@@ -101,19 +102,6 @@ def check_writable_dir(path: str | Path) -> Path:
     except OSError:
         raise DeepDreamError(f"{target}: not writable; choose another output directory") from None
     return path
-
-
-def parse_channels(text: str) -> list[int]:
-    """'0-15,32,40-41' -> [0, ..., 15, 32, 40, 41] (argparse type)."""
-    import argparse
-
-    channels: list[int] = []
-    for part in text.split(","):
-        first, _, last = part.strip().partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
-            raise argparse.ArgumentTypeError(f"channels must look like 0-15,32 (got '{text}')")
-        channels += range(int(first), int(last or first) + 1)
-    return sorted(set(channels))
 
 
 def plan_atlas(

@@ -9,9 +9,9 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from tf_impl.atlas import parse_channels
+from tf_impl.cli.options import add_model_options, parse_channels
 from tf_impl.errors import DeepDreamError
-from tf_impl.feature_render import RenderSettings
+from tf_impl.render_settings import RenderSettings
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
@@ -38,16 +38,6 @@ RENDER_HELP = {
 }
 
 
-def _model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        default="bvlc_googlenet",
-        help="model name, .caffemodel or .keras file, keras:NAME, or 'synthetic' (the seeded "
-        "stand-in, labelled as such) (default: %(default)s)",
-    )
-    parser.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
-
-
 def register(subparsers) -> None:
     """Add the atlas, channels and page subcommands."""
     atlas = subparsers.add_parser(
@@ -60,7 +50,7 @@ def register(subparsers) -> None:
         epilog=ATLAS_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _model_option(atlas)
+    add_model_options(atlas)
     atlas.add_argument("--layer", nargs="+", required=True, metavar="BLOB", help="blob(s)")
     atlas.add_argument("-o", "--output", required=True, help="atlas directory")
     atlas.add_argument(
@@ -89,7 +79,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     channels.add_argument("image", help="input image")
-    _model_option(channels)
+    add_model_options(channels)
     channels.add_argument("--layer", required=True, metavar="BLOB", help="blob to inspect")
     channels.add_argument("--top", type=int, default=10, help="how many (default: 10)")
     channels.add_argument("--by", choices=("mean", "max"), default="mean", help="rank by")

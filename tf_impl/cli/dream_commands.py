@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tf_impl.cli.options import add_model_options
 from tf_impl.errors import DeepDreamError
 
 DREAM_EXAMPLES = """examples:
@@ -27,13 +28,7 @@ ZOOM_EXAMPLES = """examples:
 
 def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="input image (any format Pillow reads)")
-    parser.add_argument(
-        "--model",
-        default="bvlc_googlenet",
-        help="model name (bvlc_googlenet, downloaded on first use), a .caffemodel or .keras "
-        "file, or keras:InceptionV3 (default: %(default)s)",
-    )
-    parser.add_argument("--prototxt", help="deploy .prototxt to go with a .caffemodel")
+    add_model_options(parser)
     parser.add_argument(
         "--layer",
         nargs="+",
