@@ -115,3 +115,16 @@ def test_guide_channels_objective_from_python(net):
     means = blob_activations(net, guide, LAYER).mean(axis=(0, 1), dtype=np.float64)
     assert objective.blob == LAYER
     assert list(objective.channels) == _expected_top(means, 4)
+
+
+def test_overlay_lights_the_image_where_the_channel_is_strong():
+    from tf_impl.channel_overlay import activation_overlay
+
+    rgb = np.full((80, 80, 3), 200, np.uint8)
+    activation = np.zeros((4, 4), np.float32)
+    activation[0, 0] = 5.0  # strong in the top-left unit only
+    out = activation_overlay(rgb, activation).astype(int)
+    assert out[0, 0, 0] > 150  # kept where strong
+    assert out[-1, -1, 0] == 40  # 20 % of 200 where the map is at its minimum
+    flat = activation_overlay(rgb, np.ones((4, 4), np.float32))
+    assert (flat == 40).all()  # a constant map lights nothing

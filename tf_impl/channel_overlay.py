@@ -13,19 +13,20 @@ from tf_impl.atlas import AtlasDir
 from tf_impl.channel_stats import ChannelStat
 from tf_impl.contact_sheet import labelled_grid
 
-HEAT_RGB = np.float32([255, 40, 0])
 TILE = 240
 
 
 def activation_overlay(rgb: np.ndarray, activation: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8: ``rgb`` (uint8 RGB) dimmed, with one channel's (h, w) activation map,
-    scaled to 0-1 by its maximum (negative values as 0) and resized to the image, in red."""
-    peak = float(activation.max())
-    unit = np.clip(activation / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(activation)
+    """(H, W, 3) uint8: ``rgb`` (uint8 RGB) lit by one channel's (h, w) activation map: the
+    map is stretched to 0-1 between its minimum and maximum, resized to the image (bilinear),
+    and each pixel keeps 20 % + 80 % x map of its brightness, so the image shows through
+    where the channel is strong and fades to dark where it is weak."""
+    low, high = float(activation.min()), float(activation.max())
+    unit = (activation - low) / (high - low) if high > low else np.zeros_like(activation)
     height, width = rgb.shape[:2]
     heat = Image.fromarray(unit.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
-    weight = np.asarray(heat, np.float32)[..., None] * 0.7
-    out = rgb.astype(np.float32) * (0.6 * (1.0 - weight)) + HEAT_RGB * weight
+    light = 0.2 + 0.8 * np.asarray(heat, np.float32)[..., None]
+    out = rgb.astype(np.float32) * light
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
