@@ -1,5 +1,5 @@
-"""pytest-benchmark: seconds per channel of the atlas renderer (default settings) on
-``inception_3b/output``, the issue's target being <= 1.5 s per channel on 2 cores.
+"""pytest-benchmark (``make bench-atlas``): seconds per channel of the atlas renderer (default
+settings) on ``inception_3b/output``, the issue's target being <= 1.5 s per channel on 2 cores.
 
 One round renders one whole group (``batch`` channels, each batch element ascending its own
 channel); seconds per channel = round time / batch, stored in ``extra_info`` with the CPU
@@ -23,6 +23,20 @@ from tf_impl.render_settings import RenderSettings
 
 BLOB = "inception_3b/output"
 SWEEP = [int(b) for b in os.environ.get("BENCH_ATLAS_BATCHES", "").split(",") if b]
+
+
+@pytest.fixture(scope="module")
+def net():
+    """The synthetic GoogLeNet (speed does not depend on the weights)."""
+    from tf_impl.models import load_net
+
+    return load_net("synthetic")
+
+
+@pytest.fixture(scope="module")
+def rounds() -> int:
+    """Timed rounds: ``BENCH_ROUNDS`` (default 3)."""
+    return int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def _seconds_per_channel(benchmark, net, settings: RenderSettings, rounds: int) -> None:

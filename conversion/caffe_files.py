@@ -17,7 +17,7 @@ from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
 from conversion import caffe_schema_pb2 as pb
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
 # Layer types that only matter for training or data loading: dropped from an inference net.
 DATA_LAYER_TYPES = frozenset(

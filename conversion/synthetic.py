@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
-from conversion.googlenet import googlenet_deploy
+from conversion.googlenet import googlenet_deploy, googlenet_deploy_prototxt
 
 _V1_TYPES = {
     "Convolution": "CONVOLUTION",
@@ -137,3 +137,17 @@ def write_synthetic_caffemodel(
         f.write(data)
     os.replace(tmp, path)
     return path
+
+
+def write_synthetic_model(
+    directory: str | Path, seed: int = 0, version: str = "V1", stem: str = "synthetic"
+) -> tuple[Path, Path]:
+    """(caffemodel, prototxt): :func:`write_synthetic_caffemodel` as ``<stem>.caffemodel`` and
+    the GoogLeNet deploy prototxt as ``deploy.prototxt``, both in ``directory``: the model that
+    the tests, the reference data and the benchmarks share (Caffe loads the same two files)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    prototxt = directory / "deploy.prototxt"
+    prototxt.write_text(googlenet_deploy_prototxt())
+    caffemodel = write_synthetic_caffemodel(directory / f"{stem}.caffemodel", seed, version)
+    return caffemodel, prototxt

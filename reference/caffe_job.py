@@ -32,6 +32,7 @@ def pycaffe_dir() -> Path:
 
 
 def caffe_available() -> bool:
+    """Is pycaffe built (``make caffe``) and Debian's python3, which runs it, present?"""
     return (pycaffe_dir() / "caffe" / "_caffe.so").exists() and Path("/usr/bin/python3").exists()
 
 

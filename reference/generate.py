@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import platform
 import tempfile
@@ -28,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.synthetic import write_synthetic_model
 from reference import cases
 from reference.caffe_job import caffe_versions, run_caffe_job
+from reference.metrics import psnr, sha256
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CAFFE_BUILD = "brocolli-caffe 9.0.2 (a BVLC Caffe fork), CPU, built by reference/build_caffe.sh"
@@ -39,23 +40,9 @@ NUDGE_SEEDS = [1000, 1001, 1002]
 OTHER_SEED_OFFSET = 100  # the floor's "different jitter" run uses seed + this
 
 
-def sha256(array_or_path) -> str:
-    if isinstance(array_or_path, Path):
-        return hashlib.sha256(array_or_path.read_bytes()).hexdigest()
-    return hashlib.sha256(np.ascontiguousarray(array_or_path).tobytes()).hexdigest()
-
-
 def build_model(workdir: Path) -> tuple[Path, Path]:
     """(caffemodel, prototxt): the seeded synthetic GoogLeNet (V1) and the deploy prototxt."""
-    from conversion.googlenet import googlenet_deploy_prototxt
-    from conversion.synthetic import write_synthetic_caffemodel
-
-    prototxt = workdir / "deploy.prototxt"
-    prototxt.write_text(googlenet_deploy_prototxt())
-    model = write_synthetic_caffemodel(
-        workdir / "synthetic.caffemodel", cases.WEIGHTS_SEED, cases.WEIGHTS_FORMAT
-    )
-    return model, prototxt
+    return write_synthetic_model(workdir, cases.WEIGHTS_SEED, cases.WEIGHTS_FORMAT)
 
 
 def forward_job() -> tuple[list[dict], dict[str, np.ndarray]]:
@@ -150,12 +137,6 @@ def floor_job() -> tuple[list[dict], dict[str, np.ndarray]]:
         tasks.append(zoom_task(f"nudged{k}/zoom", cases.ZOOM["seed"], f"nudged{k}"))
     tasks.append(zoom_task("other/zoom", cases.ZOOM["seed"] + OTHER_SEED_OFFSET))
     return tasks, inputs
-
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB of two float images (0-255 scale); inf when identical."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
 
 
 def store_dreams(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -17,12 +17,11 @@ Measures (all on float64 copies):
   the octave sizes): a real error in a backward rule (LRN, pooling windows, padding) moves
   most pixels by far more, a branch flip moves a patch. (Scaling the input by 1.001 already
   gives a median error of 1.3e-2.)
-- dreams: PSNR (peak 255) on the float images, and max |difference|.
+- dreams: PSNR (peak 255, ``reference.metrics.psnr``) on the float images, and max |difference|.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -56,14 +55,6 @@ def load(name: str) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, metadata
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def sha256_array(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
 def max_rel(ours: np.ndarray, ref: np.ndarray) -> float:
     """max|ours - ref| / max|ref|."""
     assert ours.shape == ref.shape, (ours.shape, ref.shape)
@@ -85,13 +76,6 @@ def median_rel(ours: np.ndarray, ref: np.ndarray) -> float:
     errors = np.linalg.norm(np.asarray(ours, np.float64) - ref, axis=-1)
     rms = np.sqrt(np.mean(np.sum(ref**2, axis=-1)))
     return float(np.median(errors) / rms)
-
-
-def psnr(ours: np.ndarray, ref: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB of two (H, W, 3) float images on the 0-255 scale (inf when identical)."""
-    assert ours.shape == ref.shape, (ours.shape, ref.shape)
-    mse = float(np.mean((np.asarray(ours, np.float64) - np.asarray(ref, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
 
 
 def max_diff(ours: np.ndarray, ref: np.ndarray) -> float:

@@ -106,7 +106,7 @@ def test_batch_element_is_independent_of_its_batch(net):
 
 
 def test_settings_changes_are_refused_on_an_existing_atlas(full_atlas, synthetic_model_file):
-    from tf_impl.errors import DeepDreamError
+    from conversion.errors import DeepDreamError
     from tf_impl.models import load_net
 
     net = load_net(synthetic_model_file)
@@ -184,15 +184,12 @@ def test_unwritable_output_directory_is_refused(synthetic_model_file, tmp_path, 
 
 
 def test_synthetic_model_name_loads_labelled_weights(net):
-    from tf_impl.errors import DeepDreamError
     from tf_impl.models import load_net
     from tf_impl.provenance import weights_label
 
-    synthetic = load_net("synthetic:0")
+    synthetic = load_net("synthetic")
     assert weights_label(synthetic) == SYNTHETIC_LABEL
     assert weights_label(net) is None  # a converted file says nothing about its weights
     # the same seeded weights as the test fixtures' synthetic caffemodel
     for mine, theirs in zip(synthetic.keras_model.weights, net.keras_model.weights, strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
-    with pytest.raises(DeepDreamError, match="seed must be a number"):
-        load_net("synthetic:x")

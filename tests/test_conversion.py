@@ -7,10 +7,10 @@ import pytest
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import build_net_spec, read_caffemodel
-from conversion.convert import convert_caffemodel
+from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.synthetic import synthetic_googlenet
-from tf_impl.errors import DeepDreamError
+from tf_impl.convert import convert_caffemodel
 from tf_impl.network import load_dreamnet
 
 

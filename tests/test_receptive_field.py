@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.receptive_field import receptive_field
 
 

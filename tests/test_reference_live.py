@@ -32,6 +32,7 @@ from reference.generate import (
     store_dreams,
     store_forward,
 )
+from reference.metrics import psnr
 from reference.test_image import make_image
 from tests import reference_data as ref
 from tf_impl.dream import deepdream, input_gradient
@@ -100,7 +101,7 @@ def _dream_failures(ours: dict, theirs: dict, floors: dict) -> list[str]:
     """Compare stored-form dream dicts (short, whole, zoom); print; return what fails."""
     failures = []
     for name in cases.DREAMS:
-        value = ref.psnr(ours[f"short/{name}"], theirs[f"short/{name}"])
+        value = psnr(ours[f"short/{name}"], theirs[f"short/{name}"])
         print(f"\n  short {name}: PSNR {value:.2f} dB")
         if value < ref.SHORT_DREAM_PSNR:
             failures.append(f"short {name}: {value:.2f} dB")
@@ -108,7 +109,7 @@ def _dream_failures(ours: dict, theirs: dict, floors: dict) -> list[str]:
         f"zoom/{k}" for k in range(cases.ZOOM["n_frames"])
     ]
     for key in whole:
-        value, bar = ref.psnr(ours[key], theirs[key]), ref.whole_dream_bar(floors[key])
+        value, bar = psnr(ours[key], theirs[key]), ref.whole_dream_bar(floors[key])
         print(
             f"\n  {key}: PSNR {value:.2f} dB (bar {bar:.1f}), "
             f"max diff {ref.max_diff(ours[key], theirs[key]):.1f}"
@@ -174,11 +175,10 @@ def test_tf_matches_fresh_caffe(fresh, net, capsys):
 @pytest.fixture(scope="module")
 def other_weights(workdir, model_files):
     """(caffemodel, prototxt, net): V2 deploy weights of seed OTHER_SEED, Caffe and TF2."""
-    from conversion.convert import convert_caffemodel
-    from conversion.synthetic import write_synthetic_caffemodel
+    from conversion.synthetic import write_synthetic_model
+    from tf_impl.convert import convert_caffemodel
 
-    model = write_synthetic_caffemodel(workdir / "other_v2.caffemodel", OTHER_SEED, "V2")
-    prototxt = model_files["prototxt"]
+    model, prototxt = write_synthetic_model(workdir / "other", OTHER_SEED, "V2", "other_v2")
     return model, prototxt, convert_caffemodel(model, prototxt)
 
 
@@ -217,7 +217,7 @@ def test_tf_matches_caffe_on_other_cases(other_weights, workdir, capsys):
             guide = inputs["guide"] if guided else None
             offsets = caffe[f"short/{end}/offsets"]
             ours = deepdream(net, inputs["image"], end=end, iter_n=1, offsets=offsets, guide=guide)
-            value = ref.psnr(ours, caffe[f"short/{end}"])
+            value = psnr(ours, caffe[f"short/{end}"])
             print(
                 f"\n  short dream at {end}{' (guided)' if guide is not None else ''}: "
                 f"PSNR {value:.2f} dB"

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from reference import cases
+from reference.metrics import psnr, sha256
 from reference.test_image import make_image
 from tests import reference_data as ref
 from tf_impl.dream import deepdream, input_gradient, jitter_offsets
@@ -51,12 +52,12 @@ def test_stored_data_match_this_checkout(forward, dreams, model_files):
     for meta in (fmeta, dmeta):
         assert meta["caffe"].startswith("brocolli-caffe 9.0.2")
         assert meta["weights"]["seed"] == cases.WEIGHTS_SEED
-        assert meta["weights"]["sha256"] == ref.sha256_file(model_files["V1"]), (
+        assert meta["weights"]["sha256"] == sha256(model_files["V1"]), (
             "the synthetic weights changed since the reference data were made: `make reference`"
         )
     for size in cases.SIZES:
         stored = fmeta["inputs"][cases.size_key(size)]
-        assert stored["sha256"] == ref.sha256_array(cases.pixel_image(size))
+        assert stored["sha256"] == sha256(cases.pixel_image(size))
     np.testing.assert_array_equal(arrays["image"], make_image(*cases.DREAM_SIZE, variant=0))
     np.testing.assert_array_equal(arrays["guide"], make_image(*cases.GUIDE_SIZE, variant=1))
 
@@ -108,7 +109,7 @@ def test_short_dream_matches_caffe(name, net, dreams, capsys):
         guide=arrays["guide"] if guided else None,
     )
     theirs = arrays[f"short/{name}"]
-    value, change = ref.psnr(ours, theirs), ref.psnr(theirs, arrays["image"])
+    value, change = psnr(ours, theirs), psnr(theirs, arrays["image"])
     with capsys.disabled():
         print(
             f"\nCaffe short dream {name}: PSNR {value:.2f} dB, max diff "
@@ -131,7 +132,7 @@ def test_whole_dream_matches_caffe(name, net, dreams, capsys):
     )
     theirs = arrays[f"dream/{name}"]
     floor = meta["floors"][f"dream/{name}"]
-    value, bar = ref.psnr(ours, theirs), ref.whole_dream_bar(floor)
+    value, bar = psnr(ours, theirs), ref.whole_dream_bar(floor)
     with capsys.disabled():
         print(
             f"\nCaffe dream {name}: PSNR {value:.2f} dB (bar {bar:.1f}; Caffe vs nudged Caffe "
@@ -156,7 +157,7 @@ def test_zoom_frames_match_caffe(net, dreams, capsys):
     failures = []
     for k, ours in enumerate(frames):
         theirs, floor = arrays[f"zoom/{k}"], meta["floors"][f"zoom/{k}"]
-        value, bar = ref.psnr(ours, theirs), ref.whole_dream_bar(floor)
+        value, bar = psnr(ours, theirs), ref.whole_dream_bar(floor)
         nudged, diff = min(floor["nudged_psnr"]), ref.max_diff(ours, theirs)
         with capsys.disabled():
             print(

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output
 from tf_impl.channel_stats import check_spatial_blob
 from tf_impl.contact_sheet import labelled_grid
-from tf_impl.errors import DeepDreamError
 from tf_impl.feature_render import ChannelRenderer, channel_groups
 from tf_impl.images import save_rgb
 from tf_impl.naming import keras_name

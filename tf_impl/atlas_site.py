@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.errors import DeepDreamError
 from tf_impl.atlas import AtlasDir, rendered_channels
 from tf_impl.atomic import atomic_output
-from tf_impl.errors import DeepDreamError
 from tf_impl.image_crops import Crop, crop_image
 from tf_impl.images import save_rgb
 

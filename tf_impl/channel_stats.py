@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.network import DreamNet
 from tf_impl.shapes import blob_shapes
 

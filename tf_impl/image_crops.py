@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.images import load_rgb
 from tf_impl.network import DreamNet
 from tf_impl.receptive_field import receptive_field

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.naming import caffe_name
 from tf_impl.network import DreamNet
 

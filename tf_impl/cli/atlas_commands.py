@@ -9,8 +9,8 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
+from conversion.errors import DeepDreamError
 from tf_impl.cli.options import add_model_options, parse_channels
-from tf_impl.errors import DeepDreamError
 from tf_impl.render_settings import RenderSettings
 
 ATLAS_EXAMPLES = """examples:

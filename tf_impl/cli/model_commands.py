@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
-from tf_impl.errors import DeepDreamError
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -65,6 +65,10 @@ def register(subparsers) -> None:
     blobs.set_defaults(func=run_blobs)
 
 
+# The commands import their modules inside the functions, not at the top: those load
+# TensorFlow, which the CLI imports (quietly) only after the arguments are parsed.
+
+
 def _load(args):
     from tf_impl.models import load_net
 
@@ -73,7 +77,7 @@ def _load(args):
 
 def run_convert(args) -> int:
     """Convert and save; prints what was written."""
-    from conversion.convert import convert_caffemodel
+    from tf_impl.convert import convert_caffemodel
 
     output = check_output_file(args.output, (".keras",))
     net = convert_caffemodel(args.caffemodel, args.prototxt)

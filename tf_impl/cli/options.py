@@ -11,7 +11,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         default="bvlc_googlenet",
         help="model name (bvlc_googlenet, downloaded on first use), a .caffemodel or .keras "
-        "file, keras:InceptionV3, or synthetic[:SEED] (seeded stand-in weights, labelled as "
+        "file, keras:InceptionV3, or synthetic (seeded stand-in weights, labelled as "
         "such) (default: %(default)s)",
     )
     parser.add_argument("--prototxt", help="deploy .prototxt to go with a .caffemodel")

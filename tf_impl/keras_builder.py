@@ -1,4 +1,4 @@
-"""Build a Keras (TensorFlow) model from a :class:`~conversion.caffe_files.NetSpec`.
+"""Build a Keras (TensorFlow) model from a neutral :class:`~conversion.caffe_files.NetSpec`.
 
 The model takes one NHWC float32 input of any height and width (BGR, mean-subtracted, 0-255
 scale, as Caffe's GoogLeNet expects) and has one Keras layer per Caffe layer, named after it
@@ -15,8 +15,8 @@ import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
+from conversion.errors import DeepDreamError
 from tf_impl import caffe_layers
-from tf_impl.errors import DeepDreamError
 from tf_impl.naming import keras_name
 
 
