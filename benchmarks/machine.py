@@ -14,26 +14,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from reference.cpu import cpu_flags, cpu_model
+
 _STATUS = Path("/proc/self/status")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo), or the platform's processor string."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.processor() or "unknown CPU"
-
-
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    match = re.search(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
-    return set(match.group(1).split()) if match else set()
 
 
 def usable_cores() -> int:
@@ -53,6 +36,21 @@ def gpu_devices() -> list[dict]:
     return gpus
 
 
+def onednn_state() -> str:
+    """Whether TensorFlow's oneDNN graph rewrites are on: TF_ENABLE_ONEDNN_OPTS when set, else
+    TF's default, which on x86 is on only for CPUs with AVX512_VNNI, AVX512_BF16 or AMX."""
+    if "TF_ENABLE_ONEDNN_OPTS" in os.environ:
+        value = os.environ["TF_ENABLE_ONEDNN_OPTS"]
+        state = "off" if value in ("0", "false", "False") else "on"
+        return f"{state} (TF_ENABLE_ONEDNN_OPTS={value})"
+    modern = cpu_flags() & {"avx512_vnni", "avx512_bf16", "amx_tile"}
+    return (
+        "on (default: CPU has " + ", ".join(sorted(modern)) + ")"
+        if modern
+        else ("off (default: CPU lacks AVX512_VNNI, AVX512_BF16 and AMX)")
+    )
+
+
 def tf_threads() -> dict:
     """TF's intra-/inter-op thread pool sizes: configured (0 = TF's default) and effective
     (TF's default for both is the number of usable cores)."""
@@ -62,7 +60,7 @@ def tf_threads() -> dict:
         "intra_op": intra or usable_cores(),
         "inter_op": inter or usable_cores(),
         "configured": {"intra_op": intra, "inter_op": inter},
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "onednn": onednn_state(),
     }
 
 

@@ -56,6 +56,15 @@ def net(nets):
 
 
 @pytest.fixture(scope="session")
+def float64_net(model_files, net):
+    """The V1 synthetic GoogLeNet in float64 beside ``net``: the parity tests' ground truth."""
+    from conversion.caffe_files import build_net_spec
+    from tests.float64_judge import Float64Net
+
+    return Float64Net(build_net_spec(model_files["V1"]), net.keras_model)
+
+
+@pytest.fixture(scope="session")
 def keras_model_file(net, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("converted") / "googlenet.keras"
     net.save(path)

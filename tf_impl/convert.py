@@ -19,15 +19,18 @@ CONVERTER_VERSION = 2
 
 
 def convert_caffemodel(
-    caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None = None
+    caffemodel: str | Path,
+    prototxt: str | Path | pb.NetParameter | None = None,
+    field13: str | None = None,
 ) -> DreamNet:
     """Convert a ``.caffemodel`` (V1 or V2; optionally with a deploy prototxt) to a DreamNet.
 
     The result takes BGR, mean-subtracted (104, 116, 122), 0-255 NHWC input, as Caffe's
-    GoogLeNet does. Raises DeepDreamError for unreadable files, unsupported layers or weights
-    that do not fit the network.
+    GoogLeNet does. ``field13``: "round_mode" (BVLC) or "ceil_mode" (forks), needed only for
+    a caffemodel without prototxt whose pooling layers store that ambiguous field. Raises
+    DeepDreamError for unreadable files, unsupported layers or weights that do not fit.
     """
-    spec = build_net_spec(caffemodel, prototxt)
+    spec = build_net_spec(caffemodel, prototxt, field13)
     model = build_keras_model(spec)
     if isinstance(prototxt, pb.NetParameter):
         structure = f"generated ({prototxt.name})"

@@ -32,6 +32,13 @@ def register(subparsers) -> None:
     convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
     convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file")
+    convert.add_argument(
+        "--pooling-field13",
+        choices=("round_mode", "ceil_mode"),
+        help="which Caffe wrote the caffemodel's pooling field 13, needed only when it is set "
+        "and no --prototxt is given: round_mode (BVLC Caffe: 0 = ceil) or ceil_mode (forks "
+        "such as brocolli-caffe: 0 = floor)",
+    )
     convert.set_defaults(func=run_convert)
 
     layers = subparsers.add_parser(
@@ -80,7 +87,7 @@ def run_convert(args) -> int:
     from tf_impl.convert import convert_caffemodel
 
     output = check_output_file(args.output, (".keras",))
-    net = convert_caffemodel(args.caffemodel, args.prototxt)
+    net = convert_caffemodel(args.caffemodel, args.prototxt, args.pooling_field13)
     net.save(output)
     print(
         f"wrote {output}: {len(net.blob_names())} blobs from a "
