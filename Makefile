@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 MODEL ?= bvlc_googlenet
 
-.PHONY: install dream test lint format proto caffe reference parity bench bench-smoke
+.PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke \
+	bench-atlas
 
 install: $(STAMP)
 
@@ -27,8 +28,16 @@ dream: install
 	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.sample_image)" -o dream.png \
 		--model "$(MODEL)" --seed 0
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium (Debian's package) for the atlas site test; tried as root or with
+# passwordless sudo, otherwise the test is skipped with a note.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ S=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		  $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq chromium; } || \
+		echo "note: chromium could not be installed; tests/test_atlas_site.py will be skipped"
 
 lint: install
 	$(BIN)/ruff check .
@@ -64,3 +73,9 @@ bench: install
 # CI smoke version: one tiny size, one repetition (under a minute), results in a temp dir.
 bench-smoke: install
 	$(BIN)/python -m benchmarks.run --smoke
+
+# The atlas renderer's seconds per channel (issue 11's target: <= 1.5 s on 2 cores): one
+# callable timed round after round, which pytest-benchmark does; BENCH_ATLAS_BATCHES=1,4,8,16
+# adds the batch-size sweep. Not part of make test.
+bench-atlas: install
+	$(BIN)/python -m pytest benchmarks/test_atlas_speed.py -s -p no:cacheprovider

@@ -2,7 +2,7 @@
 
 Each entry says where the weights come from and how to check them, and how the network wants
 its input (channel order, mean, scale) and what to dream on by default, in the way timm's
-model registry does. Two kinds:
+model registry does. Three kinds:
 
 - ``caffe``: a GoogLeNet ``.caffemodel`` (the architecture of ``bvlc_googlenet``; the entries
   differ in their weights and the classifier's output count). A SHA-1 is listed only where it
@@ -10,6 +10,8 @@ model registry does. Two kinds:
   automatically, the user fetches it and passes the file instead.
 - ``keras``: a ``keras.applications`` model (the TensorFlow DeepDream tutorial's choice); Keras
   downloads and checks its ImageNet weights itself (``~/.keras/models``).
+- ``synthetic``: GoogLeNet with the project's seeded synthetic weights
+  (:mod:`conversion.synthetic`), generated on the spot; its metadata says so.
 
 This module knows nothing of TensorFlow: ``tf_impl.models`` builds the networks.
 """
@@ -34,7 +36,7 @@ class ModelInfo:
 
     Attributes:
         name: table key, e.g. ``"bvlc_googlenet"`` or ``"keras:InceptionV3"``.
-        kind: ``"caffe"`` or ``"keras"``.
+        kind: ``"caffe"``, ``"keras"`` or ``"synthetic"``.
         caffemodel_file: (caffe) file name of the weights in the cache directory.
         url: (caffe) direct download URL of ``caffemodel_file``, or ``None`` when there is
             none (for example when the weights are only published inside an archive).
@@ -116,6 +118,17 @@ MODELS: dict[str, ModelInfo] = {
                 "MIT Places GoogLeNet trained on 365 scene categories (Places365-Standard)."
             ),
             license="Creative Commons Attribution (CC BY); cite Zhou et al., TPAMI 2017",
+        ),
+        ModelInfo(
+            name="synthetic",
+            kind="synthetic",
+            num_classes=1000,
+            description=(
+                "GoogLeNet with the project's seeded synthetic weights (He-scaled Gaussian, "
+                "seed 0): a stand-in where the real weights cannot be downloaded; what it "
+                "shows is labelled as not GoogLeNet's features."
+            ),
+            license="the project's own (generated)",
         ),
         _keras("InceptionV3", "tf", "mixed3"),
         _keras("InceptionResNetV2", "tf", "mixed_6a"),

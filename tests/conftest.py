@@ -69,3 +69,18 @@ def keras_model_file(net, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("converted") / "googlenet.keras"
     net.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_model_file(net, tmp_path_factory) -> Path:
+    """The synthetic GoogLeNet as a .keras file whose metadata says its weights are synthetic
+    (as ``--model synthetic`` gives), so what is made with it must carry the label."""
+    from tf_impl.network import DreamNet
+
+    labelled = DreamNet(
+        net.keras_model,
+        metadata={**net.metadata, "name": "synthetic", "weights": "synthetic (seed 0)"},
+    )
+    path = tmp_path_factory.mktemp("labelled") / "synthetic.keras"
+    labelled.save(path)
+    return path

@@ -54,8 +54,9 @@ def test_dream_is_reproducible_with_a_seed(image, keras_model_file, tmp_path, ca
         ["--layer", "inception_4c/output", "--neuron", "5"],
         ["--class", "3", "--octaves", "1"],
         ["--no-clip"],
+        ["--lapnorm", "4"],
     ],
-    ids=["pre-relu", "channels", "weighted", "neuron", "class", "no-clip"],
+    ids=["pre-relu", "channels", "weighted", "neuron", "class", "no-clip", "lapnorm"],
 )
 def test_dream_objectives(extra, keras_model_file, tmp_path, capsys):
     rng = np.random.default_rng(1)

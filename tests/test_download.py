@@ -400,6 +400,9 @@ def test_registry_entries_are_consistent() -> None:
             assert name == f"keras:{info.keras_application}" and info.default_layer
             assert info.url is None and info.sha1 is None and info.caffemodel_file is None
             continue
+        if info.kind == "synthetic":
+            assert info.url is None and info.sha1 is None and info.caffemodel_file is None
+            continue
         assert info.kind == "caffe" and info.mean == registry.CAFFE_MEAN_BGR
         assert info.caffemodel_file.endswith(".caffemodel")
         assert info.sha1 is None or (len(info.sha1) == 40 and info.sha1 == info.sha1.lower())

@@ -22,6 +22,7 @@ BAD = [
     ("step_size", "-1.5", -1.5),
     ("step_size", "inf", float("inf")),
     ("jitter", "-3", -3),
+    ("lapnorm", "-1", -1),
 ]
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
+from tf_impl.lapnorm import lap_normalize
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2, Guided
 from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
@@ -60,11 +61,15 @@ class Dreamer:
     """Compiled DeepDream steps for one network and one objective.
 
     ``step`` is one ``tf.function`` (dynamic height and width): :attr:`traces` says how often
-    it was traced (once, whatever the image and octave sizes).
+    it was traced (once, whatever the image and octave sizes). ``lapnorm``: 0 for the
+    notebook's gradient normalisation (divide by mean |g|), or N > 0 for the Laplacian-pyramid
+    normalisation with N levels (:func:`tf_impl.lapnorm.lap_normalize`; the step is then
+    ``step_size`` times the normalised gradient).
     """
 
-    def __init__(self, net: DreamNet, objective):
+    def __init__(self, net: DreamNet, objective, lapnorm: int = 0):
         self.objective = objective
+        self.lapnorm = lapnorm
         self.model = net.submodel(list(objective.blobs))
         lower, upper = net.input_bounds()
         self._lower = tf.constant(lower, tf.float32)
@@ -105,9 +110,13 @@ class Dreamer:
         shift = tf.stack([offset[1], offset[0]])  # (oy along height, ox along width)
         shifted = tf.roll(image, shift=shift, axis=[0, 1])
         grad = self.gradient(shifted, guide)
-        # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
-        scale = tf.math.divide_no_nan(step_size * self._pixel_scale, tf.reduce_mean(tf.abs(grad)))
-        image = tf.roll(shifted + scale * grad, shift=-shift, axis=[0, 1])
+        if self.lapnorm:
+            update = step_size * self._pixel_scale * lap_normalize(grad[None], self.lapnorm)[0]
+        else:
+            # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
+            mean_abs = tf.reduce_mean(tf.abs(grad))
+            update = tf.math.divide_no_nan(step_size * self._pixel_scale, mean_abs) * grad
+        image = tf.roll(shifted + update, shift=-shift, axis=[0, 1])
         clipped = tf.clip_by_value(image, self._lower, self._upper)
         return tf.where(clip, clipped, image)
 
@@ -125,12 +134,13 @@ class Dreamer:
 _DREAMERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def dreamer_for(net: DreamNet, objective) -> Dreamer:
-    """The cached :class:`Dreamer` of ``net`` for ``objective`` (built on first use)."""
+def dreamer_for(net: DreamNet, objective, lapnorm: int = 0) -> Dreamer:
+    """The cached :class:`Dreamer` of ``net`` for ``objective`` and ``lapnorm`` (built on
+    first use)."""
     dreamers = _DREAMERS.setdefault(net, {})
-    if objective not in dreamers:
-        dreamers[objective] = Dreamer(net, objective)
-    return dreamers[objective]
+    if (objective, lapnorm) not in dreamers:
+        dreamers[(objective, lapnorm)] = Dreamer(net, objective, lapnorm)
+    return dreamers[(objective, lapnorm)]
 
 
 def octave_sizes(height: int, width: int, octave_n: int, octave_scale: float) -> list:
@@ -179,6 +189,7 @@ def deepdream(
     seed: int | None = None,
     guide: np.ndarray | None = None,
     on_step: StepCallback | None = None,
+    lapnorm: int = NOTEBOOK.lapnorm,
 ) -> np.ndarray:
     """Dream on an image, exactly as the original notebook's ``deepdream``.
 
@@ -187,10 +198,12 @@ def deepdream(
     to the guided objective at ``end`` when ``guide`` (an RGB image) is given. Jitter
     offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
     a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
-    after each step. The settings are checked by :class:`~tf_impl.settings.DreamSettings`
-    (DeepDreamError for values out of range).
+    after each step. ``lapnorm`` > 0 replaces the notebook's gradient normalisation by the
+    Laplacian-pyramid one with that many levels (see :class:`Dreamer`). The settings are
+    checked by :class:`~tf_impl.settings.DreamSettings` (DeepDreamError for values out of
+    range).
     """
-    settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end)
+    settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end, lapnorm)
     if objective is None:
         objective = Guided(end) if guide is not None else L2(end)
     image = np.asarray(rgb, dtype=np.float32)
@@ -203,7 +216,7 @@ def deepdream(
     if len(offsets) != n_steps:
         raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
 
-    dreamer = dreamer_for(net, objective)
+    dreamer = dreamer_for(net, objective, lapnorm)
     guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
     bases = [tf.constant(net.preprocess(image))]
     for size in sizes[1:]:

@@ -13,6 +13,7 @@ from conversion.googlenet import googlenet_deploy
 from conversion.registry import MODELS, ModelInfo, get_model_info
 from tf_impl import convert
 from tf_impl.network import DreamNet, load_dreamnet
+from tf_impl.provenance import load_synthetic_net
 
 
 def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
@@ -23,7 +24,9 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     - a ``caffe`` name of the model table: the converted model cached in the user's cache
       directory, or else the caffemodel (downloaded and SHA-1 checked on first use)
       converted and cached;
-    - a ``keras`` name (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights.
+    - a ``keras`` name (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights;
+    - ``synthetic``: the seeded synthetic GoogLeNet, its metadata saying so (what is made with
+      it is labelled as not GoogLeNet's features).
     """
     path = Path(model)
     if path.suffix == ".keras":
@@ -40,6 +43,8 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     info = MODELS[str(model)]
     if info.kind == "keras":
         return load_keras_app(info.name)
+    if info.kind == "synthetic":
+        return load_synthetic_net(info)
     return _load_named_caffe(info)
 
 

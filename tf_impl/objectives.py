@@ -180,14 +180,17 @@ def make_objective(
     neuron: int | None = None,
     class_index: int | None = None,
     guided: bool = False,
+    channel_guide: np.ndarray | None = None,
+    top: int = 8,
 ):
     """The objective for ``deepdream dream``'s options, its names and numbers checked.
 
     ``layers``: blobs to amplify (default: the model's default layer, else the notebook's),
     weighted by ``weights`` (one per layer); at most one of ``channels`` (those channels),
-    ``neuron`` (one channel at the centre), ``class_index`` (a class logit) or ``guided``
-    (the guide image's features, one layer). Plain L2 otherwise. Raises DeepDreamError for
-    unknown blobs, channels out of range and inconsistent options.
+    ``neuron`` (one channel at the centre), ``class_index`` (a class logit), ``guided``
+    (the guide image's features, one layer) or ``channel_guide`` (an (H, W, 3) RGB 0-255
+    image: its ``top`` most active channels, one layer). Plain L2 otherwise. Raises
+    DeepDreamError for unknown blobs, channels out of range and inconsistent options.
     """
     layers = list(layers or [net.metadata.get("default_layer") or NOTEBOOK.end])
     if weights and len(weights) != len(layers):
@@ -205,8 +208,12 @@ def make_objective(
             )
     if class_index is not None:
         return class_objective(net, class_index)
-    if guided and len(layers) > 1:
-        raise DeepDreamError("--guide works with one --layer")
+    if (guided or channel_guide is not None) and len(layers) > 1:
+        raise DeepDreamError("--guide and --guide-channels work with one --layer")
+    if channel_guide is not None:
+        from tf_impl.channel_stats import guide_channels_objective
+
+        return guide_channels_objective(net, channel_guide, layers[0], top)
     objectives = []
     for name in layers:
         if guided:

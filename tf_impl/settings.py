@@ -25,8 +25,10 @@ def _option(flag: str, help_text: str):
 class DreamSettings:
     """How to dream: the keyword arguments of the notebook's ``deepdream`` (``iter_n``,
     ``octave_n``, ``octave_scale``, ``end``, ``clip``) and ``make_step`` (``step_size``,
-    ``jitter``), the defaults being the notebook's. Step size is in 0-255 pixel units, jitter
-    in pixels. Raises DeepDreamError (naming the CLI option) for values out of range."""
+    ``jitter``), the defaults being the notebook's, plus ``lapnorm`` (the TF1 notebook's
+    Laplacian-pyramid gradient normalisation, off by default). Step size is in 0-255 pixel
+    units, jitter in pixels. Raises DeepDreamError (naming the CLI option) for values out of
+    range."""
 
     iter_n: int = field(default=10, metadata=_option("--steps", "steps per octave"))
     octave_n: int = field(default=4, metadata=_option("--octaves", "number of octaves"))
@@ -39,6 +41,14 @@ class DreamSettings:
     jitter: int = field(default=32, metadata=_option("--jitter", "largest random shift, pixels"))
     clip: bool = field(default=True, metadata=_option("--no-clip", "clip to 0-255"))
     end: str = field(default="inception_4c/output", metadata=_option("--layer", "blob to amplify"))
+    lapnorm: int = field(
+        default=0,
+        metadata=_option(
+            "--lapnorm",
+            "normalise the gradient by an N-level Laplacian pyramid (the TF1 notebook's "
+            "lap_normalize) instead of by its mean absolute value; 0: off, as the notebook",
+        ),
+    )
 
     def __post_init__(self) -> None:
         def refuse(name: str, rule: str, value) -> None:
@@ -58,6 +68,8 @@ class DreamSettings:
             refuse("clip", "True or False", self.clip)
         if not isinstance(self.end, str) or not self.end:
             refuse("end", "a blob name", self.end)
+        if not _is_int(self.lapnorm) or self.lapnorm < 0:
+            refuse("lapnorm", "a whole number >= 0 (0: off)", self.lapnorm)
 
     def replace(self, **changes) -> DreamSettings:
         """A copy with ``changes`` applied (and checked)."""

@@ -13,7 +13,11 @@ import sys
 
 from conversion.errors import DeepDreamError
 
-_COMMAND_MODULES = ("tf_impl.cli.model_commands", "tf_impl.cli.dream_commands")
+_COMMAND_MODULES = (
+    "tf_impl.cli.model_commands",
+    "tf_impl.cli.dream_commands",
+    "tf_impl.cli.atlas_commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

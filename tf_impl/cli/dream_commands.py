@@ -9,12 +9,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from conversion.errors import DeepDreamError
+from tf_impl.cli.options import add_model_options
 from tf_impl.settings import NOTEBOOK, ZOOM_STEP, DreamSettings, check_zoom, flag, help_text
 
 DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
   deepdream dream sky.jpg -o d.png --layer inception_3b/5x5_reduce
   deepdream dream sky.jpg -o d.png --guide flowers.jpg --layer inception_3b/output
+  deepdream dream sky.jpg -o d.png --guide-channels flowers.jpg --top 8 --layer inception_3b/output
+  deepdream dream sky.jpg -o d.png --lapnorm 4              # Laplacian-pyramid normalisation
   deepdream dream sky.jpg -o d.png --layer inception_4c/output --channels 12 97
   deepdream dream sky.jpg -o d.png --layer inception_4b/output inception_4d/output --weights 1 0.5
   deepdream dream sky.jpg -o d.png --class 1                # amplify a class (goldfish)
@@ -28,13 +31,7 @@ ZOOM_EXAMPLES = """examples:
 
 def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="input image (any format Pillow reads)")
-    parser.add_argument(
-        "--model",
-        default="bvlc_googlenet",
-        help="model name (bvlc_googlenet, downloaded on first use), a .caffemodel or .keras "
-        "file, or keras:InceptionV3 (default: %(default)s)",
-    )
-    parser.add_argument("--prototxt", help="deploy .prototxt to go with a .caffemodel")
+    add_model_options(parser)
     parser.add_argument(
         "--layer",
         nargs="+",
@@ -55,12 +52,21 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--class", dest="class_index", type=int, metavar="N", help="a class of the classifier"
     )
     target.add_argument("--guide", metavar="IMAGE", help="steer toward this image's features")
+    target.add_argument(
+        "--guide-channels",
+        metavar="IMAGE",
+        help="amplify the --top channels most active (mean activation) on this image",
+    )
+    parser.add_argument(
+        "--top", type=int, default=8, help="channels picked by --guide-channels (default 8)"
+    )
     for name, kind in (
         ("octave_n", int),
         ("octave_scale", float),
         ("iter_n", int),
         ("step_size", float),
         ("jitter", int),
+        ("lapnorm", int),
     ):
         parser.add_argument(
             flag(name),
@@ -137,6 +143,7 @@ def _prepare(args, outputs_to_check):
     rgb = load_rgb(args.input)
     outputs_to_check()
     guide = load_rgb(args.guide) if args.guide else None
+    channel_guide = load_rgb(args.guide_channels) if args.guide_channels else None
     net = load_net(args.model, args.prototxt)
     objective = make_objective(
         net,
@@ -146,7 +153,12 @@ def _prepare(args, outputs_to_check):
         neuron=args.neuron,
         class_index=args.class_index,
         guided=args.guide is not None,
+        channel_guide=channel_guide,
+        top=args.top,
     )
+    if channel_guide is not None:
+        picked = " ".join(map(str, objective.channels))
+        print(f"guide channels of {objective.blob}: {picked}", file=sys.stderr)
     return settings, rgb, guide, net, objective
 
 
@@ -161,7 +173,7 @@ def run_dream(args) -> int:
     from tf_impl.dream import check_dream_size, deepdream, octave_sizes
     from tf_impl.images import check_output_path, save_rgb
 
-    sources = (args.input, *([args.guide] if args.guide else []))
+    sources = (args.input, *(g for g in (args.guide, args.guide_channels) if g))
     settings, rgb, guide, net, objective = _prepare(
         args, lambda: check_output_path(args.output, sources)
     )

@@ -1,0 +1,139 @@
+"""The atlas site opened in a real headless browser (Debian's Chromium): every page renders
+with no broken image and every link resolving to a file of the site; and the check itself
+fails when one picture is missing.
+
+How: each page of a copy of the site gets a small inline script that, once the page has
+loaded, writes every <img>'s ``complete && naturalWidth > 0`` and every link's resolved URL
+into the DOM; ``chromium --headless --dump-dom`` prints that DOM. Skipped when Chromium is not
+installed, unless DEEPDREAM_REQUIRE_BROWSER=1 (CI sets it, after installing Chromium).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
+from tf_impl.atlas import AtlasDir
+from tf_impl.provenance import SYNTHETIC_LABEL
+
+CHECK_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  var images = Array.prototype.map.call(document.images, function (i) {
+    return {src: i.src, ok: i.complete && i.naturalWidth > 0};
+  });
+  var links = Array.prototype.map.call(document.querySelectorAll("a[href]"), function (a) {
+    return a.href;
+  });
+  var out = document.createElement("pre");
+  out.id = "site-check";
+  out.textContent = JSON.stringify({images: images, links: links});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("DEEPDREAM_REQUIRE_BROWSER"):
+        pytest.fail("chromium is not installed (apt-get install chromium)")
+    pytest.skip("chromium is not installed (apt-get install chromium); the page is untested")
+
+
+def browser_check(page: Path, profile: Path) -> dict:
+    """{'images': [{src, ok}], 'links': [url]} of ``page`` as Chromium loaded it."""
+    text = page.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>")
+    page.write_text(text, encoding="utf-8")
+    command = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        page.resolve().as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    match = re.search(r'<pre id="site-check">(.*?)</pre>', result.stdout, re.S)
+    assert match, f"{page.name}: no check output from chromium: {result.stderr[-500:]}"
+    return json.loads(html.unescape(match[1]))
+
+
+def site_problems(site: Path, profile: Path) -> list[str]:
+    """Broken images and unresolved links (or links leaving the site) on every page."""
+    problems = []
+    root = site.resolve()
+    for page in sorted(site.rglob("*.html")):
+        found = browser_check(page, profile)
+        assert found["images"], f"{page.name} shows no image"
+        problems += [
+            f"{page.name}: broken image {i['src']}" for i in found["images"] if not i["ok"]
+        ]
+        for url in found["links"]:
+            target = Path(unquote(urlparse(url).path))
+            if not target.is_file() or root not in target.resolve().parents:
+                problems.append(f"{page.name}: link to {url} does not resolve inside the site")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def site(synthetic_model_file, tmp_path_factory):
+    from tf_impl.cli import main
+
+    base = tmp_path_factory.mktemp("site")
+    images = write_images(base / "photos", count=2)
+    out = base / "atlas"
+    argv = ["atlas", "--model", synthetic_model_file, "--layer", BLOB, "-o", out, *FAST_RENDER]
+    assert main([str(a) for a in [*argv, "--channels", "0-3", "--html", "--images", images]]) == 0
+    return out
+
+
+def test_every_page_renders_with_all_images_and_links(site, tmp_path):
+    copy = shutil.copytree(site, tmp_path / "copy")
+    pages = {str(p.relative_to(copy)) for p in copy.rglob("*.html")}
+    blob_dir = AtlasDir(copy).blob_dir(BLOB).name
+    names = [*(f"channel_{c:04d}.html" for c in range(4)), "index.html"]
+    assert pages == {"index.html", *(f"{blob_dir}/{name}" for name in names)}
+    assert site_problems(copy, tmp_path / "profile") == []
+
+
+def test_channel_pages_show_the_crops_and_the_label(site):
+    page = (AtlasDir(site).blob_dir(BLOB) / "channel_0002.html").read_text()
+    assert page.count('src="crops/') == 2  # one crop per image
+    assert "photo_0.png" in page and "photo_1.png" in page
+    for path in site.rglob("*.html"):
+        assert SYNTHETIC_LABEL.replace("'", "&#x27;") in path.read_text()
+
+
+def test_the_check_fails_when_a_picture_or_page_is_missing(site, tmp_path):
+    copy = shutil.copytree(site, tmp_path / "copy")
+    AtlasDir(copy).channel_png(BLOB, 2).unlink()
+    (AtlasDir(copy).blob_dir(BLOB) / "channel_0001.html").unlink()
+    problems = site_problems(copy, tmp_path / "profile")
+    assert any("broken image" in p and "channel_0002.png" in p for p in problems), problems
+    assert any("link to" in p and "channel_0001.html" in p for p in problems), problems
+
+
+def test_page_command_rewrites_the_site(site, synthetic_model_file, tmp_path, capsys):
+    copy = shutil.copytree(site, tmp_path / "copy")
+    for page in copy.rglob("*.html"):
+        page.unlink()
+    code, _, err = run_cli(["page", copy], capsys)
+    assert code == 0, err
+    assert (copy / "index.html").is_file()
+    assert (AtlasDir(copy).blob_dir(BLOB) / "channel_0003.html").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli(["page", empty], capsys)
+    assert code == 2 and "no atlas here" in err

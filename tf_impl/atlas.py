@@ -1,0 +1,215 @@
+"""A channel atlas on disk: one picture per channel of some blobs, and a contact sheet per blob.
+
+Layout of an atlas directory::
+
+    atlas.json                      model, weights label, renderer settings, blobs rendered
+    <blob>/channel_0007.png         one channel (blob directory: the Keras-safe blob name,
+    <blob>/sheet.png                e.g. inception_3b.output); all channels so far, labelled
+
+Resumable: a channel whose PNG is present and readable at the expected size is kept; every
+other one is rendered (all writes are atomic, so an interruption leaves no partial file, and a
+damaged file is redone). Channels are rendered in fixed groups (:func:`channel_groups`), so a
+resumed run computes exactly what an uninterrupted one does and writes identical bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conversion.errors import DeepDreamError
+from tf_impl.atomic import atomic_output
+from tf_impl.channel_stats import check_spatial_blob
+from tf_impl.contact_sheet import labelled_grid
+from tf_impl.feature_render import ChannelRenderer, channel_groups
+from tf_impl.images import save_rgb
+from tf_impl.naming import keras_name
+from tf_impl.network import DreamNet
+from tf_impl.provenance import model_title, weights_label
+from tf_impl.render_settings import RenderSettings
+
+ATLAS_FILE = "atlas.json"
+SHEET_FILE = "sheet.png"
+SHEET_TILE = 96
+
+
+@dataclass(frozen=True)
+class AtlasDir:
+    """Paths inside an atlas directory ``root``."""
+
+    root: Path
+
+    def blob_dir(self, blob: str) -> Path:
+        """The blob's directory (its Keras-safe name, e.g. inception_3b.output)."""
+        return self.root / keras_name(blob)
+
+    def channel_png(self, blob: str, channel: int) -> Path:
+        """One channel's picture: (S, S, 3) RGB PNG."""
+        return self.blob_dir(blob) / f"channel_{channel:04d}.png"
+
+    def sheet(self, blob: str) -> Path:
+        """The blob's contact sheet."""
+        return self.blob_dir(blob) / SHEET_FILE
+
+    def index(self) -> dict:
+        """The atlas.json contents ({} when there is none yet)."""
+        path = self.root / ATLAS_FILE
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise DeepDreamError(
+                f"{path}: unreadable atlas index; remove it or use a new directory"
+            ) from None
+
+    def finished(self, blob: str, channels: Sequence[int], side: int) -> list[int]:
+        """The channels among ``channels`` whose PNG is complete (readable, side x side)."""
+        return [c for c in channels if _is_complete_png(self.channel_png(blob, c), side)]
+
+
+def _is_complete_png(path: Path, side: int) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.size == (side, side)
+    except (OSError, SyntaxError):
+        return False
+
+
+def check_writable_dir(path: str | Path) -> Path:
+    """Raise DeepDreamError unless ``path`` is a directory that can be written, or can be made
+    in a writable directory that exists. Nothing is left behind by the check."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DeepDreamError(f"{path}: exists and is not a directory; choose a directory")
+    target = path if path.is_dir() else path.parent
+    if not target.is_dir():
+        raise DeepDreamError(f"{path}: directory {target} does not exist; create it first")
+    try:
+        fd, probe = tempfile.mkstemp(dir=target, prefix=".write-check.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError:
+        raise DeepDreamError(f"{target}: not writable; choose another output directory") from None
+    return path
+
+
+def plan_atlas(
+    net: DreamNet,
+    out_dir: str | Path,
+    blobs: Sequence[str],
+    settings: RenderSettings,
+    channels: Sequence[int] | None = None,
+) -> dict[str, list[int]]:
+    """Check everything before any work and return {blob: channels to have}: the blobs are
+    known, spatial and not empty at the smallest octave; the channels are in range; the
+    directory is writable; an existing atlas there was made with the same model and settings.
+    ``channels``: a subset for every blob (default: all channels of each)."""
+    root = check_writable_dir(out_dir)
+    if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
+        raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
+    plan = {}
+    for blob in blobs:
+        n = check_spatial_blob(net, blob, settings.size, settings.size)
+        wanted = list(channels) if channels is not None else list(range(n))
+        bad = [c for c in wanted if not 0 <= c < n]
+        if bad:
+            raise DeepDreamError(
+                f"channel {bad[0]} is out of range for '{blob}', which has channels 0-{n - 1}"
+            )
+        plan[blob] = wanted
+    existing = AtlasDir(root).index()
+    if existing and (
+        existing.get("settings") != settings.as_dict() or existing.get("model") != model_title(net)
+    ):
+        raise DeepDreamError(
+            f"{root} holds an atlas of {existing.get('model')} with other renderer settings "
+            f"({existing.get('settings')}); use a new directory or the same settings"
+        )
+    return plan
+
+
+def write_index(atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs) -> None:
+    """Write atlas.json (atomically), adding ``blobs`` to the blobs already listed."""
+    index = atlas.index()
+    listed = dict(index.get("blobs", {}))
+    for blob in blobs:
+        listed[blob] = {"dir": keras_name(blob), "channels": net.channels(blob)}
+    order = net.blob_names()  # shallow to deep, as the site shows them
+    index = {
+        "model": model_title(net),
+        "weights_label": weights_label(net),
+        "settings": settings.as_dict(),
+        "blobs": {b: listed[b] for b in sorted(listed, key=order.index)},
+    }
+    with atomic_output(atlas.root / ATLAS_FILE) as tmp:
+        tmp.write_text(json.dumps(index, indent=1))
+
+
+def render_atlas(
+    net: DreamNet,
+    out_dir: str | Path,
+    plan: dict[str, list[int]],
+    settings: RenderSettings,
+    on_channels: Callable[[int], None] | None = None,
+) -> AtlasDir:
+    """Render the channels of ``plan`` (from :func:`plan_atlas`) that are not finished yet,
+    then each blob's contact sheet. ``on_channels(n)`` is called after each group with the
+    number of channels written. Returns the atlas directory."""
+    atlas = AtlasDir(Path(out_dir))
+    atlas.root.mkdir(exist_ok=True)
+    write_index(atlas, net, settings, plan)
+    side = settings.sizes()[-1]
+    for blob, channels in plan.items():
+        atlas.blob_dir(blob).mkdir(exist_ok=True)
+        done = set(atlas.finished(blob, channels, side))
+        renderer = None
+        for group, members in channel_groups(channels, settings.batch).items():
+            missing = [c for c in members if c not in done]
+            if not missing:
+                continue
+            renderer = renderer or ChannelRenderer(net, blob, settings)
+            pictures = renderer.render_group(group)
+            for channel in missing:
+                save_rgb(atlas.channel_png(blob, channel), pictures[channel])
+            if on_channels:
+                on_channels(len(missing))
+        write_sheet(atlas, net, blob)
+    return atlas
+
+
+def pending_count(atlas_dir: str | Path, plan: dict[str, list[int]], side: int) -> int:
+    """How many channels of ``plan`` still have to be rendered."""
+    atlas = AtlasDir(Path(atlas_dir))
+    return sum(len(ch) - len(atlas.finished(b, ch, side)) for b, ch in plan.items())
+
+
+def rendered_channels(atlas: AtlasDir, blob: str) -> list[int]:
+    """Channel numbers with a PNG in ``blob``'s directory, ascending."""
+    names = sorted(atlas.blob_dir(blob).glob("channel_[0-9][0-9][0-9][0-9].png"))
+    return [int(p.stem.split("_")[1]) for p in names]
+
+
+def write_sheet(atlas: AtlasDir, net: DreamNet, blob: str) -> Path:
+    """The blob's contact sheet: every rendered channel, numbered, with the model and, for
+    synthetic weights, the label saying so."""
+    channels = rendered_channels(atlas, blob)
+    tiles = [(np.asarray(Image.open(atlas.channel_png(blob, c))), str(c)) for c in channels]
+    sheet = labelled_grid(
+        tiles,
+        tile_size=SHEET_TILE,
+        columns=min(len(tiles), 16) or 1,
+        title=[f"{blob}: {len(channels)} channels, {model_title(net)}"],
+        warning=weights_label(net),
+    )
+    return save_rgb(atlas.sheet(blob), np.asarray(sheet))

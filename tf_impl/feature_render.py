@@ -1,0 +1,113 @@
+"""What one channel responds to: a picture dreamed from seeded noise, as the TF1 DeepDream
+notebook's feature renderer (``render_lapnorm``) makes it, several channels per batch.
+
+For each channel: start from grey plus uniform noise (RGB 0-255, seeded by the channel), then
+for each octave (the image growing by ``octave_scale`` between octaves) take ``steps`` gradient
+ascent steps on the channel's mean activation over all positions: roll the batch by a random
+shift, forward, gradient, Laplacian-normalise it (per batch element), add ``step_size`` times
+it, roll back. No clipping while dreaming; the result is shown as the notebook's ``visstd``:
+``(x - mean) / std * contrast + 0.5`` on 0-1, per image, then 8-bit.
+
+Each batch element ascends its own channel (the score is the sum over elements of each one's
+channel mean, so each element's gradient is its own channel's). The random shifts come from
+``seed`` alone and are the same for every channel, so a channel's picture depends only on the
+seed, the settings and the channels batched with it (:func:`channel_groups` fixes those).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_impl.lapnorm import lap_normalize
+from tf_impl.network import DreamNet
+from tf_impl.render_settings import RenderSettings
+
+
+def channel_groups(channels: list[int], batch: int) -> dict[int, tuple[int, ...]]:
+    """{group: channels} of the requested ``channels``; group g holds the blob's channels
+    g*batch .. g*batch + batch - 1. A group is always rendered whole (see ChannelRenderer)."""
+    groups: dict[int, list[int]] = {}
+    for channel in channels:
+        groups.setdefault(channel // batch, []).append(channel)
+    return {g: tuple(members) for g, members in sorted(groups.items())}
+
+
+class ChannelRenderer:
+    """Renders channels of one blob with given settings; one compiled step (dynamic batch and
+    size), traced once."""
+
+    def __init__(self, net: DreamNet, layer: str, settings: RenderSettings):
+        self.net = net
+        self.layer = layer
+        self.settings = settings
+        self.n_channels = net.channels(layer)
+        self._model = net.submodel([layer])
+        self._step_scale = tf.constant(settings.step_size * net.scale, tf.float32)
+        self.step = tf.function(
+            self._step,
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
+                tf.TensorSpec([None], tf.int32, name="channels"),
+                tf.TensorSpec([2], tf.int32, name="shift"),
+            ],
+        )
+
+    def _step(self, images, channels, shift):
+        """One ascent step for a batch (N, H, W, 3) of network-input images."""
+        shifted = tf.roll(images, shift=shift, axis=[1, 2])
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(shifted)
+            acts = self._model(shifted, training=False)
+            means = tf.reduce_mean(acts, axis=[1, 2])  # (N, C)
+            score = tf.reduce_sum(means * tf.one_hot(channels, self.n_channels))
+        grad = tape.gradient(score, shifted)
+        update = self._step_scale * lap_normalize(grad, self.settings.lapnorm)
+        return tf.roll(shifted + update, shift=-shift, axis=[1, 2])
+
+    def group_channels(self, group: int) -> list[int]:
+        """Every channel of group ``group`` (see :func:`channel_groups`)."""
+        batch = self.settings.batch
+        return list(range(group * batch, min((group + 1) * batch, self.n_channels)))
+
+    def start_images(self, channels: list[int]) -> np.ndarray:
+        """(N, size, size, 3) RGB 0-255 float32: grey plus each channel's seeded noise."""
+        s = self.settings
+        starts = [
+            np.random.RandomState([s.seed, c]).uniform(-s.noise, s.noise, (s.size, s.size, 3))
+            for c in channels
+        ]
+        return (np.asarray(starts) + s.grey).astype(np.float32)
+
+    def shifts(self) -> list[list[np.ndarray]]:
+        """Per octave, per step: the (dy, dx) roll, uniform over the octave's image side."""
+        rng = np.random.RandomState(self.settings.seed)
+        return [
+            [rng.randint(0, side, 2).astype(np.int32) for _ in range(self.settings.steps)]
+            for side in self.settings.sizes()
+        ]
+
+    def render(self, channels: list[int]) -> np.ndarray:
+        """(N, S, S, 3) uint8 RGB pictures of ``channels`` (S: the last octave's side)."""
+        images = tf.constant(self.net.preprocess(self.start_images(channels)))
+        channel_t = tf.constant(channels, tf.int32)
+        for side, octave_shifts in zip(self.settings.sizes(), self.shifts(), strict=True):
+            if images.shape[1] != side:
+                images = tf.image.resize(images, (side, side), method="bilinear")
+            for shift in octave_shifts:
+                images = self.step(images, channel_t, tf.constant(shift))
+        return visstd(self.net.deprocess(images.numpy()), self.settings.contrast)
+
+    def render_group(self, group: int) -> dict[int, np.ndarray]:
+        """{channel: (S, S, 3) uint8} for every channel of group ``group``."""
+        channels = self.group_channels(group)
+        return dict(zip(channels, self.render(channels), strict=True))
+
+
+def visstd(images: np.ndarray, contrast: float = 0.1) -> np.ndarray:
+    """The notebook's display normalisation per image: (N, H, W, 3) float -> uint8,
+    ``clip((x - mean) / max(std, 1e-4) * contrast + 0.5, 0, 1) * 255`` rounded."""
+    mean = images.mean(axis=(1, 2, 3), keepdims=True)
+    std = np.maximum(images.std(axis=(1, 2, 3), keepdims=True), 1e-4)
+    unit = np.clip((images - mean) / std * contrast + 0.5, 0.0, 1.0)
+    return np.round(unit * 255.0).astype(np.uint8)

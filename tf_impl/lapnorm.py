@@ -1,0 +1,55 @@
+"""Laplacian-pyramid gradient normalisation (``lap_normalize`` of Mordvintsev's TF1 DeepDream
+notebook), restated in TensorFlow 2 for batches.
+
+A gradient (N, H, W, 3) is split into ``levels`` Laplacian bands with the separable 5-tap
+binomial kernel [1, 4, 6, 4, 1] / 16 (per colour channel): each split low-passes and halves the
+size (stride-2 'SAME' convolution), and the band is the input minus the low-pass brought back up
+(stride-2 'SAME' transposed convolution with the kernel times 4). Every band, and the final
+low-pass residual, is divided by its own root-mean-square (the notebook's ``normalize_std``,
+``sqrt(mean(x^2))``, over all pixels and channels of that band, per batch element, floored at
+``1e-10``); the bands are then merged back. High frequencies, which dominate a raw gradient,
+lose their lead, so features grow at every scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+EPSILON = 1e-10
+
+
+def binomial_kernel(channels: int = 3) -> np.ndarray:
+    """The 5x5 [1, 4, 6, 4, 1] outer-product kernel / 256 as a per-channel (5, 5, c, c) filter."""
+    taps = np.float32([1, 4, 6, 4, 1])
+    k2d = np.outer(taps, taps) / np.float32(256.0)
+    return (k2d[:, :, None, None] * np.eye(channels, dtype=np.float32)).astype(np.float32)
+
+
+def _split(image: tf.Tensor, kernel: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(low-pass at half size, band at full size) of an (N, H, W, c) tensor."""
+    low = tf.nn.conv2d(image, kernel, strides=2, padding="SAME")
+    up = tf.nn.conv2d_transpose(low, kernel * 4.0, tf.shape(image), strides=2, padding="SAME")
+    return low, image - up
+
+
+def _rms_normalise(level: tf.Tensor) -> tf.Tensor:
+    rms = tf.sqrt(tf.reduce_mean(tf.square(level), axis=[1, 2, 3], keepdims=True))
+    return level / tf.maximum(rms, EPSILON)
+
+
+def lap_normalize(grad: tf.Tensor, levels: int = 4) -> tf.Tensor:
+    """Laplacian-normalised ``grad``: (N, H, W, c) float32 -> same shape (any units in, about
+    unit RMS per band out). ``levels`` splits give ``levels`` bands plus one residual."""
+    kernel = tf.constant(binomial_kernel(int(grad.shape[-1])))
+    bands = []
+    low = grad
+    for _ in range(levels):
+        low, band = _split(low, kernel)
+        bands.append(_rms_normalise(band))
+    merged = _rms_normalise(low)
+    for band in reversed(bands):
+        merged = band + tf.nn.conv2d_transpose(
+            merged, kernel * 4.0, tf.shape(band), strides=2, padding="SAME"
+        )
+    return merged

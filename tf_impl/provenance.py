@@ -1,0 +1,41 @@
+"""Where a model's weights come from, for labelling what is made with them.
+
+Images made with the seeded synthetic GoogLeNet (the project's stand-in where the real
+weights cannot be downloaded; ``--model synthetic``) must never pass for what GoogLeNet sees:
+:func:`weights_label` gives the label every sheet, page and overlay carries for such a model.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from conversion.registry import ModelInfo
+from tf_impl.network import DreamNet
+
+SYNTHETIC_SEED = 0
+SYNTHETIC_LABEL = "synthetic weights (seeded), not GoogLeNet's features"
+
+
+def load_synthetic_net(info: ModelInfo) -> DreamNet:
+    """The model table's ``synthetic`` entry: GoogLeNet with seeded He-scaled Gaussian weights
+    (seed :data:`SYNTHETIC_SEED`), converted in memory; its metadata says the weights are
+    synthetic."""
+    from conversion.synthetic import write_synthetic_model
+    from tf_impl.convert import convert_caffemodel
+
+    with tempfile.TemporaryDirectory() as directory:
+        caffemodel, prototxt = write_synthetic_model(Path(directory), SYNTHETIC_SEED, "V2")
+        net = convert_caffemodel(caffemodel, prototxt)
+    net.metadata.update(name=info.name, weights=f"synthetic (seed {SYNTHETIC_SEED})")
+    return net
+
+
+def weights_label(net: DreamNet) -> str | None:
+    """:data:`SYNTHETIC_LABEL` when ``net``'s metadata says its weights are synthetic."""
+    return SYNTHETIC_LABEL if str(net.metadata.get("weights", "")).startswith("synthetic") else None
+
+
+def model_title(net: DreamNet) -> str:
+    """A short name for the model: its table name, else the file it came from."""
+    return str(net.metadata.get("name") or net.metadata.get("source") or "model")
