@@ -180,8 +180,10 @@ def deepdream(
     """
     if objective is None:
         objective = Guided(end) if guide is not None else L2(end)
-    if octave_n < 1 or iter_n < 0 or octave_scale <= 0:
+    if octave_n < 1 or iter_n < 0 or not 0 < octave_scale < float("inf"):
         raise DeepDreamError("octaves must be >= 1, steps >= 0 and the octave scale > 0")
+    if not np.isfinite(step_size):
+        raise DeepDreamError(f"the step size must be a finite number (got {step_size})")
     image = np.asarray(rgb, dtype=np.float32)
     sizes = octave_sizes(image.shape[0], image.shape[1], octave_n, octave_scale)
     check_dream_size(net, objective.blobs, sizes)

@@ -38,7 +38,6 @@ KERAS_APPS = {
     "VGG19": KerasApp("VGG19", "BGR", (103.939, 116.779, 123.68), 1.0, "block4_conv4"),
     "ResNet50": KerasApp("ResNet50", "BGR", (103.939, 116.779, 123.68), 1.0, "conv4_block3_out"),
 }
-PREFIX = "keras:"
 
 
 def load_keras_app(name: str, weights: str | None = "imagenet") -> DreamNet:

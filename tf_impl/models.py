@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tf_impl.errors import DeepDreamError
-from tf_impl.keras_models import PREFIX as KERAS_PREFIX
 from tf_impl.keras_models import load_keras_app
+from tf_impl.model_files import KERAS_PREFIX, check_model_arguments
 from tf_impl.network import DreamNet, load_dreamnet
 
 
@@ -24,6 +24,7 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     from conversion.googlenet import googlenet_deploy
     from conversion.registry import MODELS, get_model_info
 
+    check_model_arguments(model, prototxt)
     if str(model).startswith(KERAS_PREFIX):
         return load_keras_app(str(model)[len(KERAS_PREFIX) :])
     path = Path(model)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.atomic import atomic_output
+from tf_impl.atomic import atomic_output, remove_stale_temporaries
 from tf_impl.dream import deepdream
 from tf_impl.errors import DeepDreamError
 from tf_impl.images import save_rgb
@@ -33,12 +33,6 @@ FRAME_PATTERN = "frame_{:04d}.png"
 def zoom_in(frame: np.ndarray, s: float) -> np.ndarray:
     """One zoom of the sequence: (H, W, 3) float -> same size, centre enlarged by 1/(1-s)."""
     return affine_zoom_center(tf.constant(frame, tf.float32), s).numpy()
-
-
-def notebook_uint8(frame: np.ndarray) -> np.ndarray:
-    """The notebook's 8-bit conversion for saving, ``np.uint8(np.clip(frame, 0, 255))``
-    (truncation, not rounding)."""
-    return np.clip(frame, 0, 255).astype(np.uint8)
 
 
 def iter_zoom_frames(
@@ -116,7 +110,7 @@ def _load_state(out_dir: Path, settings: dict):
     with np.load(path) as data:
         saved = json.loads(str(data["settings"]))
         if saved != settings:
-            changed = sorted(k for k in settings if saved.get(k) != settings[k])
+            changed = sorted(k for k in {*saved, *settings} if saved.get(k) != settings.get(k))
             raise DeepDreamError(
                 f"{out_dir} holds a zoom sequence made with other settings ({', '.join(changed)}"
                 "); use another directory, or delete it to start over"
@@ -142,11 +136,15 @@ def run_zoom_sequence(
     """Dream ``n_frames`` zoom frames into ``out_dir`` as frame_0000.png..., resuming a run
     that was interrupted (same settings) from its last finished frame.
 
-    ``settings`` (JSON-able) identifies the run; a directory holding a run with other
-    settings is refused. ``on_frame(index, path)`` is called after each frame (also for
-    frames found already done). Returns the frame paths in order.
+    ``settings`` (JSON-able) identifies the run, with the dream parameters; give it the
+    inputs' contents (e.g. their SHA-1), so that a changed file is noticed: a directory
+    holding a run with other settings is refused, as is one whose finished frames are gone.
+    Temporary files left by a killed run are removed first. ``on_frame(index, path)`` is
+    called after each frame (also for frames found already done). Returns the frame paths in order.
     """
     out_dir = Path(out_dir)
+    remove_stale_temporaries(out_dir, r"frame_\d{4}", ".png")
+    remove_stale_temporaries(out_dir, Path(STATE_FILE).stem, Path(STATE_FILE).suffix)
     identity = {"s": s, "seed": seed, **(settings or {}), **_jsonable(dream_kwargs)}
     resumed = _load_state(out_dir, identity)
     if resumed is None:
@@ -155,6 +153,12 @@ def run_zoom_sequence(
         frame, start, rng = resumed
     per_frame = _steps_per_frame(dream_kwargs)
     paths = [out_dir / FRAME_PATTERN.format(i) for i in range(n_frames)]
+    missing = [p.name for p in paths[: min(start, n_frames)] if not p.is_file()]
+    if missing:
+        raise DeepDreamError(
+            f"{out_dir}: {missing[0]} is missing ({len(missing)} finished frame(s) in all), so "
+            "the sequence cannot be resumed or animated; delete the directory to start over"
+        )
     for index in range(min(start, n_frames)):
         if on_frame:
             on_frame(index, paths[index])
@@ -164,7 +168,7 @@ def run_zoom_sequence(
 
     loop = iter_zoom_frames(net, frame, frame_offsets, range(start, n_frames), s, **dream_kwargs)
     for index, dreamed, next_frame in loop:
-        save_rgb(paths[index], notebook_uint8(dreamed))
+        save_rgb(paths[index], dreamed)
         _save_state(out_dir, next_frame, index + 1, rng, identity)
         if on_frame:
             on_frame(index, paths[index])
