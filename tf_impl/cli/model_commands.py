@@ -99,8 +99,8 @@ def check_convert(args) -> None:
 
     if not Path(args.caffemodel).is_file():
         raise DeepDreamError(f"{args.caffemodel}: no such file")
-    check_model_arguments(args.caffemodel, args.prototxt)
     check_output_file(args.output, (".keras",), (args.caffemodel, args.prototxt))
+    check_model_arguments(args.caffemodel, args.prototxt)
 
 
 def check_blobs(args) -> None:

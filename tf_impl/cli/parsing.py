@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import textwrap
+
+from tf_impl.errors import DeepDreamError
 
 SEED_MAX = 2**32 - 1  # numpy's RandomState accepts seeds 0 .. 2**32 - 1
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one ``deepdream: error:`` line (exit 2) pointing at
-    ``--help``, like every other error of the command."""
+    """An ArgumentParser whose errors are DeepDreamErrors pointing at ``--help``, so that
+    they end as every other error does: one ``deepdream: error:`` line, exit code 2."""
 
     def error(self, message: str):
-        print(f"deepdream: error: {message} (see '{self.prog} --help')", file=sys.stderr)
-        sys.exit(2)
+        raise DeepDreamError(f"{message} (see '{self.prog} --help')")
 
 
 class HelpFormatter(argparse.HelpFormatter):
