@@ -435,9 +435,9 @@ def test_step_memory_estimate_matches_the_measured_rate(net):
 def test_image_too_large_for_memory_is_refused_with_the_figures(
     image, keras_model_file, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr("tf_impl.cli.limits.available_memory", lambda: (10_000_000, "MemAvailable"))
+    monkeypatch.setattr("tf_impl.cli.limits.available_memory", lambda: (1_000_000, "MemAvailable"))
     line = _error(["dream", image, "-o", tmp_path / "o.png", "--model", keras_model_file], capsys)
-    assert "needs about" in line and "0.0 GB is available (MemAvailable)" in line
+    assert "needs about 0.01 GB per step" in line and "0.00 GB is available (MemAvailable)" in line
 
 
 def test_available_memory_reads_the_machine():

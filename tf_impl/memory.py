@@ -12,8 +12,8 @@ from tf_impl.shapes import blob_shapes
 # Peak bytes of one compiled step (forward values kept for the backward pass, the gradients,
 # TF's scratch) per byte of float32 activations of the layers the step runs. Measured as the
 # peak RSS growth of one step to inception_4c/output of GoogLeNet (TF 2.21, CPU): 0.705 GB
-# at 1000x1000 (activations 0.168 GB: ratio 4.2), 2.71 GB at 2000x2000 (0.675 GB: 4.0).
-STEP_BYTES_PER_ACTIVATION_BYTE = 4.2
+# at 1000x1000 (activations 0.674 GB: ratio 1.05), 2.71 GB at 2000x2000 (2.70 GB: 1.00).
+STEP_BYTES_PER_ACTIVATION_BYTE = 1.05
 
 
 def step_memory_bytes(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> int:

@@ -59,6 +59,5 @@ def check_model_arguments(model: str | Path, prototxt: str | Path | None = None)
             raise DeepDreamError(f"{proto}: no such prototxt file")
         if proto.suffix.lower() in (".caffemodel", ".keras"):
             raise DeepDreamError(
-                f"{proto}: --prototxt takes the network description (.prototxt), "
-                "not a weights file"
+                f"{proto}: --prototxt takes the network description (.prototxt), not a weights file"
             )

@@ -16,7 +16,7 @@ def check_memory(net: DreamNet, blobs: Sequence[str], height: int, width: int) -
     available, source = available_memory()
     if available is not None and needed > available:
         raise DeepDreamError(
-            f"a {height}x{width} image needs about {needed / 1e9:.1f} GB per step at "
-            f"'{blobs[-1]}' and {available / 1e9:.1f} GB is available ({source}); "
+            f"a {height}x{width} image needs about {needed / 1e9:.2f} GB per step at "
+            f"'{blobs[-1]}' and {available / 1e9:.2f} GB is available ({source}); "
             "use a smaller image or an earlier layer"
         )
