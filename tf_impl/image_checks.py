@@ -31,7 +31,7 @@ def greyscale_to_8bit(image: Image.Image, path: Path) -> tuple[Image.Image, str]
     """
     values = np.asarray(image, dtype=np.float64)
     low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-    kind = "32-bit float" if image.mode == "F" else f"{image.mode} integer"
+    kind = {"F": "32-bit float", "I": "32-bit integer"}.get(image.mode, "16-bit integer")
     if not np.isfinite(values).all() or low < 0:
         raise DeepDreamError(
             f"{path}: {kind} image with values {low:g} to {high:g}; convert it to an 8-bit "
@@ -56,7 +56,7 @@ def greyscale_to_8bit(image: Image.Image, path: Path) -> tuple[Image.Image, str]
                 for t, name in _INTEGER_RANGES
                 if high <= t
             ),
-            (high, f"values 0-{high:g} scaled to 0-255"),
+            (high, f"values 0-{high:.0f} scaled to 0-255"),
         )
     scaled = np.floor(values * (255.0 / top) + 0.5) if top else values
     note = f"{path.name} is {kind} ({rule})"

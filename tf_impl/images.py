@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +40,11 @@ def load_rgb(path: str | Path, *, quiet: bool = False) -> np.ndarray:
     if path.is_dir():
         raise DeepDreamError(f"{path}: is a directory, expected an image file")
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            note = f"{path.name} is {image.mode}"
-            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                image, note = greyscale_to_8bit(image, path)
-            if image.mode != "RGB":
-                if not quiet:
-                    print(f"note: {note}, converted to 8-bit RGB", file=sys.stderr)
-                image = image.convert("RGB")
-            rgb = np.asarray(image, dtype=np.uint8).copy()
+        with warnings.catch_warnings():
+            # Between Pillow's two bomb limits it only warns (two lines of noise); the size
+            # is checked against the memory available before dreaming instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            rgb = _decode_rgb(path, quiet)
     except UnidentifiedImageError:
         raise DeepDreamError(f"{path}: not an image Pillow can read") from None
     except Image.DecompressionBombError as exc:
@@ -57,6 +53,19 @@ def load_rgb(path: str | Path, *, quiet: bool = False) -> np.ndarray:
         raise DeepDreamError(f"{path}: cannot read the image ({exc})") from None
     check_png_complete(path)
     return rgb
+
+
+def _decode_rgb(path: Path, quiet: bool) -> np.ndarray:
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        note = f"{path.name} is {image.mode}"
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            image, note = greyscale_to_8bit(image, path)
+        if image.mode != "RGB":
+            if not quiet:
+                print(f"note: {note}, converted to 8-bit RGB", file=sys.stderr)
+            image = image.convert("RGB")
+        return np.asarray(image, dtype=np.uint8).copy()
 
 
 def _bomb_reason(exc: Exception) -> str:
