@@ -68,7 +68,7 @@ def test_convert_refuses_to_overwrite_its_input(model_files, tmp_path, capsys):
     shutil.copy(model_files["V1"], disguised)
     before = disguised.read_bytes()
     line = _error(["convert", disguised, "-o", disguised], capsys)
-    assert "is an input file" in line
+    assert "is the input file" in line
     assert disguised.read_bytes() == before
 
 
@@ -76,7 +76,7 @@ def test_convert_refuses_the_prototxt_as_output(model_files, tmp_path, capsys):
     proto = tmp_path / "deploy.keras"
     shutil.copy(model_files["prototxt"], proto)
     line = _error(["convert", model_files["V2"], "--prototxt", proto, "-o", proto], capsys)
-    assert "is an input file" in line
+    assert "is the input file" in line
 
 
 @pytest.mark.parametrize("which", ["guide", "link to input", "model"])
@@ -89,7 +89,7 @@ def test_dream_refuses_any_input_as_output(which, image, model_files, tmp_path, 
         out.symlink_to(image)
     before = {p: p.read_bytes() for p in (image, guide, weights)}
     argv = ["dream", image, "-o", out, "--model", weights, "--guide", guide]
-    assert "is an input file" in _error(argv, capsys)
+    assert "is the input file" in _error(argv, capsys)
     assert {p: p.read_bytes() for p in (image, guide, weights)} == before
 
 
@@ -97,7 +97,7 @@ def test_blobs_refuses_the_image_as_output(keras_model_file, tmp_path, capsys):
     disguised = tmp_path / "picture.npz"  # Pillow reads images by content, not by name
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(disguised, format="PNG")
     argv = ["blobs", keras_model_file, disguised, "--blob", "conv1/7x7_s2", "-o", disguised]
-    assert "is an input file" in _error(argv, capsys)
+    assert "is the input file" in _error(argv, capsys)
 
 
 def test_zoom_refuses_an_input_as_animation(image, keras_model_file, tmp_path, capsys):
@@ -105,7 +105,7 @@ def test_zoom_refuses_an_input_as_animation(image, keras_model_file, tmp_path, c
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(guide)
     argv = ["zoom", image, "-o", tmp_path / "f", "--frames", "1", "--model", keras_model_file]
     line = _error([*argv, "--guide", guide, "--gif", guide], capsys)
-    assert "is an input file" in line
+    assert "is the input file" in line
     assert not (tmp_path / "f").exists()
 
 

@@ -52,8 +52,8 @@ def check_not_an_input(path: str | Path, inputs: tuple[str | Path | None, ...]) 
         )
         if same:
             raise DeepDreamError(
-                f"{path}: is an input file ({source}); choose another output path "
-                "(an input is never overwritten)"
+                f"{path}: is the input file '{source}'; choose another output path "
+                "(inputs are never overwritten)"
             )
 
 
