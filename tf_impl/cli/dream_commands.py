@@ -51,7 +51,11 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     )
     target.add_argument("--neuron", type=int, metavar="C", help="one channel at the centre")
     target.add_argument(
-        "--class", dest="class_index", type=int, metavar="N", help="a class of the classifier"
+        "--class",
+        dest="class_index",
+        type=int,
+        metavar="N",
+        help="a class of the classifier (any image size)",
     )
     target.add_argument("--guide", metavar="IMAGE", help="steer toward this image's features")
     parser.add_argument("--octaves", type=int, default=4, help="default: %(default)s")
