@@ -34,7 +34,7 @@ def model_file(model: str | Path) -> Path | None:
     if text.startswith(KERAS_PREFIX):
         return None
     path = Path(text)
-    if path.suffix.lower() in (".keras", ".caffemodel", *_PROTOTXT_SUFFIXES) or path.exists():
+    if path.suffix.lower() in (".keras", ".caffemodel", *_PROTOTXT_SUFFIXES) or path.is_file():
         return path
     return None
 
