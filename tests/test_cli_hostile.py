@@ -519,11 +519,13 @@ def test_synthetic_model_command_writes_a_labelled_model(image, tmp_path, capsys
 # --- Processes: no TensorFlow for bad arguments, pipes, Ctrl-C -----------------------------
 
 
-def _python(code: str, *args, **kwargs):
+def _python(code: str, *args, background: bool = False, **kwargs):
+    """Run Python ``code`` with the project importable: finished, or started (Popen)."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, **kwargs
-    )
+    command = [sys.executable, "-c", code, *args]
+    if background:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=env, capture_output=True, text=True, **kwargs)
 
 
 def test_bad_arguments_are_refused_without_importing_tensorflow(tmp_path):
@@ -562,3 +564,25 @@ def test_ctrl_c_while_tensorflow_imports_is_one_line(image, keras_model_file, tm
         code = process.wait(timeout=120)
     assert code == 130, err
     assert err.strip() == "deepdream: interrupted"
+
+
+def test_zoom_refuses_a_directory_another_process_is_writing(
+    image, keras_model_file, tmp_path, capsys
+):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    holder = _python(
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True); time.sleep(60)\n",
+        str(frames),
+        background=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, err = _zoom(image, frames, keras_model_file, capsys, "--frames", "1")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and "another deepdream process is writing there" in err
+    assert not (frames / "frame_0000.png").exists()

@@ -82,6 +82,30 @@ def remove_stale_temporaries(directory: Path, stem_pattern: str, suffix: str) ->
     return removed
 
 
+@contextlib.contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock (flock) on ``directory`` itself, so that two processes
+    never write the same resumable output; DeepDreamError when another one holds it. Where
+    flock does not exist (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeepDreamError(
+                f"{directory}: another deepdream process is writing there; wait for it to "
+                "finish or use another directory"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _mode_for(target: Path) -> int:
     """The permission bits the written file gets: the replaced file's, else 0666 & ~umask."""
     try:

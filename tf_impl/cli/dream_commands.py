@@ -354,6 +354,7 @@ def _zoom_settings(args, objective) -> dict:
 
 def run_zoom(args) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
+    from tf_impl.atomic import directory_lock
     from tf_impl.zoom_sequence import run_zoom_sequence, write_animation
 
     out_dir = Path(args.output)
@@ -373,7 +374,7 @@ def run_zoom(args) -> int:
     created = not out_dir.exists()
     out_dir.mkdir(exist_ok=True)
     try:
-        with frames_bar, steps_bar:
+        with directory_lock(out_dir), frames_bar, steps_bar:
             paths = run_zoom_sequence(
                 net,
                 args.rgb,
