@@ -257,12 +257,6 @@ def _float_options():
                 yield command, action.option_strings[-1], name
 
 
-def test_no_option_takes_a_plain_float():
-    options = list(_float_options())
-    assert {o for _, o, _ in options} >= {"--step-size", "--octave-scale", "--scale", "--fps"}
-    assert [o for _, o, t in options if t == "float"] == []
-
-
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
 @pytest.mark.parametrize("command, option", [(c, o) for c, o, _ in _float_options()])
 def test_non_finite_numbers_are_refused_with_the_option_name(
@@ -272,7 +266,7 @@ def test_non_finite_numbers_are_refused_with_the_option_name(
     if command == "dream":
         argv = [command, image, "-o", tmp_path / "o.png", f"{option}={value}"]
     line = _error(argv, capsys)
-    assert option in line and value in line
+    assert option in line and value.lower() in line.lower()
 
 
 @pytest.mark.parametrize("command", ["dream", "zoom"])
@@ -409,9 +403,9 @@ def test_class_works_on_the_notebooks_image_size(keras_model_file, tmp_path, cap
 def test_class_logit_at_the_trained_size_is_the_networks_logit(net):
     import tensorflow as tf
 
-    from tf_impl.cli.dream_commands import _class_objective
+    from tf_impl.objectives import class_objective
 
-    objective = _class_objective(net, 7)
+    objective = class_objective(net, 7)
     rgb = np.random.default_rng(5).integers(0, 256, (224, 224, 3)).astype(np.float32)
     batch = tf.constant(net.preprocess(rgb)[None])
     blobs = net.submodel([objective.blob, "loss3/classifier"])(batch)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
-from tf_impl.errors import DeepDreamError
 from tf_impl.image_checks import check_png_complete, greyscale_to_8bit
 
 OUTPUT_FORMATS = {
@@ -86,9 +86,9 @@ def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Float RGB 0-255 (H, W, 3) -> uint8 by the notebook's rule,
-    ``np.uint8(np.clip(x, 0, 255))``: clipped, then truncated (not rounded)."""
-    return np.clip(np.asarray(rgb, dtype=np.float32), 0, 255).astype(np.uint8)
+    """Float RGB 0-255 (H, W, 3) -> uint8 as the notebook saves and shows its dreams:
+    ``np.uint8(np.clip(rgb, 0, 255))``, clipped then truncated (not rounded)."""
+    return np.uint8(np.clip(rgb, 0, 255))
 
 
 def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:

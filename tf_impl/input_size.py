@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.network import DreamNet
 from tf_impl.shapes import blob_shapes
 

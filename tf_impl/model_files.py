@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
-KERAS_PREFIX = "keras:"
 _PROTOTXT_SUFFIXES = (".prototxt", ".pbtxt")
 
 
@@ -29,11 +28,9 @@ def looks_like_prototxt(path: Path) -> bool:
 
 def model_file(model: str | Path) -> Path | None:
     """The file ``model`` names (.keras, .caffemodel or any existing file), None for a model
-    name (``bvlc_googlenet``, ``keras:InceptionV3``)."""
-    text = str(model)
-    if text.startswith(KERAS_PREFIX):
-        return None
-    path = Path(text)
+    name (``bvlc_googlenet``, ``keras:InceptionV3``), as :func:`tf_impl.models.load_net`
+    resolves it."""
+    path = Path(model)
     if path.suffix.lower() in (".keras", ".caffemodel", *_PROTOTXT_SUFFIXES) or path.is_file():
         return path
     return None

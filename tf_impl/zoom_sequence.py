@@ -16,15 +16,17 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, remove_stale_temporaries
-from tf_impl.dream import deepdream
-from tf_impl.errors import DeepDreamError
+from tf_impl.dream import deepdream, draw_offsets
 from tf_impl.images import save_rgb
 from tf_impl.network import DreamNet
 from tf_impl.resample import affine_zoom_center
+from tf_impl.settings import ZOOM_STEP, DreamSettings, check_zoom
 
 STATE_FILE = "zoom_state.npz"
 FRAME_PATTERN = "frame_{:04d}.png"
@@ -56,7 +58,7 @@ def zoom_sequence_frames(
     rgb: np.ndarray,
     n_frames: int,
     *,
-    s: float = 0.05,
+    s: float = ZOOM_STEP,
     offsets: np.ndarray | None = None,
     seed: int | None = None,
     **dream_kwargs,
@@ -66,27 +68,20 @@ def zoom_sequence_frames(
     ``offsets``: (n_frames * octave_n * iter_n, 2) jitter offsets consumed frame after frame;
     otherwise drawn from one generator seeded with ``seed`` (as the notebook's global one).
     """
-    per_frame = _steps_per_frame(dream_kwargs)
+    check_zoom(n_frames, s)
+    settings = DreamSettings.pick(dream_kwargs)
+    per_frame = settings.steps()
     rng = np.random.RandomState(seed)
 
     def frame_offsets(index: int) -> np.ndarray:
         if offsets is not None:
             return np.asarray(offsets)[index * per_frame : (index + 1) * per_frame]
-        return _draw(rng, per_frame, dream_kwargs.get("jitter", 32))
+        return draw_offsets(rng, per_frame, settings.jitter)
 
     loop = iter_zoom_frames(
         net, np.asarray(rgb, np.float32), frame_offsets, range(n_frames), s, **dream_kwargs
     )
     return [dreamed for _, dreamed, _ in loop]
-
-
-def _steps_per_frame(dream_kwargs: dict) -> int:
-    return dream_kwargs.get("iter_n", 10) * dream_kwargs.get("octave_n", 4)
-
-
-def _draw(rng: np.random.RandomState, n: int, jitter: int) -> np.ndarray:
-    """n notebook-style jitter draws (ox, oy) from ``rng``."""
-    return np.asarray([rng.randint(-jitter, jitter + 1, 2) for _ in range(n)], np.int32)
 
 
 def _save_state(out_dir: Path, next_frame: np.ndarray, index: int, rng, settings: dict):
@@ -127,31 +122,33 @@ def run_zoom_sequence(
     out_dir: str | Path,
     n_frames: int,
     *,
-    s: float = 0.05,
+    s: float = ZOOM_STEP,
     seed: int = 0,
-    settings: dict | None = None,
+    identity: dict | None = None,
     on_frame: Callable[[int, Path], None] | None = None,
     **dream_kwargs,
 ) -> list[Path]:
     """Dream ``n_frames`` zoom frames into ``out_dir`` as frame_0000.png..., resuming a run
     that was interrupted (same settings) from its last finished frame.
 
-    ``settings`` (JSON-able) identifies the run, with the dream parameters; give it the
-    inputs' contents (e.g. their SHA-1), so that a changed file is noticed: a directory
-    holding a run with other settings is refused, as is one whose finished frames are gone.
-    Temporary files left by a killed run are removed first. ``on_frame(index, path)`` is
-    called after each frame (also for frames found already done). Returns the frame paths in order.
+    ``identity`` (JSON-able: model, objective, input...) identifies the run together with
+    ``s``, ``seed`` and the dream settings; give it the inputs' contents (e.g. their SHA-1),
+    so that a changed file is noticed. A directory holding a run with other settings is
+    refused, as is one whose finished frames are gone; temporary files left by a killed run
+    are removed first. ``on_frame(index, path)`` is called after each frame (also for frames
+    found already done). Returns the frame paths in order.
     """
     out_dir = Path(out_dir)
+    check_zoom(n_frames, s)
+    settings = DreamSettings.pick(dream_kwargs)
     remove_stale_temporaries(out_dir, r"frame_\d{4}", ".png")
     remove_stale_temporaries(out_dir, Path(STATE_FILE).stem, Path(STATE_FILE).suffix)
-    identity = {"s": s, "seed": seed, **(settings or {}), **_jsonable(dream_kwargs)}
+    identity = {"s": s, "seed": seed, **(identity or {}), **_jsonable(dream_kwargs)}
     resumed = _load_state(out_dir, identity)
     if resumed is None:
         frame, start, rng = np.asarray(rgb, np.float32), 0, np.random.RandomState(seed)
     else:
         frame, start, rng = resumed
-    per_frame = _steps_per_frame(dream_kwargs)
     paths = [out_dir / FRAME_PATTERN.format(i) for i in range(n_frames)]
     missing = [p.name for p in paths[: min(start, n_frames)] if not p.is_file()]
     if missing:
@@ -164,7 +161,7 @@ def run_zoom_sequence(
             on_frame(index, paths[index])
 
     def frame_offsets(index: int) -> np.ndarray:
-        return _draw(rng, per_frame, dream_kwargs.get("jitter", 32))
+        return draw_offsets(rng, settings.steps(), settings.jitter)
 
     loop = iter_zoom_frames(net, frame, frame_offsets, range(start, n_frames), s, **dream_kwargs)
     for index, dreamed, next_frame in loop:
@@ -182,8 +179,6 @@ def _jsonable(kwargs: dict) -> dict:
 def write_animation(frames: list[Path], output: str | Path, fps: float = 10.0) -> Path:
     """Assemble frame images into a GIF or MP4 (by ``output``'s extension) with imageio
     (MP4 through imageio-ffmpeg's bundled ffmpeg), written atomically."""
-    import imageio.v3 as iio
-
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in (".gif", ".mp4"):

@@ -8,11 +8,12 @@ files are refused in milliseconds).
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
+from conversion.errors import DeepDreamError
 from tf_impl.cli.parsing import HelpFormatter, OneLineParser
-from tf_impl.errors import DeepDreamError
 
 _COMMAND_MODULES = (
     "tf_impl.cli.model_commands",
@@ -23,8 +24,6 @@ _COMMAND_MODULES = (
 
 def build_parser() -> OneLineParser:
     """The full ``deepdream`` argument parser with every subcommand."""
-    import importlib
-
     parser = OneLineParser(
         prog="deepdream",
         description="Google's DeepDream (Caffe GoogLeNet, 2015) in TensorFlow 2.",

@@ -7,8 +7,11 @@ import math
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from conversion.errors import DeepDreamError
 from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed
-from tf_impl.errors import DeepDreamError
+from tf_impl.settings import NOTEBOOK, ZOOM_STEP, DreamSettings, check_zoom, flag, help_text
 
 DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
@@ -39,8 +42,9 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--layer",
         nargs="+",
         metavar="BLOB",
-        help="blob(s) to amplify (default: inception_4c/output). A convolution's name is its "
-        "pre-ReLU output, its ReLU's name the post-ReLU one; see 'deepdream layers'",
+        help=f"blob(s) to amplify (default: the model's, for GoogLeNet {NOTEBOOK.end}). A "
+        "convolution's name is its pre-ReLU output, its ReLU's name the post-ReLU one; see "
+        "'deepdream layers'",
     )
     parser.add_argument(
         "--weights", nargs="+", type=finite_float, metavar="W", help="one weight per --layer"
@@ -58,17 +62,31 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         help="a class of the classifier (any image size)",
     )
     target.add_argument("--guide", metavar="IMAGE", help="steer toward this image's features")
-    parser.add_argument("--octaves", type=int, default=4, help="default: %(default)s")
-    parser.add_argument(
-        "--octave-scale", type=finite_float, default=1.4, help="default: %(default)s"
-    )
-    parser.add_argument("--steps", type=int, default=10, help="steps per octave (default: 10)")
-    parser.add_argument("--step-size", type=finite_float, default=1.5, help="default: %(default)s")
-    parser.add_argument("--jitter", type=int, default=32, help="pixels (default: %(default)s)")
+    for name, kind in (
+        ("octave_n", int),
+        ("octave_scale", float),  # NaN and infinity: refused by DreamSettings, as in the API
+        ("iter_n", int),
+        ("step_size", float),
+        ("jitter", int),
+    ):
+        parser.add_argument(
+            flag(name),
+            dest=name,
+            metavar=flag(name).lstrip("-").replace("-", "_").upper(),
+            type=kind,
+            default=getattr(NOTEBOOK, name),
+            help=help_text(name),
+        )
     parser.add_argument(
         "--seed", type=seed, help="jitter seed, 0 to 2**32-1 (same stream as np.random.seed)"
     )
-    parser.add_argument("--no-clip", action="store_true", help="do not clip to 0-255")
+    parser.add_argument(
+        flag("clip"),
+        dest="clip",
+        action="store_false",
+        default=NOTEBOOK.clip,
+        help="do not clip to 0-255 (the notebook clips)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -98,34 +116,33 @@ def register(subparsers) -> None:
     zoom.add_argument("-o", "--output", required=True, help="directory for frame_NNNN.png")
     zoom.add_argument("--frames", type=int, required=True, help="number of frames")
     zoom.add_argument(
-        "--scale", type=finite_float, default=0.05, help="zoom per frame (default: %(default)s)"
+        "--scale",
+        type=float,  # NaN and infinity: refused by check_zoom, as in the API
+        default=ZOOM_STEP,
+        help=f"zoom per frame (default: {ZOOM_STEP})",
     )
     zoom.add_argument("--gif", help="also write an animated GIF")
     zoom.add_argument("--mp4", help="also write an MP4 video")
     zoom.add_argument(
         "--fps", type=positive_float, default=10.0, help="animation frame rate (default: 10)"
     )
-    zoom.set_defaults(func=run_zoom, check=check_zoom)
+    zoom.set_defaults(func=run_zoom, check=check_zoom_args)
 
 
-def _check_numbers(args) -> None:
-    if args.octaves < 1 or args.steps < 1:
-        raise DeepDreamError("--octaves and --steps must be at least 1")
-    if args.octave_scale <= 1.0:
-        raise DeepDreamError(f"--octave-scale must be above 1 (got {args.octave_scale})")
-    if args.step_size <= 0 or args.jitter < 0:
-        raise DeepDreamError("--step-size must be positive and --jitter non-negative")
+def _settings(args) -> DreamSettings:
+    """The dream settings the options give, checked (the API's own check)."""
+    return DreamSettings.pick(vars(args))
 
 
-def _check_octave_count(args, height: int, width: int) -> None:
+def _check_octave_count(settings: DreamSettings, height: int, width: int) -> None:
     """Refuse, by arithmetic alone, octave counts whose smallest octave is under one pixel
     (the network's own minimum is checked once it is loaded)."""
-    room = math.log(min(height, width)) / math.log(args.octave_scale)
-    if args.octaves - 1 > room:
+    room = math.log(min(height, width)) / math.log(settings.octave_scale)
+    if settings.octave_n - 1 > room:
         raise DeepDreamError(
-            f"--octaves {args.octaves} shrinks a {height}x{width} image below one pixel "
-            f"(1/{args.octave_scale} per octave); at most {int(room) + 1} octaves fit, fewer "
-            "for the network's layers"
+            f"{flag('octave_n')} {settings.octave_n} shrinks a {height}x{width} image below "
+            f"one pixel (1/{settings.octave_scale} per octave); at most {int(room) + 1} "
+            "octaves fit, fewer for the network's layers"
         )
 
 
@@ -137,15 +154,15 @@ def _input_files(args) -> tuple:
 
 
 def _check_inputs(args) -> None:
-    """Before TensorFlow: numbers, model arguments, the images (kept on ``args``)."""
+    """Before TensorFlow: settings, model arguments, the images (kept on ``args``)."""
     from tf_impl.images import load_rgb
     from tf_impl.model_files import check_model_arguments
 
-    _check_numbers(args)
+    args.settings = _settings(args)
     check_model_arguments(args.model, args.prototxt)
     args.rgb = load_rgb(args.input)
     args.guide_rgb = load_rgb(args.guide) if args.guide else None
-    _check_octave_count(args, *args.rgb.shape[:2])
+    _check_octave_count(args.settings, *args.rgb.shape[:2])
 
 
 def check_dream(args) -> None:
@@ -156,167 +173,11 @@ def check_dream(args) -> None:
     _check_inputs(args)
 
 
-def build_objective(net, args):
-    """The objective the options ask for; validates blob names and channel numbers."""
-    from tf_impl.dream import DEFAULT_END
-    from tf_impl.objectives import L2, Channels, Guided, Neuron, weighted
-
-    layers = args.layer or [net.metadata.get("default_layer", DEFAULT_END)]
-    if args.weights and len(args.weights) != len(layers):
-        raise DeepDreamError(
-            f"{len(args.weights)} --weights for {len(layers)} --layer; give one per layer"
-        )
-    channels = {name: net.channels(name) for name in layers}  # raises for unknown names
-    chosen = args.channels or ([args.neuron] if args.neuron is not None else [])
-    for name in layers:
-        bad = [c for c in chosen if not 0 <= c < channels[name]]
-        if bad:
-            raise DeepDreamError(
-                f"channel {bad[0]} is out of range for '{name}', which has channels "
-                f"0-{channels[name] - 1}"
-            )
-    if args.class_index is not None:
-        return _class_objective(net, args.class_index)
-    if args.guide and len(layers) > 1:
-        raise DeepDreamError("--guide works with one --layer")
-    objectives = []
-    for name in layers:
-        if args.guide:
-            objectives.append(Guided(name))
-        elif args.channels:
-            objectives.append(Channels(name, tuple(args.channels)))
-        elif args.neuron is not None:
-            objectives.append(Neuron(name, args.neuron))
-        else:
-            objectives.append(L2(name))
-    return weighted(objectives, args.weights)
-
-
-def _class_objective(net, index: int):
-    """ClassLogit of the network's last InnerProduct, applied at every position.
-
-    The classifier's input is followed back through average pooling and dropout (linear, so
-    the mean over positions is unchanged) to the blob they start from: for GoogLeNet
-    ``inception_5b/output`` instead of ``pool5/drop_7x7_s1``, which is empty below 223x223.
-    At the trained size (224x224) the value is the network's own logit.
-    """
-    from tf_impl.caffe_layers import CaffeIdentity, CaffeInnerProduct, CaffePooling
-    from tf_impl.naming import caffe_name
-    from tf_impl.objectives import ClassLogit
-
-    classifiers = [la for la in net.keras_model.layers if isinstance(la, CaffeInnerProduct)]
-    if not classifiers:
-        raise DeepDreamError("--class needs a model with a classifier (an InnerProduct layer)")
-    layer = classifiers[-1]
-    if not 0 <= index < layer.units:
-        raise DeepDreamError(f"--class {index} is out of range: classes are 0-{layer.units - 1}")
-
-    def producer(keras_layer):
-        return keras_layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
-
-    source = producer(layer)
-    while isinstance(source, CaffeIdentity) or (
-        isinstance(source, CaffePooling) and source.method == "AVE"
-    ):
-        source = producer(source)
-    name = caffe_name(source.name)
-    if net.channels(name) != layer.features:
-        raise DeepDreamError(
-            f"--class needs the classifier's input '{name}' to have {layer.features} channels"
-        )
-    kernel, *bias = [w.numpy() for w in layer.weights]
-    return ClassLogit(name, index, kernel, bias[0] if bias else None)
-
-
-def _progress(args, total: int, unit: str, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet, file=sys.stderr)
-
-
-def _prepare(args):
-    """Load the model and build the objective; check the sizes and memory the dream needs."""
-    from tf_impl.models import load_net
-
-    net = load_net(args.model, args.prototxt)
-    objective = build_objective(net, args)
-    _check_sizes(net, objective, args)
-    return net, objective
-
-
-def _check_sizes(net, objective, args) -> None:
-    from tf_impl.cli.limits import check_memory
-    from tf_impl.dream import check_dream_size, octave_sizes
-    from tf_impl.input_size import check_image_fits
-
-    height, width = args.rgb.shape[:2]
-    check_image_fits(net, objective.blobs, height, width, "image")
-    if args.guide_rgb is not None:
-        check_image_fits(net, objective.blobs, *args.guide_rgb.shape[:2], "guide image")
-    check_dream_size(
-        net, objective.blobs, octave_sizes(height, width, args.octaves, args.octave_scale)
-    )
-    check_memory(net, objective.blobs, height, width)
-
-
-def _check_changed(result, rgb, args) -> None:
-    """A dream that left the image exactly as it was had a zero gradient all along."""
-    import numpy as np
-
-    if not np.array_equal(result, np.asarray(rgb, np.float32)):
-        return
-    if args.neuron is not None or args.channels:
-        advice = "a dead unit; try other --neuron/--channels, or another --layer"
-    else:
-        advice = "try another --layer"
-    raise DeepDreamError(
-        f"the objective's gradient is zero on this image, so the dream left it unchanged "
-        f"({advice}); nothing was written"
-    )
-
-
-def _dream_kwargs(args, objective, guide) -> dict:
-    return {
-        "objective": objective,
-        "iter_n": args.steps,
-        "octave_n": args.octaves,
-        "octave_scale": args.octave_scale,
-        "step_size": args.step_size,
-        "jitter": args.jitter,
-        "clip": not args.no_clip,
-        "guide": guide,
-    }
-
-
-def run_dream(args) -> int:
-    """Dream on one image and write it (atomically)."""
-    from tf_impl.dream import deepdream
-    from tf_impl.images import save_rgb
-
-    net, objective = _prepare(args)
-    bar = _progress(args, args.octaves * args.steps, "step", "dreaming")
-
-    def on_step(octave: int, step: int) -> None:
-        bar.set_postfix_str(f"octave {octave + 1}/{args.octaves}")
-        bar.update(1)
-
-    kwargs = _dream_kwargs(args, objective, args.guide_rgb)
-    with bar:
-        result = deepdream(net, args.rgb, seed=args.seed, on_step=on_step, **kwargs)
-    _check_changed(result, args.rgb, args)
-    save_rgb(args.output, result)
-    print(f"wrote {args.output} ({args.rgb.shape[1]}x{args.rgb.shape[0]})", file=sys.stderr)
-    return 0
-
-
-def check_zoom(args) -> None:
+def check_zoom_args(args) -> None:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
     from tf_impl.atomic import check_not_an_input, check_output_file, probe_writable
 
-    if args.frames < 1:
-        raise DeepDreamError("--frames must be at least 1")
-    if not 0 < args.scale < 0.5:
-        raise DeepDreamError(f"--scale must be in (0, 0.5) (got {args.scale})")
+    check_zoom(args.frames, args.scale)
     out_dir = Path(args.output)
     inputs = _input_files(args)
     check_not_an_input(out_dir, inputs)
@@ -332,8 +193,95 @@ def check_zoom(args) -> None:
     _check_inputs(args)
 
 
-def _zoom_settings(args, objective) -> dict:
-    """What identifies a zoom run besides the dream parameters: every input's contents."""
+def _progress(args, total: int, unit: str, desc: str):
+    return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet, file=sys.stderr)
+
+
+def _prepare(args):
+    """Load the model and build the objective; check the sizes and memory the dream needs."""
+    # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
+    # only after the arguments are checked. The same holds in the commands below.
+    from tf_impl.models import load_net
+    from tf_impl.objectives import make_objective
+
+    net = load_net(args.model, args.prototxt)
+    objective = make_objective(
+        net,
+        args.layer,
+        weights=args.weights,
+        channels=args.channels,
+        neuron=args.neuron,
+        class_index=args.class_index,
+        guided=args.guide is not None,
+    )
+    _check_sizes(net, objective, args)
+    return net, objective
+
+
+def _check_sizes(net, objective, args) -> None:
+    from tf_impl.cli.limits import check_memory
+    from tf_impl.dream import check_dream_size, octave_sizes
+    from tf_impl.input_size import check_image_fits
+
+    height, width = args.rgb.shape[:2]
+    check_image_fits(net, objective.blobs, height, width, "image")
+    if args.guide_rgb is not None:
+        check_image_fits(net, objective.blobs, *args.guide_rgb.shape[:2], "guide image")
+    settings = args.settings
+    # deepdream checks this too, but only after the progress bar has been drawn: check first
+    # so a too-small image gives one clean error line.
+    check_dream_size(
+        net, objective.blobs, octave_sizes(height, width, settings.octave_n, settings.octave_scale)
+    )
+    check_memory(net, objective.blobs, height, width)
+
+
+def _check_changed(result, rgb, args) -> None:
+    """A dream that left the image exactly as it was had a zero gradient all along."""
+    import numpy as np
+
+    if args.settings.iter_n == 0 or not np.array_equal(result, np.asarray(rgb, np.float32)):
+        return  # 0 steps give the image back by design
+    if args.neuron is not None or args.channels:
+        advice = "a dead unit; try other --neuron/--channels, or another --layer"
+    else:
+        advice = "try another --layer"
+    raise DeepDreamError(
+        f"the objective's gradient is zero on this image, so the dream left it unchanged "
+        f"({advice}); nothing was written"
+    )
+
+
+def _dream_kwargs(settings: DreamSettings, objective, guide) -> dict:
+    params = settings.as_params()
+    del params["end"]  # the objective names the blobs
+    return {**params, "objective": objective, "guide": guide}
+
+
+def run_dream(args) -> int:
+    """Dream on one image and write it (atomically)."""
+    from tf_impl.dream import deepdream
+    from tf_impl.images import save_rgb
+
+    net, objective = _prepare(args)
+    settings = args.settings
+    bar = _progress(args, settings.steps(), "step", "dreaming")
+
+    def on_step(octave: int, step: int) -> None:
+        bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
+        bar.update(1)
+
+    kwargs = _dream_kwargs(settings, objective, args.guide_rgb)
+    with bar:
+        result = deepdream(net, args.rgb, seed=args.seed, on_step=on_step, **kwargs)
+    _check_changed(result, args.rgb, args)
+    save_rgb(args.output, result)
+    print(f"wrote {args.output} ({args.rgb.shape[1]}x{args.rgb.shape[0]})", file=sys.stderr)
+    return 0
+
+
+def _zoom_identity(args, objective) -> dict:
+    """What identifies a zoom run besides the dream settings: every input's contents."""
     from conversion.download import sha1_of
     from tf_impl.model_files import model_file
 
@@ -359,16 +307,17 @@ def run_zoom(args) -> int:
 
     out_dir = Path(args.output)
     net, objective = _prepare(args)
-    settings = _zoom_settings(args, objective)
+    settings = args.settings
+    identity = _zoom_identity(args, objective)
     frames_bar = _progress(args, args.frames, "frame", "zoom")
-    steps_bar = _progress(args, args.octaves * args.steps, "step", "dreaming")
+    steps_bar = _progress(args, settings.steps(), "step", "dreaming")
 
     def on_frame(index: int, path: Path) -> None:
         frames_bar.update(1)
         steps_bar.reset()
 
     def on_step(octave: int, step: int) -> None:
-        steps_bar.set_postfix_str(f"octave {octave + 1}/{args.octaves}")
+        steps_bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         steps_bar.update(1)
 
     created = not out_dir.exists()
@@ -382,10 +331,10 @@ def run_zoom(args) -> int:
                 args.frames,
                 s=args.scale,
                 seed=args.seed if args.seed is not None else 0,
-                settings=settings,
+                identity=identity,
                 on_frame=on_frame,
                 on_step=on_step,
-                **_dream_kwargs(args, objective, args.guide_rgb),
+                **_dream_kwargs(settings, objective, args.guide_rgb),
             )
     finally:
         if created and not any(out_dir.iterdir()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.machine_memory import available_memory
 from tf_impl.memory import step_memory_bytes
 from tf_impl.network import DreamNet

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
 from tf_impl.cli.parsing import HelpFormatter
-from tf_impl.errors import DeepDreamError
 from tf_impl.model_files import check_model_arguments, model_file
 
 OFFLINE = "deepdream synthetic-model -o synthetic.keras"
@@ -38,6 +38,13 @@ def register(subparsers) -> None:
     convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
     convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file")
+    convert.add_argument(
+        "--pooling-field13",
+        choices=("round_mode", "ceil_mode"),
+        help="which Caffe wrote the caffemodel's pooling field 13, needed only when it is set "
+        "and no --prototxt is given: round_mode (BVLC Caffe: 0 = ceil) or ceil_mode (forks "
+        "such as brocolli-caffe: 0 = floor)",
+    )
     convert.set_defaults(func=run_convert, check=check_convert)
 
     layers = subparsers.add_parser(
@@ -81,6 +88,10 @@ def register(subparsers) -> None:
     blobs.set_defaults(func=run_blobs, check=check_blobs)
 
 
+# The commands import their modules inside the functions, not at the top: those load
+# TensorFlow, which the CLI imports (quietly) only after the arguments are parsed.
+
+
 def _load(args):
     from tf_impl.models import load_net
 
@@ -115,9 +126,9 @@ def check_blobs(args) -> None:
 
 def run_convert(args) -> int:
     """Convert and save; prints what was written."""
-    from conversion.convert import convert_caffemodel
+    from tf_impl.convert import convert_caffemodel
 
-    net = convert_caffemodel(args.caffemodel, args.prototxt)
+    net = convert_caffemodel(args.caffemodel, args.prototxt, args.pooling_field13)
     net.save(args.output)
     print(
         f"wrote {args.output}: {len(net.blob_names())} blobs from a "

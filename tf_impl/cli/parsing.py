@@ -11,7 +11,7 @@ import argparse
 import math
 import textwrap
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
 SEED_MAX = 2**32 - 1  # numpy's RandomState accepts seeds 0 .. 2**32 - 1
 

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 def check_synthetic_model(args) -> None:
     """Before TensorFlow: a writable .keras or .caffemodel output, a positive class count."""
-    from tf_impl.errors import DeepDreamError
+    from conversion.errors import DeepDreamError
 
     check_output_file(args.output, (".keras", ".caffemodel"))
     if args.classes < 1:
@@ -52,9 +52,9 @@ def run_synthetic_model(args) -> int:
     import tempfile
     from pathlib import Path
 
-    from conversion.convert import convert_caffemodel
     from conversion.synthetic import synthetic_googlenet
     from tf_impl.atomic import atomic_output
+    from tf_impl.convert import convert_caffemodel
 
     label = LABEL.format(seed=args.seed)
     net_param = synthetic_googlenet(args.seed, "V2", args.classes)
