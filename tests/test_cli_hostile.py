@@ -391,6 +391,7 @@ def test_tiny_guide_is_one_line(image, keras_model_file, tmp_path, capsys):
     assert "image too small for this layer: the guide image is 1x1" in line
 
 
+@pytest.mark.slow
 def test_class_works_on_the_notebooks_image_size(keras_model_file, tmp_path, capsys):
     sky_sized = _write_image(tmp_path / "sky.png", 575, 1024)  # sky1024px.jpg's size
     out = tmp_path / "o.png"
@@ -535,6 +536,7 @@ def test_bad_arguments_are_refused_without_importing_tensorflow(tmp_path):
     assert result.stderr.strip() == f"deepdream: error: {tmp_path / 'missing.png'}: no such file"
 
 
+@pytest.mark.slow
 def test_layers_into_a_closed_pipe_is_quiet(keras_model_file):
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     command = [sys.executable, "-m", "tf_impl.cli", "layers", str(keras_model_file)]
@@ -547,6 +549,7 @@ def test_layers_into_a_closed_pipe_is_quiet(keras_model_file):
     assert "Traceback" not in err and "BrokenPipe" not in err
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_tensorflow_imports_is_one_line(image, keras_model_file, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     command = [sys.executable, "-m", "tf_impl.cli", "dream", str(image)]
