@@ -51,7 +51,7 @@ def test_dream_is_reproducible_with_a_seed(image, keras_model_file, tmp_path, ca
         ["--layer", "inception_3b/5x5_reduce"],
         ["--layer", "inception_4c/output", "--channels", "3", "7"],
         ["--layer", "inception_4b/output", "inception_4c/output", "--weights", "1", "0.5"],
-        ["--layer", "inception_4c/output", "--neuron", "5"],
+        ["--layer", "inception_4c/output", "--neuron", "6"],
         ["--class", "3", "--octaves", "1"],
         ["--no-clip"],
         ["--lapnorm", "4"],

@@ -49,7 +49,7 @@ def test_blobs_saves_nchw_float32(model_files, keras_model_file, net, tmp_path):
     "argv_tail, message",
     [
         (["--blob", "inception_4x/output"], "unknown blob 'inception_4x/output'; did you mean"),
-        (["--blob", "pool5/7x7_s1"], "blob 'pool5/7x7_s1' is empty for a 61x83 image"),
+        (["--blob", "pool5/7x7_s1"], "image too small for this layer: the image is 61x83"),
     ],
 )
 def test_blobs_bad_names(keras_model_file, tmp_path, capsys, argv_tail, message):

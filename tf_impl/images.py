@@ -3,7 +3,9 @@ input."""
 
 from __future__ import annotations
 
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
+from tf_impl.image_checks import check_png_complete, greyscale_to_8bit
 
 OUTPUT_FORMATS = {
     ".png": "PNG",
@@ -26,8 +29,10 @@ OUTPUT_FORMATS = {
 def load_rgb(path: str | Path, *, quiet: bool = False) -> np.ndarray:
     """Read an image as (H, W, 3) uint8 RGB, honouring EXIF orientation.
 
-    Greyscale, RGBA (alpha dropped), palette and 16-bit images are converted to 8-bit RGB,
-    said once on stderr unless ``quiet``. Raises DeepDreamError for missing or non-image files.
+    Greyscale, RGBA (alpha dropped), palette, 16/32-bit integer and float images are converted
+    to 8-bit RGB (high bit depths by the range their values use, see
+    :func:`~tf_impl.image_checks.greyscale_to_8bit`), said once on stderr unless ``quiet``.
+    Raises DeepDreamError for missing, non-image, truncated or decompression-bomb files.
     """
     path = Path(path)
     if not path.exists():
@@ -35,23 +40,43 @@ def load_rgb(path: str | Path, *, quiet: bool = False) -> np.ndarray:
     if path.is_dir():
         raise DeepDreamError(f"{path}: is a directory, expected an image file")
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            mode = image.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16/32-bit greyscale: scale to 8 bits rather than clipping.
-                array = np.asarray(image, dtype=np.float64)
-                top = 65535.0 if array.max() > 255 else 255.0
-                image = Image.fromarray(np.round(array * 255.0 / top).astype(np.uint8), "L")
-            if image.mode != "RGB":
-                if not quiet:
-                    print(f"note: {path.name} is {mode}, converted to 8-bit RGB", file=sys.stderr)
-                image = image.convert("RGB")
-            return np.asarray(image, dtype=np.uint8).copy()
+        with warnings.catch_warnings():
+            # Between Pillow's two bomb limits it only warns (two lines of noise); the size
+            # is checked against the memory available before dreaming instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            rgb = _decode_rgb(path, quiet)
     except UnidentifiedImageError:
         raise DeepDreamError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise DeepDreamError(f"{path}: refused, {_bomb_reason(exc)}") from None
     except OSError as exc:
         raise DeepDreamError(f"{path}: cannot read the image ({exc})") from None
+    check_png_complete(path)
+    return rgb
+
+
+def _decode_rgb(path: Path, quiet: bool) -> np.ndarray:
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        note = f"{path.name} is {image.mode}"
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            image, note = greyscale_to_8bit(image, path)
+        if image.mode != "RGB":
+            if not quiet:
+                print(f"note: {note}, converted to 8-bit RGB", file=sys.stderr)
+            image = image.convert("RGB")
+        return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _bomb_reason(exc: Exception) -> str:
+    """Pillow's decompression-bomb message, shortened to the sizes."""
+    pixels = re.findall(r"\d+", str(exc))
+    if len(pixels) >= 2:
+        return (
+            f"its header claims {int(pixels[0]):,} pixels, over Pillow's safety limit of "
+            f"{int(pixels[1]):,} (a decompression bomb, or an image far too large to dream)"
+        )
+    return str(exc)
 
 
 def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
@@ -69,7 +94,7 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:
     """Write (H, W, 3) RGB (uint8, or float 0-255 converted by :func:`to_uint8`) atomically:
     a temp file in the same directory, renamed into place, so a failed write never leaves a
-    half-written file."""
+    half-written file. A link is written through to its target, whose mode is kept."""
     path = Path(path)
     image_format = OUTPUT_FORMATS.get(path.suffix.lower())
     if image_format is None:

@@ -134,6 +134,13 @@ def _inner_product(layer: LayerSpec):
         )
     if not layer.blobs:
         _fit_blob(layer, 0, (p.num_output, 0), "weight")  # raises: the weight is missing
+    shape = layer.blobs[0].shape  # (outputs, inputs), or V1's (1, 1, outputs, inputs)
+    if len(shape) >= 2 and shape[-2] != p.num_output:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (InnerProduct): the caffemodel has {shape[-2]} outputs, the "
+            f"prototxt asks for {p.num_output} (num_output); use the prototxt that goes with "
+            f"this caffemodel (num_output: {shape[-2]})"
+        )
     features = layer.blobs[0].size // max(p.num_output, 1)
     weights = [_fit_blob(layer, 0, (p.num_output, features), "weight").T]
     if p.bias_term:

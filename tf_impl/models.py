@@ -12,6 +12,7 @@ from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.registry import MODELS, ModelInfo, get_model_info
 from tf_impl import convert
+from tf_impl.model_files import check_model_arguments
 from tf_impl.network import DreamNet, load_dreamnet
 from tf_impl.provenance import load_synthetic_net
 
@@ -28,6 +29,7 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     - ``synthetic``: the seeded synthetic GoogLeNet, its metadata saying so (what is made with
       it is labelled as not GoogLeNet's features).
     """
+    check_model_arguments(model, prototxt)
     path = Path(model)
     if path.suffix == ".keras":
         return load_dreamnet(path)

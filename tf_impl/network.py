@@ -133,11 +133,16 @@ def load_dreamnet(path: str | Path) -> DreamNet:
     try:
         with zipfile.ZipFile(path) as archive:
             meta = json.loads(archive.read(METADATA_ENTRY))
+            config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):
         raise DeepDreamError(
             f"{path}: not a model written by 'deepdream convert' (no {METADATA_ENTRY})"
         ) from None
-    model = keras.models.load_model(path, compile=False)
+    # Not keras.models.load_model: for an archive with an extra entry (ours) it unpacks the
+    # whole file into a temporary directory on every load. The weights are read in place.
+    config["compile_config"] = None
+    model = keras.saving.deserialize_keras_object(config)
+    model.load_weights(path)
     mean = tuple(float(m) for m in meta.pop("mean"))
     order = meta.pop("channel_order")
     scale = float(meta.pop("scale", 1.0))

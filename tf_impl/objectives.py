@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.caffe_layers import CaffeInnerProduct
+from tf_impl.caffe_layers import CaffeIdentity, CaffeInnerProduct, CaffePooling
 from tf_impl.network import DreamNet, input_blobs
 from tf_impl.settings import NOTEBOOK
 
@@ -155,7 +155,12 @@ def weighted(objectives: Sequence[object], weights: Sequence[float] | None = Non
 
 def class_objective(net: DreamNet, index: int) -> ClassLogit:
     """:class:`ClassLogit` of class ``index`` with the network's last InnerProduct (its
-    classifier), applied at every position of that layer's input blob."""
+    classifier), applied at every position.
+
+    The classifier's input is followed back through average pooling and dropout (linear, so
+    the mean over positions is unchanged) to the blob they start from: for GoogLeNet
+    ``inception_5b/output`` instead of ``pool5/drop_7x7_s1``, which is empty below 223x223.
+    At the trained size (224x224) the value is the network's own logit."""
     classifiers = [la for la in net.keras_model.layers if isinstance(la, CaffeInnerProduct)]
     if not classifiers:
         raise DeepDreamError("--class needs a model with a classifier (an InnerProduct layer)")
@@ -163,6 +168,10 @@ def class_objective(net: DreamNet, index: int) -> ClassLogit:
     if not 0 <= index < layer.units:
         raise DeepDreamError(f"--class {index} is out of range: classes are 0-{layer.units - 1}")
     (source,) = input_blobs(layer)
+    while isinstance(net.layer(source), CaffeIdentity) or (
+        isinstance(net.layer(source), CaffePooling) and net.layer(source).method == "AVE"
+    ):
+        (source,) = input_blobs(net.layer(source))
     if net.channels(source) != layer.features:
         raise DeepDreamError(
             f"--class needs the classifier's input '{source}' to have {layer.features} channels"

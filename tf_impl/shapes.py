@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from math import prod
+
+from tf_impl.caffe_layers import CaffeInnerProduct
 from tf_impl.naming import caffe_name
 from tf_impl.network import DreamNet, input_blobs
 
@@ -9,7 +12,8 @@ from tf_impl.network import DreamNet, input_blobs
 def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, ...]]:
     """{blob name: (h, w, c) or (units,)} for a (height, width) input, by Caffe's size rules.
 
-    A blob the input is too small for has a non-positive dimension (and so do all after it).
+    A blob the input is too small for has a non-positive dimension (and so do all after it);
+    so has a fully connected (InnerProduct) blob whose input is not the size it was built for.
     """
     shapes: dict[str, tuple[int, ...]] = {}
     for layer in net.keras_model.layers:
@@ -19,7 +23,8 @@ def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, 
             shapes[name] = (height, width, 3)
             continue
         inputs = [(1, *shapes[p]) for p in producers]
-        if any(d <= 0 for shape in inputs for d in shape):
+        wrong_size = isinstance(layer, CaffeInnerProduct) and prod(inputs[0]) != layer.features
+        if wrong_size or any(d <= 0 for shape in inputs for d in shape):
             shapes[name] = tuple(0 for _ in layer.output.shape[1:])
             continue
         try:

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.atomic import atomic_output
+from tf_impl.atomic import atomic_output, remove_stale_temporaries
 from tf_impl.dream import deepdream, draw_offsets
 from tf_impl.images import save_rgb
 from tf_impl.network import DreamNet
@@ -105,7 +105,7 @@ def _load_state(out_dir: Path, settings: dict):
     with np.load(path) as data:
         saved = json.loads(str(data["settings"]))
         if saved != settings:
-            changed = sorted(k for k in settings if saved.get(k) != settings[k])
+            changed = sorted(k for k in {*saved, *settings} if saved.get(k) != settings.get(k))
             raise DeepDreamError(
                 f"{out_dir} holds a zoom sequence made with other settings ({', '.join(changed)}"
                 "); use another directory, or delete it to start over"
@@ -132,13 +132,17 @@ def run_zoom_sequence(
     that was interrupted (same settings) from its last finished frame.
 
     ``identity`` (JSON-able: model, objective, input...) identifies the run together with
-    ``s``, ``seed`` and the dream settings; a directory holding a run with other settings is
-    refused. ``on_frame(index, path)`` is called after each frame (also for
-    frames found already done). Returns the frame paths in order.
+    ``s``, ``seed`` and the dream settings; give it the inputs' contents (e.g. their SHA-1),
+    so that a changed file is noticed. A directory holding a run with other settings is
+    refused, as is one whose finished frames are gone; temporary files left by a killed run
+    are removed first. ``on_frame(index, path)`` is called after each frame (also for frames
+    found already done). Returns the frame paths in order.
     """
     out_dir = Path(out_dir)
     check_zoom(n_frames, s)
     settings = DreamSettings.pick(dream_kwargs)
+    remove_stale_temporaries(out_dir, r"frame_\d{4}", ".png")
+    remove_stale_temporaries(out_dir, Path(STATE_FILE).stem, Path(STATE_FILE).suffix)
     identity = {"s": s, "seed": seed, **(identity or {}), **_jsonable(dream_kwargs)}
     resumed = _load_state(out_dir, identity)
     if resumed is None:
@@ -146,6 +150,12 @@ def run_zoom_sequence(
     else:
         frame, start, rng = resumed
     paths = [out_dir / FRAME_PATTERN.format(i) for i in range(n_frames)]
+    missing = [p.name for p in paths[: min(start, n_frames)] if not p.is_file()]
+    if missing:
+        raise DeepDreamError(
+            f"{out_dir}: {missing[0]} is missing ({len(missing)} finished frame(s) in all), so "
+            "the sequence cannot be resumed or animated; delete the directory to start over"
+        )
     for index in range(min(start, n_frames)):
         if on_frame:
             on_frame(index, paths[index])

@@ -1,31 +1,34 @@
 """The ``deepdream`` command: argument parsing, dispatch, and one-line errors.
 
 Each subcommand lives in a module of this package exposing ``register(subparsers)``, which
-adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code).
+adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code) and
+optionally ``check`` (called first, before TensorFlow is imported, so that bad arguments and
+files are refused in milliseconds).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 
 from conversion.errors import DeepDreamError
+from tf_impl.cli.parsing import HelpFormatter, OneLineParser
 
 _COMMAND_MODULES = (
     "tf_impl.cli.model_commands",
     "tf_impl.cli.dream_commands",
     "tf_impl.cli.atlas_commands",
+    "tf_impl.cli.synthetic_command",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     """The full ``deepdream`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="deepdream",
         description="Google's DeepDream (Caffe GoogLeNet, 2015) in TensorFlow 2.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in _COMMAND_MODULES:
@@ -54,19 +57,36 @@ def _import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
+def _silence_stdout() -> None:
+    """After the reader of stdout went away (``deepdream layers | head -1``): point stdout
+    at /dev/null so that Python's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deepdream`` console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _import_tensorflow_quietly()
     try:
-        return int(args.func(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "check", None):
+            args.check(args)
+        _import_tensorflow_quietly()
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except DeepDreamError as exc:
         print(f"deepdream: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("deepdream: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # as a shell reports a process ended by SIGPIPE
 
 
 if __name__ == "__main__":

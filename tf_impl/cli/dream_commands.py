@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from tqdm import tqdm
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli.options import add_model_options
+from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed
 from tf_impl.settings import NOTEBOOK, ZOOM_STEP, DreamSettings, check_zoom, flag, help_text
 
 DREAM_EXAMPLES = """examples:
@@ -21,6 +23,7 @@ DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o d.png --layer inception_4c/output --channels 12 97
   deepdream dream sky.jpg -o d.png --layer inception_4b/output inception_4d/output --weights 1 0.5
   deepdream dream sky.jpg -o d.png --class 1                # amplify a class (goldfish)
+  deepdream dream sky.jpg -o d.png --model synthetic.keras  # offline: see 'synthetic-model'
   deepdream dream sky.jpg -o d.png --model keras:InceptionV3 --layer mixed3 mixed5
 """
 ZOOM_EXAMPLES = """examples:
@@ -41,7 +44,7 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "'deepdream layers'",
     )
     parser.add_argument(
-        "--weights", nargs="+", type=float, metavar="W", help="one weight per --layer"
+        "--weights", nargs="+", type=finite_float, metavar="W", help="one weight per --layer"
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
@@ -49,7 +52,11 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     )
     target.add_argument("--neuron", type=int, metavar="C", help="one channel at the centre")
     target.add_argument(
-        "--class", dest="class_index", type=int, metavar="N", help="a class of the classifier"
+        "--class",
+        dest="class_index",
+        type=int,
+        metavar="N",
+        help="a class of the classifier (any image size)",
     )
     target.add_argument("--guide", metavar="IMAGE", help="steer toward this image's features")
     target.add_argument(
@@ -62,7 +69,7 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     )
     for name, kind in (
         ("octave_n", int),
-        ("octave_scale", float),
+        ("octave_scale", float),  # NaN and infinity: refused by DreamSettings, as in the API
         ("iter_n", int),
         ("step_size", float),
         ("jitter", int),
@@ -76,7 +83,9 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
             default=getattr(NOTEBOOK, name),
             help=help_text(name),
         )
-    parser.add_argument("--seed", type=int, help="jitter seed (same stream as np.random.seed)")
+    parser.add_argument(
+        "--seed", type=seed, help="jitter seed, 0 to 2**32-1 (same stream as np.random.seed)"
+    )
     parser.add_argument(
         flag("clip"),
         dest="clip",
@@ -95,11 +104,11 @@ def register(subparsers) -> None:
         description="Dream on an image with the original notebook's algorithm and defaults. "
         "The output has the input's size.",
         epilog=DREAM_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_dream_options(dream)
     dream.add_argument("-o", "--output", required=True, help="output image (.png, .jpg...)")
-    dream.set_defaults(func=run_dream)
+    dream.set_defaults(func=run_dream, check=check_dream)
 
     zoom = subparsers.add_parser(
         "zoom",
@@ -107,18 +116,23 @@ def register(subparsers) -> None:
         description="The notebook's zoom sequence: each frame is a dream of the previous one, "
         "zoomed into the centre. Frames are written as they finish; rerun to resume.",
         epilog=ZOOM_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_dream_options(zoom)
     zoom.add_argument("-o", "--output", required=True, help="directory for frame_NNNN.png")
     zoom.add_argument("--frames", type=int, required=True, help="number of frames")
     zoom.add_argument(
-        "--scale", type=float, default=ZOOM_STEP, help=f"zoom per frame (default {ZOOM_STEP})"
+        "--scale",
+        type=float,  # NaN and infinity: refused by check_zoom, as in the API
+        default=ZOOM_STEP,
+        help=f"zoom per frame (default: {ZOOM_STEP})",
     )
     zoom.add_argument("--gif", help="also write an animated GIF")
     zoom.add_argument("--mp4", help="also write an MP4 video")
-    zoom.add_argument("--fps", type=float, default=10.0, help="animation frame rate")
-    zoom.set_defaults(func=run_zoom)
+    zoom.add_argument(
+        "--fps", type=positive_float, default=10.0, help="animation frame rate (default: 10)"
+    )
+    zoom.set_defaults(func=run_zoom, check=check_zoom_args)
 
 
 def _settings(args) -> DreamSettings:
@@ -126,24 +140,77 @@ def _settings(args) -> DreamSettings:
     return DreamSettings.pick(vars(args))
 
 
+def _check_octave_count(settings: DreamSettings, height: int, width: int) -> None:
+    """Refuse, by arithmetic alone, octave counts whose smallest octave is under one pixel
+    (the network's own minimum is checked once it is loaded)."""
+    room = math.log(min(height, width)) / math.log(settings.octave_scale)
+    if settings.octave_n - 1 > room:
+        raise DeepDreamError(
+            f"{flag('octave_n')} {settings.octave_n} shrinks a {height}x{width} image below "
+            f"one pixel (1/{settings.octave_scale} per octave); at most {int(room) + 1} "
+            "octaves fit, fewer for the network's layers"
+        )
+
+
+def _input_files(args) -> tuple:
+    """Every file the command reads: the image, guide, model file and prototxt."""
+    from tf_impl.model_files import model_file
+
+    return (args.input, args.guide, args.guide_channels, model_file(args.model), args.prototxt)
+
+
+def _check_inputs(args) -> None:
+    """Before TensorFlow: settings, model arguments, the images (kept on ``args``)."""
+    from tf_impl.images import load_rgb
+    from tf_impl.model_files import check_model_arguments
+
+    args.settings = _settings(args)
+    check_model_arguments(args.model, args.prototxt)
+    args.rgb = load_rgb(args.input)
+    args.guide_rgb = load_rgb(args.guide) if args.guide else None
+    args.guide_channels_rgb = load_rgb(args.guide_channels) if args.guide_channels else None
+    _check_octave_count(args.settings, *args.rgb.shape[:2])
+
+
+def check_dream(args) -> None:
+    """``dream``'s checks that need no TensorFlow (run before it is imported)."""
+    from tf_impl.images import check_output_path
+
+    check_output_path(args.output, _input_files(args))
+    _check_inputs(args)
+
+
+def check_zoom_args(args) -> None:
+    """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
+    from tf_impl.atomic import check_not_an_input, check_output_file, probe_writable
+
+    check_zoom(args.frames, args.scale)
+    out_dir = Path(args.output)
+    inputs = _input_files(args)
+    check_not_an_input(out_dir, inputs)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DeepDreamError(f"{out_dir}: exists and is not a directory; -o takes a directory")
+    if not out_dir.is_dir() and not out_dir.absolute().parent.is_dir():
+        raise DeepDreamError(f"{out_dir.absolute().parent} does not exist; create it first")
+    writable = out_dir if out_dir.is_dir() else out_dir.absolute().parent
+    probe_writable(writable, ".frame_probe.", ".png", what=str(out_dir))
+    for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
+        if animation:
+            check_output_file(animation, (suffix,), inputs)
+    _check_inputs(args)
+
+
 def _progress(args, total: int, unit: str, desc: str):
     return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet, file=sys.stderr)
 
 
-def _prepare(args, outputs_to_check):
-    """Load and validate everything before any dreaming: settings, image, guide, model,
-    objective."""
+def _prepare(args):
+    """Load the model and build the objective; check the sizes and memory the dream needs."""
     # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
-    # only after the arguments are parsed. The same holds in the commands below.
-    from tf_impl.images import load_rgb
+    # only after the arguments are checked. The same holds in the commands below.
     from tf_impl.models import load_net
     from tf_impl.objectives import make_objective
 
-    settings = _settings(args)
-    rgb = load_rgb(args.input)
-    outputs_to_check()
-    guide = load_rgb(args.guide) if args.guide else None
-    channel_guide = load_rgb(args.guide_channels) if args.guide_channels else None
     net = load_net(args.model, args.prototxt)
     objective = make_objective(
         net,
@@ -153,13 +220,48 @@ def _prepare(args, outputs_to_check):
         neuron=args.neuron,
         class_index=args.class_index,
         guided=args.guide is not None,
-        channel_guide=channel_guide,
+        channel_guide=args.guide_channels_rgb,
         top=args.top,
     )
-    if channel_guide is not None:
+    if args.guide_channels_rgb is not None:
         picked = " ".join(map(str, objective.channels))
         print(f"guide channels of {objective.blob}: {picked}", file=sys.stderr)
-    return settings, rgb, guide, net, objective
+    _check_sizes(net, objective, args)
+    return net, objective
+
+
+def _check_sizes(net, objective, args) -> None:
+    from tf_impl.cli.limits import check_memory
+    from tf_impl.dream import check_dream_size, octave_sizes
+    from tf_impl.input_size import check_image_fits
+
+    height, width = args.rgb.shape[:2]
+    check_image_fits(net, objective.blobs, height, width, "image")
+    if args.guide_rgb is not None:
+        check_image_fits(net, objective.blobs, *args.guide_rgb.shape[:2], "guide image")
+    settings = args.settings
+    # deepdream checks this too, but only after the progress bar has been drawn: check first
+    # so a too-small image gives one clean error line.
+    check_dream_size(
+        net, objective.blobs, octave_sizes(height, width, settings.octave_n, settings.octave_scale)
+    )
+    check_memory(net, objective.blobs, height, width)
+
+
+def _check_changed(result, rgb, args) -> None:
+    """A dream that left the image exactly as it was had a zero gradient all along."""
+    import numpy as np
+
+    if args.settings.iter_n == 0 or not np.array_equal(result, np.asarray(rgb, np.float32)):
+        return  # 0 steps give the image back by design
+    if args.neuron is not None or args.channels:
+        advice = "a dead unit; try other --neuron/--channels, or another --layer"
+    else:
+        advice = "try another --layer"
+    raise DeepDreamError(
+        f"the objective's gradient is zero on this image, so the dream left it unchanged "
+        f"({advice}); nothing was written"
+    )
 
 
 def _dream_kwargs(settings: DreamSettings, objective, guide) -> dict:
@@ -170,57 +272,56 @@ def _dream_kwargs(settings: DreamSettings, objective, guide) -> dict:
 
 def run_dream(args) -> int:
     """Dream on one image and write it (atomically)."""
-    from tf_impl.dream import check_dream_size, deepdream, octave_sizes
-    from tf_impl.images import check_output_path, save_rgb
+    from tf_impl.dream import deepdream
+    from tf_impl.images import save_rgb
 
-    sources = (args.input, *(g for g in (args.guide, args.guide_channels) if g))
-    settings, rgb, guide, net, objective = _prepare(
-        args, lambda: check_output_path(args.output, sources)
-    )
-    # deepdream checks this too, but only after the progress bar has been drawn: check first
-    # so a too-small image gives one clean error line.
-    sizes = octave_sizes(*rgb.shape[:2], settings.octave_n, settings.octave_scale)
-    check_dream_size(net, objective.blobs, sizes)
+    net, objective = _prepare(args)
+    settings = args.settings
     bar = _progress(args, settings.steps(), "step", "dreaming")
 
     def on_step(octave: int, step: int) -> None:
         bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         bar.update(1)
 
+    kwargs = _dream_kwargs(settings, objective, args.guide_rgb)
     with bar:
-        result = deepdream(
-            net, rgb, seed=args.seed, on_step=on_step, **_dream_kwargs(settings, objective, guide)
-        )
+        result = deepdream(net, args.rgb, seed=args.seed, on_step=on_step, **kwargs)
+    _check_changed(result, args.rgb, args)
     save_rgb(args.output, result)
-    print(f"wrote {args.output} ({rgb.shape[1]}x{rgb.shape[0]})", file=sys.stderr)
+    print(f"wrote {args.output} ({args.rgb.shape[1]}x{args.rgb.shape[0]})", file=sys.stderr)
     return 0
+
+
+def _zoom_identity(args, objective) -> dict:
+    """What identifies a zoom run besides the dream settings: every input's contents."""
+    from conversion.download import sha1_of
+    from tf_impl.model_files import model_file
+
+    def contents(path):
+        return None if path is None else sha1_of(Path(path))
+
+    model = model_file(args.model)
+    return {
+        "model": str(args.model) if model is None else contents(model),
+        "prototxt": contents(args.prototxt),
+        "input image": contents(args.input),
+        "guide image": contents(args.guide),
+        "guide-channels image": contents(args.guide_channels),
+        "objective": repr(objective),
+        "height": args.rgb.shape[0],
+        "width": args.rgb.shape[1],
+    }
 
 
 def run_zoom(args) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
-    from tf_impl.atomic import check_output_file
+    from tf_impl.atomic import directory_lock
     from tf_impl.zoom_sequence import run_zoom_sequence, write_animation
 
     out_dir = Path(args.output)
-    check_zoom(args.frames, args.scale)
-
-    def check_outputs():
-        if not out_dir.is_dir() and not out_dir.parent.is_dir():
-            raise DeepDreamError(f"{out_dir.parent} does not exist; create it first")
-        for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
-            if animation:
-                check_output_file(animation, (suffix,), (args.input,))
-
-    settings, rgb, guide, net, objective = _prepare(args, check_outputs)
-    out_dir.mkdir(exist_ok=True)
-    seed = args.seed if args.seed is not None else 0
-    identity = {
-        "model": str(args.model),
-        "objective": repr(objective),
-        "input": Path(args.input).name,
-        "height": rgb.shape[0],
-        "width": rgb.shape[1],
-    }
+    net, objective = _prepare(args)
+    settings = args.settings
+    identity = _zoom_identity(args, objective)
     frames_bar = _progress(args, args.frames, "frame", "zoom")
     steps_bar = _progress(args, settings.steps(), "step", "dreaming")
 
@@ -232,19 +333,25 @@ def run_zoom(args) -> int:
         steps_bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         steps_bar.update(1)
 
-    with frames_bar, steps_bar:
-        paths = run_zoom_sequence(
-            net,
-            rgb,
-            out_dir,
-            args.frames,
-            s=args.scale,
-            seed=seed,
-            identity=identity,
-            on_frame=on_frame,
-            on_step=on_step,
-            **_dream_kwargs(settings, objective, guide),
-        )
+    created = not out_dir.exists()
+    out_dir.mkdir(exist_ok=True)
+    try:
+        with directory_lock(out_dir), frames_bar, steps_bar:
+            paths = run_zoom_sequence(
+                net,
+                args.rgb,
+                out_dir,
+                args.frames,
+                s=args.scale,
+                seed=args.seed if args.seed is not None else 0,
+                identity=identity,
+                on_frame=on_frame,
+                on_step=on_step,
+                **_dream_kwargs(settings, objective, args.guide_rgb),
+            )
+    finally:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
     for animation in (args.gif, args.mp4):
         if animation:
             write_animation(paths, animation, fps=args.fps)

@@ -9,6 +9,10 @@ import numpy as np
 
 from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
+from tf_impl.cli.parsing import HelpFormatter
+from tf_impl.model_files import check_model_arguments, model_file
+
+OFFLINE = "deepdream synthetic-model -o synthetic.keras"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -26,8 +30,10 @@ def register(subparsers) -> None:
         help="convert a .caffemodel to a .keras file",
         description="Convert a Caffe model (V1 or V2 .caffemodel, optionally with a deploy "
         "prototxt) to a .keras file that loads without the caffemodel or Caffe.",
-        epilog="example: deepdream convert bvlc_googlenet.caffemodel "
-        "--prototxt deploy.prototxt -o googlenet.keras",
+        epilog="examples:\n  deepdream convert bvlc_googlenet.caffemodel -o googlenet.keras\n"
+        "  deepdream synthetic-model -o synthetic.caffemodel    # offline: random weights\n"
+        "  deepdream convert synthetic.caffemodel -o synthetic.keras\n",
+        formatter_class=HelpFormatter,
     )
     convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
     convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
@@ -39,7 +45,7 @@ def register(subparsers) -> None:
         "and no --prototxt is given: round_mode (BVLC Caffe: 0 = ceil) or ceil_mode (forks "
         "such as brocolli-caffe: 0 = floor)",
     )
-    convert.set_defaults(func=run_convert)
+    convert.set_defaults(func=run_convert, check=check_convert)
 
     layers = subparsers.add_parser(
         "layers",
@@ -47,13 +53,18 @@ def register(subparsers) -> None:
         description="List the blobs of a model (Caffe layer names, in order) with their "
         "channels and, with --size, their spatial shapes. A convolution's name is its "
         "pre-ReLU output; the ReLU layer's name (e.g. inception_3b/relu_5x5_reduce) is "
-        "the post-ReLU value.",
-        epilog="example: deepdream layers bvlc_googlenet --size 575x1024",
+        "the post-ReLU value. 'too small' marks blobs that are empty at --size; 'wrong size' "
+        "fully connected ones, which take only the input size they were trained at.",
+        epilog="examples:\n"
+        "  deepdream layers bvlc_googlenet --size 575x1024   # downloads the model once\n"
+        f"  {OFFLINE}          # offline: random weights\n"
+        "  deepdream layers synthetic.keras --size 575x1024\n",
+        formatter_class=HelpFormatter,
     )
     layers.add_argument("model", help="model name (bvlc_googlenet) or .caffemodel/.keras file")
     layers.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
     layers.add_argument("--size", type=parse_size, help="input size HxW for spatial shapes")
-    layers.set_defaults(func=run_layers)
+    layers.set_defaults(func=run_layers, check=check_model)
 
     blobs = subparsers.add_parser(
         "blobs",
@@ -61,15 +72,20 @@ def register(subparsers) -> None:
         description="Run the model on an image (at its own size, preprocessed as the "
         "DeepDream notebook does: RGB->BGR minus the mean) and save the chosen blobs as "
         "float32 arrays in Caffe's NCHW layout, keyed by their Caffe names.",
-        epilog="example: deepdream blobs bvlc_googlenet sky.jpg --blob inception_4c/output "
-        "--blob inception_3b/5x5_reduce -o blobs.npz",
+        epilog="examples (the sample photo comes with matplotlib):\n"
+        '  deepdream blobs bvlc_googlenet "$(python -m tf_impl.sample_image)" '
+        "--blob inception_4c/output --blob inception_3b/5x5_reduce -o blobs.npz\n"
+        f"  {OFFLINE}          # offline: random weights\n"
+        '  deepdream blobs synthetic.keras "$(python -m tf_impl.sample_image)" '
+        "--blob inception_4c/output -o blobs.npz\n",
+        formatter_class=HelpFormatter,
     )
     blobs.add_argument("model", help="model name or .caffemodel/.keras file")
     blobs.add_argument("image", help="input image")
     blobs.add_argument("--blob", action="append", required=True, help="blob name (repeatable)")
     blobs.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
     blobs.add_argument("-o", "--output", required=True, help="output .npz file")
-    blobs.set_defaults(func=run_blobs)
+    blobs.set_defaults(func=run_blobs, check=check_blobs)
 
 
 # The commands import their modules inside the functions, not at the top: those load
@@ -82,15 +98,40 @@ def _load(args):
     return load_net(args.model, args.prototxt)
 
 
+def check_model(args) -> None:
+    """Model arguments, before TensorFlow is imported."""
+    check_model_arguments(args.model, args.prototxt)
+
+
+def check_convert(args) -> None:
+    """``convert``'s checks before TensorFlow: the files exist, the output is writable and is
+    neither the caffemodel nor the prototxt."""
+    from pathlib import Path
+
+    if not Path(args.caffemodel).is_file():
+        raise DeepDreamError(f"{args.caffemodel}: no such file")
+    check_output_file(args.output, (".keras",), (args.caffemodel, args.prototxt))
+    check_model_arguments(args.caffemodel, args.prototxt)
+
+
+def check_blobs(args) -> None:
+    """``blobs``'s checks before TensorFlow: model arguments, output, the image (kept)."""
+    from tf_impl.images import load_rgb
+
+    check_model(args)
+    inputs = (args.image, model_file(args.model), args.prototxt)
+    check_output_file(args.output, (".npz",), inputs)
+    args.rgb = load_rgb(args.image)
+
+
 def run_convert(args) -> int:
     """Convert and save; prints what was written."""
     from tf_impl.convert import convert_caffemodel
 
-    output = check_output_file(args.output, (".keras",))
     net = convert_caffemodel(args.caffemodel, args.prototxt, args.pooling_field13)
-    net.save(output)
+    net.save(args.output)
     print(
-        f"wrote {output}: {len(net.blob_names())} blobs from a "
+        f"wrote {args.output}: {len(net.blob_names())} blobs from a "
         f"{net.metadata['source_format']} caffemodel"
     )
     return 0
@@ -109,7 +150,7 @@ def run_layers(args) -> int:
             shape = shapes[name]
             text = "x".join(str(d) for d in shape[:-1]) if len(shape) == 3 else "-"
             if min(shape) <= 0:
-                text = "too small"
+                text = "too small" if len(shape) == 3 else "wrong size"
             line += f"  {text}"
         print(line)
     return 0
@@ -117,20 +158,15 @@ def run_layers(args) -> int:
 
 def run_blobs(args) -> int:
     """Save the requested blobs for one image as NCHW float32 arrays in an .npz file."""
-    from tf_impl.images import load_rgb
-    from tf_impl.shapes import blob_shapes
+    from tf_impl.cli.limits import check_memory
+    from tf_impl.input_size import check_image_fits
 
-    output = check_output_file(args.output, (".npz",), (args.image,))
-    rgb = load_rgb(args.image)
+    output, rgb = args.output, args.rgb
     net = _load(args)
-    shapes = blob_shapes(net, *rgb.shape[:2])
     for name in args.blob:
         net.channels(name)  # raises for unknown names, with suggestions
-        if min(shapes[name]) <= 0:
-            raise DeepDreamError(
-                f"blob '{name}' is empty for a {rgb.shape[0]}x{rgb.shape[1]} image; "
-                "use a larger image or an earlier blob"
-            )
+    check_image_fits(net, args.blob, *rgb.shape[:2], "image")
+    check_memory(net, args.blob, *rgb.shape[:2])
     values = net.blobs(net.preprocess(rgb), args.blob)
     arrays = {}
     for name, value in values.items():
