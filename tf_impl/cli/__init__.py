@@ -12,7 +12,11 @@ import sys
 
 from tf_impl.errors import DeepDreamError
 
-_COMMAND_MODULES = ("tf_impl.cli.model_commands", "tf_impl.cli.dream_commands")
+_COMMAND_MODULES = (
+    "tf_impl.cli.model_commands",
+    "tf_impl.cli.dream_commands",
+    "tf_impl.cli.export_command",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deepdream`` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _import_tensorflow_quietly()
+    if getattr(args, "needs_tensorflow", True):
+        _import_tensorflow_quietly()
     try:
         return int(args.func(args) or 0)
     except DeepDreamError as exc:
