@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 MODEL ?= bvlc_googlenet
+# onnx2tf pins TF 2.19 / NumPy 1.26 / protobuf 4; installed without them (see pyproject's extras).
+ONNX2TF := onnx2tf==1.29.24
 
-.PHONY: install dream test lint format proto caffe reference parity bench bench-smoke
+.PHONY: install dream test lint format proto caffe reference parity bench bench-smoke report browser
 
 install: $(STAMP)
 
@@ -16,7 +18,8 @@ $(STAMP): pyproject.toml
 		{ echo "Python 3.11+ is required ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,onnx2tf]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(ONNX2TF)"
 	touch $(STAMP)
 
 # The main job: the notebook's default dream on a sample photo that matplotlib ships.
@@ -61,3 +64,13 @@ bench: install
 # CI smoke version: one tiny size, one repetition (under a minute), results in a temp dir.
 bench-smoke: install
 	$(BIN)/python -m benchmarks.run --smoke
+
+# The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
+# Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.
+report: install
+	$(BIN)/python -m reference.report
+
+# Debian's headless Chromium, for the report's browser test (which skips without it; CI runs
+# this first, as root). Then `make report SCREENSHOT=1` also refreshes the README screenshot.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

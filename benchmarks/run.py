@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from benchmarks import machine, suite
+    from benchmarks import machine, onnx_forward, suite
     from benchmarks.caffe_worker import CaffeWorker, caffe_available
     from benchmarks.model import load_net, write_model_files
     from benchmarks.tf_workloads import mixed_precision_net
@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
         try:
             results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir)
+            print("forward only: ONNX Runtime vs TF2")
+            results["forward_only"] = onnx_forward.forward_rows(
+                net, caffemodel, sizes, reps, workdir, info["cores"]
+            )
         finally:
             if worker is not None:
                 worker.close()
