@@ -126,6 +126,7 @@ def measure(
     """Every (case, size, encoding, runtime) of CASES x SIZES; ``caffe_pool(x, method, kernel,
     stride, pad)`` is the Caffe reference on an (H, W, C) float64 array."""
     workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     findings = []
     for case in CASES:
