@@ -118,3 +118,30 @@ def pool_geometry(layer: LayerSpec) -> PoolGeometry:
         global_pooling=p.global_pooling,
         ceil_mode=p.round_mode == pb.PoolingParameter.CEIL,
     )
+
+
+def inner_product_weights(layer: LayerSpec) -> tuple[np.ndarray, np.ndarray | None]:
+    """An InnerProduct's Caffe weight (num_output, features) and bias (num_output,) or None;
+    features = C*H*W of its input in Caffe's C, H, W order. Raises DeepDreamError for axis
+    != 1, transpose, or missing / misshapen weights."""
+    p = layer.param.inner_product_param
+    if p.axis != 1 or p.transpose:
+        raise DeepDreamError(
+            f"layer '{layer.name}': InnerProduct with axis != 1 or transpose is not supported"
+        )
+    if not layer.blobs:
+        fit_blob(layer, 0, (p.num_output, 0), "weight")  # raises: the weight is missing
+    features = layer.blobs[0].size // max(p.num_output, 1)
+    weight = fit_blob(layer, 0, (p.num_output, features), "weight")
+    bias = fit_blob(layer, 1, (p.num_output,), "bias") if p.bias_term else None
+    return weight, bias
+
+
+def check_concat_channels(layer: LayerSpec) -> None:
+    """Raise DeepDreamError unless a Concat joins along Caffe's channel axis (1)."""
+    p = layer.param.concat_param
+    axis = p.axis if p.HasField("axis") else p.concat_dim
+    if axis != 1:
+        raise DeepDreamError(
+            f"layer '{layer.name}': Concat along axis {axis} is not supported (only channels)"
+        )

@@ -14,8 +14,9 @@ Caffe semantics kept exactly (and where ONNX's own rules differ):
   ``ceil((H + 2p - k) / s) + 1``, less one when any pad is set and the last window would
   start at or beyond ``H + p`` (inside the bottom/right padding), on both axes. ONNX's
   ``ceil_mode`` is not implemented alike everywhere (ONNX Runtime agrees with Caffe on the
-  cases tested; onnx2tf fails or differs: README, "ONNX"), so the export does not use it: with floor rounding and an end pad of ``e``, ONNX gives
-  ``floor((H + p + e - k) / s) + 1`` windows, and :func:`caffe_end_pad` picks the one ``e``
+  cases tested; onnx2tf fails or differs: README, "ONNX"), so the export does not use it:
+  with floor rounding and an end pad of ``e``, ONNX gives ``floor((H + p + e - k) / s) + 1``
+  windows, and :func:`caffe_end_pad` picks the one ``e``
   (independent of H) for which that equals Caffe's length at every H: ``e = p + s - 1``
   without the drop rule, ``e = p + min(s, k - p) - 1`` with it. (Kept windows are those within
   the ceil count, ``floor((H + 2p - k + 2s - 1) / s)``, that start before ``H`` in Caffe's
@@ -44,7 +45,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec, build_net_spec
-from conversion.layer_params import PoolGeometry, conv_geometry, fit_blob, pool_geometry
+from conversion.layer_params import (
+    PoolGeometry,
+    check_concat_channels,
+    conv_geometry,
+    fit_blob,
+    inner_product_weights,
+    pool_geometry,
+)
 from tf_impl.atomic import atomic_output
 from tf_impl.errors import DeepDreamError
 
@@ -188,27 +196,13 @@ def _lrn(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> None:
 
 
 def _inner_product(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> int:
-    p = layer.param.inner_product_param
-    if p.axis != 1 or p.transpose:
-        raise DeepDreamError(
-            f"layer '{layer.name}': InnerProduct with axis != 1 or transpose is not supported"
-        )
-    if not layer.blobs:
-        fit_blob(layer, 0, (p.num_output, 0), "weight")  # raises: the weight is missing
-    features = layer.blobs[0].size // max(p.num_output, 1)
+    weight, bias = inner_product_weights(layer)
     flat = graph.node("Flatten", [bottom], f"{layer.name}/flat", f"{layer.name}/flatten", axis=1)
-    inputs = [
-        flat,
-        graph.constant(
-            f"{layer.name}/weight", fit_blob(layer, 0, (p.num_output, features), "weight")
-        ),
-    ]
-    if p.bias_term:
-        inputs.append(
-            graph.constant(f"{layer.name}/bias", fit_blob(layer, 1, (p.num_output,), "bias"))
-        )
+    inputs = [flat, graph.constant(f"{layer.name}/weight", weight)]
+    if bias is not None:
+        inputs.append(graph.constant(f"{layer.name}/bias", bias))
     graph.node("Gemm", inputs, out, layer.name, transB=1)
-    return p.num_output
+    return weight.shape[0]
 
 
 def _add_layer(graph: _Graph, layer: LayerSpec, bottoms: list[str], out: str) -> None:
@@ -228,12 +222,7 @@ def _add_layer(graph: _Graph, layer: LayerSpec, bottoms: list[str], out: str) ->
     elif layer.type == "LRN":
         _lrn(graph, layer, bottom, out)
     elif layer.type == "Concat":
-        p = layer.param.concat_param
-        axis = p.axis if p.HasField("axis") else p.concat_dim
-        if axis != 1:
-            raise DeepDreamError(
-                f"layer '{layer.name}': Concat along axis {axis} is not supported (only channels)"
-            )
+        check_concat_channels(layer)
         graph.node("Concat", bottoms, out, layer.name, axis=1)
         channels = sum(graph.channels[b] for b in bottoms)
     elif layer.type == "InnerProduct":

@@ -15,7 +15,13 @@ import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
-from conversion.layer_params import conv_geometry, fit_blob, pool_geometry
+from conversion.layer_params import (
+    check_concat_channels,
+    conv_geometry,
+    fit_blob,
+    inner_product_weights,
+    pool_geometry,
+)
 from tf_impl import caffe_layers
 from tf_impl.errors import DeepDreamError
 from tf_impl.naming import keras_name
@@ -69,30 +75,17 @@ def _lrn(layer: LayerSpec):
 
 
 def _inner_product(layer: LayerSpec):
-    p = layer.param.inner_product_param
-    if p.axis != 1 or p.transpose:
-        raise DeepDreamError(
-            f"layer '{layer.name}': InnerProduct with axis != 1 or transpose is not supported"
-        )
-    if not layer.blobs:
-        fit_blob(layer, 0, (p.num_output, 0), "weight")  # raises: the weight is missing
-    features = layer.blobs[0].size // max(p.num_output, 1)
-    weights = [fit_blob(layer, 0, (p.num_output, features), "weight").T]
-    if p.bias_term:
-        weights.append(fit_blob(layer, 1, (p.num_output,), "bias"))
+    weight, bias = inner_product_weights(layer)
+    units, features = weight.shape
+    weights = [weight.T] if bias is None else [weight.T, bias]
     keras_layer = caffe_layers.CaffeInnerProduct(
-        units=p.num_output, features=features, use_bias=p.bias_term, name=keras_name(layer.name)
+        units=units, features=features, use_bias=bias is not None, name=keras_name(layer.name)
     )
     return keras_layer, weights
 
 
 def _concat_axis(layer: LayerSpec) -> int:
-    p = layer.param.concat_param
-    axis = p.axis if p.HasField("axis") else p.concat_dim
-    if axis != 1:
-        raise DeepDreamError(
-            f"layer '{layer.name}': Concat along axis {axis} is not supported (only channels)"
-        )
+    check_concat_channels(layer)
     return -1
 
 

@@ -120,12 +120,16 @@ def test_export_default_output_is_the_last_layer(model_files, tmp_path):
 
 
 def test_export_runs_without_tensorflow(model_files, tmp_path):
+    """The CLI path (argument parsing, every subcommand module, the exporter) never imports
+    TensorFlow or Keras for an export."""
+    argv = ["export", str(model_files["V1"]), "-o", str(tmp_path / "g.onnx")]
     code = (
-        "import sys; from conversion.onnx_export import export_onnx; "
-        f"export_onnx({str(model_files['V1'])!r}, {str(tmp_path / 'g.onnx')!r}); "
+        "import sys; from tf_impl.cli import main; "
+        f"assert main({argv!r}) == 0; "
         "sys.exit(1 if 'tensorflow' in sys.modules or 'keras' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    assert (tmp_path / "g.onnx").is_file()
 
 
 def _error(argv, capsys) -> str:
