@@ -67,10 +67,11 @@ bench-smoke: install
 
 # The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
 # Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.
+# `make report SCREENSHOT=1` also refreshes the README's screenshot (needs `make browser`).
 report: install
-	$(BIN)/python -m reference.report
+	$(BIN)/python -m reference.report $(if $(SCREENSHOT),--screenshot reference/report-screenshot.png)
 
 # Debian's headless Chromium, for the report's browser test (which skips without it; CI runs
-# this first, as root). Then `make report SCREENSHOT=1` also refreshes the README screenshot.
+# this first, as root).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,3 @@ def onnx2tf_blobs(model, net_input: np.ndarray, names: Sequence[str]) -> dict[st
         value = np.asarray(value)[0]
         result[name] = value if value.ndim == 3 else value.reshape(-1)
     return result
-
-
-BlobFunction = Callable[[np.ndarray, Sequence[str]], dict[str, np.ndarray]]

@@ -522,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
 
         shot = screenshot(page, args.out / "screenshot.png", 1100, 1500)
         with Image.open(shot) as image:
-            image.convert("RGB").resize((550, 750)).save(args.screenshot, optimize=True)
+            small = image.convert("RGB").resize((550, 750), Image.LANCZOS)
+            small.quantize(128).save(args.screenshot, optimize=True)
         print(f"wrote {args.screenshot}")
     return 0
 
