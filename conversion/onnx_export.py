@@ -122,8 +122,13 @@ def _convolution(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> int:
     return p.num_output
 
 
-def _pool_pads(geometry: PoolGeometry) -> tuple[list[int], list[int]]:
+def _pool_pads(layer: LayerSpec, geometry: PoolGeometry) -> tuple[list[int], list[int]]:
     """(begin, end) pads per axis (h, w) for ONNX floor-mode pooling with Caffe's length."""
+    if any(p >= k for p, k in zip(geometry.pad, geometry.kernel, strict=True)):
+        raise DeepDreamError(
+            f"layer '{layer.name}': pooling pad {geometry.pad} is not smaller than its kernel "
+            f"{geometry.kernel}, which Caffe itself rejects; fix the prototxt"
+        )
     begin = list(geometry.pad)
     if not geometry.ceil_mode:
         return begin, list(geometry.pad)
@@ -141,7 +146,7 @@ def _pooling(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> None:
         op = "GlobalMaxPool" if geometry.method == "MAX" else "GlobalAveragePool"
         graph.node(op, [bottom], out, layer.name)
         return
-    begin, end = _pool_pads(geometry)
+    begin, end = _pool_pads(layer, geometry)
     kernel = list(geometry.kernel)
     attrs = {"kernel_shape": kernel, "strides": list(geometry.stride)}
     if geometry.method == "MAX":

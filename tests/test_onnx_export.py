@@ -21,6 +21,7 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.onnx_export import caffe_end_pad, export_spec
 from tests.caffe_pooling_reference import caffe_pool, pooled_length
 from tf_impl.cli import main
+from tf_impl.errors import DeepDreamError
 
 pytest.importorskip("onnxruntime")
 
@@ -169,3 +170,8 @@ def test_output_must_be_onnx_and_is_checked_first(model_files, tmp_path, capsys)
     err = _error(["export", str(tmp_path / "missing.caffemodel"), "-o", str(tmp_path / "g.pb")],
                  capsys)  # fmt: skip
     assert "must end in .onnx" in err
+
+
+def test_pooling_pad_not_smaller_than_kernel_is_refused():
+    with pytest.raises(DeepDreamError, match=r"pad \(3, 3\) is not smaller than its kernel"):
+        export_spec(pool_spec("MAX", (3, 3), (2, 2), (3, 3)))
