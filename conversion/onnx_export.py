@@ -36,6 +36,8 @@ Caffe semantics kept exactly (and where ONNX's own rules differ):
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,7 +55,6 @@ from conversion.layer_params import (
     inner_product_weights,
     pool_geometry,
 )
-from tf_impl.atomic import atomic_output
 from tf_impl.errors import DeepDreamError
 
 OPSET = 17
@@ -372,6 +373,16 @@ def export_onnx(
     ONNX model. See :func:`export_spec` for its inputs and outputs."""
     caffemodel, prototxt = resolve_caffe_files(model, prototxt)
     onnx_model = export_spec(build_net_spec(caffemodel, prototxt), outputs)
-    with atomic_output(output) as tmp:
+    output = Path(output)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".onnx")
+    os.close(fd)
+    try:
         onnx.save(onnx_model, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; give the usual mode
+        os.replace(tmp, output)  # readers never see a half-written file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return onnx_model
