@@ -53,7 +53,8 @@ reference: install caffe
 
 # Live parity against real Caffe (builds it first if needed).
 parity: install caffe
-	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q tests/test_reference_live.py
+	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q -m caffe tests/test_reference_live.py \
+		tests/test_parity_onnx.py
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).

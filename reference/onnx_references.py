@@ -33,7 +33,11 @@ def to_nchw(net_input: np.ndarray) -> np.ndarray:
 
 def _nhwc(value: np.ndarray) -> np.ndarray:
     """(1, C, h, w) -> (h, w, C); (1, units) -> (units,)."""
-    value = value[0]
+    return caffe_to_nhwc(value[0])
+
+
+def caffe_to_nhwc(value: np.ndarray) -> np.ndarray:
+    """A pycaffe blob without its batch axis, (C, h, w) or (units,), as (h, w, C) / (units,)."""
     return value.transpose(1, 2, 0) if value.ndim == 3 else value.reshape(-1)
 
 

@@ -16,6 +16,8 @@ ONNX Runtime, and onnx2tf's TensorFlow model of it.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from reference import cases
@@ -170,3 +172,40 @@ def test_ceil_mode_encoding_findings_are_the_documented_ones(pooling_findings, c
             if f.encoding == "ceil_mode" and f.verdict != "ok":
                 print(f"\n{f.runtime} ceil_mode {module.case_label(f.case)} {f.size}: {f.detail}")
     assert measured == CEIL_MODE_VERDICTS
+
+
+LIVE_SIZES = [(97, 173), (224, 224)]
+
+
+@pytest.mark.caffe
+@pytest.mark.skipif(
+    os.environ.get("DEEPDREAM_LIVE_CAFFE") != "1",
+    reason="live Caffe parity runs under `make parity` (DEEPDREAM_LIVE_CAFFE=1)",
+)
+def test_onnx_runtime_every_blob_matches_live_caffe(
+    net, model_files, ort, onnx_blob_names, tmp_path, capsys
+):
+    """Every blob that is a Caffe blob (all but the in-place ReLUs' post-ReLU values, which
+    pycaffe does not keep apart: those are max(pre, 0) of a compared blob) against real Caffe,
+    same V1 file, at 97x173 and 224x224 (with the classifier). Same bar, 1e-5."""
+    from reference.caffe_job import caffe_available, run_caffe_job
+
+    if not caffe_available():
+        pytest.fail("DEEPDREAM_LIVE_CAFFE=1 but pycaffe is not built: run `make caffe`")
+    names = [n for n in onnx_blob_names if "/relu_" not in n]
+    classifier = ["pool5/7x7_s1", "loss3/classifier"]
+    tasks, inputs = [], {}
+    for size in LIVE_SIZES:
+        key = cases.size_key(size)
+        inputs[key] = cases.pixel_image(size)
+        wanted = names + (classifier if size == (224, 224) else [])
+        tasks.append({"id": key, "kind": "blobs", "image": key, "blobs": wanted})
+    raw = run_caffe_job(tmp_path, model_files["V1"], model_files["prototxt"], tasks, inputs)
+    for size in LIVE_SIZES:
+        key = cases.size_key(size)
+        net_input = _net_input(net, size)
+        theirs = onnx_ref.ort_blobs(ort["blobs"], net_input, names)
+        if size == (224, 224):
+            theirs |= onnx_ref.ort_blobs(ort["classifier"], net_input, classifier)
+        caffe = {n: onnx_ref.caffe_to_nhwc(raw[f"{key}/{n}"]) for n in theirs}
+        _check(f"ONNX Runtime vs live Caffe {key}", _errors(theirs, caffe), capsys)
