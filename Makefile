@@ -12,17 +12,19 @@ ONNX2TF := onnx2tf==1.29.24
 
 install: $(STAMP)
 
-# Re-installs only when pyproject.toml changes; quick when already done.
+# Re-installs only when pyproject.toml changes; quick when already done. The dev extra is
+# everything the targets below use (sample photo, tests, benchmark plot, linter, protoc).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,onnx2tf]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(ONNX2TF)"
 	touch $(STAMP)
 
-# The main job: the notebook's default dream on a sample photo that matplotlib ships.
+# The main job: the notebook's default dream on a sample photo that matplotlib ships
+# (the `sample` extra; a plain install dreams on your own photos).
 # MODEL may be a path, e.g. make dream MODEL=~/Downloads/bvlc_googlenet.caffemodel
 dream: install
 	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.sample_image)" -o dream.png \
@@ -58,6 +60,7 @@ parity: install caffe
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
+# One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -9,20 +9,13 @@ the timed calls.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CAFFE_PYTHON = PROJECT_ROOT / "reference" / "caffe_python.sh"
-WORKER = PROJECT_ROOT / "reference" / "caffe_bench.py"
+from reference.caffe_job import CAFFE_PYTHON, REFERENCE_DIR
+
+WORKER = REFERENCE_DIR / "caffe_bench.py"
 _MARK = "@@bench "
-
-
-def caffe_available() -> bool:
-    """pycaffe is built (``make caffe``; ``$CAFFE_BUILD_DIR`` or build/caffe)."""
-    build = Path(os.environ.get("CAFFE_BUILD_DIR", PROJECT_ROOT / "build" / "caffe"))
-    return (build / "src" / "python" / "caffe" / "_caffe.so").exists()
 
 
 class CaffeWorker:

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 from tf_impl.caffe_layers import CaffeConvolution, CaffeInnerProduct
 from tf_impl.naming import caffe_name
-from tf_impl.network import DreamNet
+from tf_impl.network import DreamNet, input_blobs
 from tf_impl.shapes import blob_shapes
-
-
-def _producers(layer) -> list[str]:
-    node = layer._inbound_nodes[0]
-    return [caffe_name(t._keras_history.operation.name) for t in node.input_tensors]
 
 
 def forward_macs(net: DreamNet, blob: str, height: int, width: int) -> int:
@@ -29,13 +24,13 @@ def forward_macs(net: DreamNet, blob: str, height: int, width: int) -> int:
         name = todo.pop()
         if name not in needed:
             needed.add(name)
-            todo.extend(_producers(layers[name]))
+            todo.extend(input_blobs(layers[name]))
     macs = 0
     for name in needed:
         layer = layers[name]
         if isinstance(layer, CaffeConvolution):
             out_h, out_w, out_c = shapes[name]
-            in_c = shapes[_producers(layer)[0]][-1]
+            in_c = shapes[input_blobs(layer)[0]][-1]
             kh, kw = layer.kernel_size
             macs += out_h * out_w * out_c * (in_c // layer.groups) * kh * kw
         elif isinstance(layer, CaffeInnerProduct):

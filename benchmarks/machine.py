@@ -14,26 +14,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from reference.cpu import cpu_flags, cpu_model
+
 _STATUS = Path("/proc/self/status")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo), or the platform's processor string."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.processor() or "unknown CPU"
-
-
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    match = re.search(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
-    return set(match.group(1).split()) if match else set()
 
 
 def usable_cores() -> int:

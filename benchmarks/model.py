@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from conversion.convert import convert_caffemodel
-from conversion.googlenet import googlenet_deploy_prototxt
-from conversion.synthetic import write_synthetic_caffemodel
+from conversion.synthetic import write_synthetic_model
+from tf_impl.convert import convert_caffemodel
 from tf_impl.network import DreamNet
 
 WEIGHTS_SEED = 0
@@ -23,17 +23,12 @@ SHARED = Path(os.environ.get("DEEPDREAM_SHARED", Path(__file__).resolve().parent
 SKY = SHARED / "data" / "google_deepdream" / "sky1024px.jpg"
 
 
-def write_model_files(directory: Path) -> tuple[Path, Path]:
-    """(caffemodel, deploy prototxt) of the synthetic GoogLeNet, written into ``directory``.
-    (Caffe's side adds ``force_backward: true`` when loading, as the notebook does.)"""
-    prototxt = directory / "deploy.prototxt"
-    prototxt.write_text(googlenet_deploy_prototxt())
-    caffemodel = write_synthetic_caffemodel(directory / "googlenet.caffemodel", WEIGHTS_SEED)
-    return caffemodel, prototxt
-
-
-def load_net(caffemodel: Path) -> DreamNet:
-    return convert_caffemodel(caffemodel)
+def write_model(directory: Path) -> tuple[Path, Path, DreamNet]:
+    """(caffemodel, deploy prototxt, converted net) of the synthetic GoogLeNet, the files
+    written into ``directory`` (Caffe's side adds ``force_backward: true`` when loading, as
+    the notebook does)."""
+    caffemodel, prototxt = write_synthetic_model(directory, WEIGHTS_SEED)
+    return caffemodel, prototxt, convert_caffemodel(caffemodel)
 
 
 def dream_image(height: int = 575, width: int = 1024) -> tuple[np.ndarray, str]:
@@ -41,8 +36,6 @@ def dream_image(height: int = 575, width: int = 1024) -> tuple[np.ndarray, str]:
     reference material is present and the size is its own (575x1024), else a seeded smooth
     random image of that size (dream time does not depend on content)."""
     if (height, width) == (575, 1024) and SKY.is_file():
-        from PIL import Image
-
         with Image.open(SKY) as image:
             return np.asarray(image.convert("RGB"), np.float32), SKY.name
     rng = np.random.default_rng(height * width)

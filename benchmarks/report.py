@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.summary import summarize
+
 LABELS = {
     "tf-eager": "TF eager",
     "tf-function": "TF tf.function",
@@ -161,7 +163,7 @@ def markdown(results: dict) -> str:
 
 def plot(results: dict, path: Path) -> Path:
     """Seconds per step against megapixels, one line per implementation / device (log-log)."""
-    import matplotlib
+    import matplotlib  # here: the Agg backend must be chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -197,8 +199,6 @@ def write_reports(results: dict, json_path: Path) -> tuple[Path, Path]:
 
 
 if __name__ == "__main__":
-    from benchmarks.summary import summarize
-
     for arg in sys.argv[1:]:
         results = summarize(json.loads(Path(arg).read_text()))
         Path(arg).write_text(json.dumps(results, indent=1))

@@ -21,17 +21,9 @@ from pathlib import Path
 
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
+from tf_impl.settings import NOTEBOOK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-DREAM_PARAMS = {
-    "iter_n": 10,
-    "octave_n": 4,
-    "octave_scale": 1.4,
-    "step_size": 1.5,
-    "jitter": 32,
-    "end": "inception_4c/output",
-    "clip": True,
-}
 SMOKE_SIZE = "210x373"
 
 
@@ -59,10 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # These import TensorFlow: after the log level is set and the arguments are checked.
     from benchmarks import machine, onnx_forward, suite
-    from benchmarks.caffe_worker import CaffeWorker, caffe_available
-    from benchmarks.model import load_net, write_model_files
+    from benchmarks.caffe_worker import CaffeWorker
+    from benchmarks.model import write_model
     from benchmarks.tf_workloads import mixed_precision_net
+    from reference.caffe_job import caffe_available
 
     started = time.perf_counter()
     sizes = (
@@ -91,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
-        caffemodel, prototxt = write_model_files(workdir)
-        net = load_net(caffemodel)
+        caffemodel, prototxt, net = write_model(workdir)
         mixed = mixed_precision_net(net, args.mixed) if args.mixed else None
         worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
         try:
@@ -122,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> dict:
     """Every measurement in order; returns the raw results (see benchmarks.summary for what is
     derived from them)."""
+    # TensorFlow-importing modules, as in main.
     from benchmarks import machine, suite
     from benchmarks.model import dream_image
     from benchmarks.tf_workloads import matmul_gflops
@@ -145,10 +139,10 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> di
     print("full dream")
     if args.smoke:
         image, source = dream_image(150, 266)
-        params = {**DREAM_PARAMS, "octave_n": 2, "iter_n": 2}
+        params = NOTEBOOK.replace(octave_n=2, iter_n=2).as_params()
     else:
         image, source = dream_image()
-        params = dict(DREAM_PARAMS)
+        params = NOTEBOOK.as_params()
     dream, tf_dream = suite.full_dream(
         net, devices, worker, image, params, args.dream_reps, workdir
     )
@@ -169,7 +163,7 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> di
         "mode": "smoke" if args.smoke else "full",
         "date": machine.today(),
         "machine": info,
-        "blob": "inception_4c/output",
+        "blob": NOTEBOOK.end,
         "weights": "synthetic GoogLeNet, seed 0 (V1 caffemodel; same file for TF and Caffe)",
         "caffe_info": caffe_info,
         "caffe_worker_restarts": worker.restarts if worker else None,

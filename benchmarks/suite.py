@@ -21,6 +21,7 @@ from benchmarks import machine
 from benchmarks.caffe_worker import CaffeWorker
 from benchmarks.flops import step_gflop
 from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
+from reference.metrics import psnr
 from tf_impl.dream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2
@@ -206,13 +207,6 @@ def step_grid(
     return records
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two RGB 0-255 images, after clipping both to 0-255 (as saved)."""
-    a, b = (np.clip(np.asarray(x, np.float64), 0, 255) for x in (a, b))
-    mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 def _tf_dream(net: DreamNet, image, offsets, params: dict, device: str = "/CPU:0"):
     """((wall s, CPU s, peak RSS MiB), dreamed RGB) of one TF ``deepdream``."""
     machine.release_memory()
@@ -291,13 +285,13 @@ def retrace_check(net: DreamNet, second: tuple[int, int] = (300, 400)) -> dict:
     """Dream once more at another image size (2 octaves x 1 step) and count the traces of the
     compiled step this adds: 0 means octave and image sizes never retrace."""
     dreamer = dreamer_for(net, L2(DEFAULT_END))
-    before = dreamer.trace_count
+    before = dreamer.traces
     image = np.full((*second, 3), 128, np.float32)
     deepdream(net, image, octave_n=2, iter_n=1, seed=0)
     return {
         "second_size": list(second),
         "traces_before": before,
-        "traces_added": dreamer.trace_count - before,
+        "traces_added": dreamer.traces - before,
     }
 
 

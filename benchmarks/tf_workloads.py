@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from tf_impl.caffe_layers import CaffeLRN
-from tf_impl.dream import DEFAULT_END, dreamer_for
+from tf_impl.dream import DEFAULT_END, NO_GUIDE, dreamer_for
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2
+from tf_impl.settings import NOTEBOOK
 
 IMAGE_SPEC = tf.TensorSpec([None, None, 3], tf.float32, name="image")
 BARE_MODES = ("eager", "function", "xla")
@@ -51,8 +52,8 @@ def dream_step(net: DreamNet, end: str = DEFAULT_END) -> Callable[[tf.Tensor], t
     project's cached compiled :class:`~tf_impl.dream.Dreamer`, the same one ``deepdream`` uses."""
     dreamer = dreamer_for(net, L2(end))
     offset = tf.constant(STEP_OFFSET, tf.int32)
-    step_size, clip, guide = tf.constant(1.5), tf.constant(True), tf.zeros([0, 0])
-    return lambda image: dreamer.step(image, offset, step_size, clip, guide)
+    step_size, clip = tf.constant(NOTEBOOK.step_size), tf.constant(NOTEBOOK.clip)
+    return lambda image: dreamer.step(image, offset, step_size, clip, NO_GUIDE)
 
 
 def timed(fn: Callable, *args) -> tuple[float, float]:

@@ -9,6 +9,7 @@ order, each with its weight blobs as NumPy arrays in Caffe's layout.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
 from conversion import caffe_schema_pb2 as pb
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
 # Layer types that only matter for training or data loading: dropped from an inference net.
 DATA_LAYER_TYPES = frozenset(
@@ -112,12 +113,27 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class NetSpec:
-    """An inference network: one BGR image input blob and the layers in Caffe's order."""
+    """An inference network: one BGR image input blob and the layers in Caffe's order.
+
+    ``dropped`` names the layers of the file left out of the inference net, each with why
+    (training-only, a data layer, excluded from the TEST phase, or reading only the labels).
+    """
 
     name: str
     input_blob: str
     layers: tuple[LayerSpec, ...]
     source_format: str  # "V1" or "V2": the layer format of the file the layers came from
+    dropped: tuple[tuple[str, str], ...] = ()
+
+
+# PoolingParameter field 13 is BVLC Caffe's enum ``round_mode`` (CEIL = 0, FLOOR = 1) but a
+# bool ``ceil_mode`` (true = ceil) in several forks, brocolli-caffe (``make caffe``) among them:
+# the same bytes mean opposite things. The project's schema holds BVLC's spelling.
+FIELD13_ROUND_MODE = "round_mode"
+FIELD13_CEIL_MODE = "ceil_mode"
+FIELD13_CHOICES = (FIELD13_ROUND_MODE, FIELD13_CEIL_MODE)
+_CEIL_MODE_TEXT = re.compile(r"\bceil_mode\s*:\s*(\w+)")
+_TEXT_BOOLS = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
 
 
 def read_caffemodel(path: str | Path) -> pb.NetParameter:
@@ -144,7 +160,7 @@ def read_caffemodel(path: str | Path) -> pb.NetParameter:
 def read_prototxt(path: str | Path) -> pb.NetParameter:
     """Parse a text-format ``.prototxt`` network definition."""
     path = Path(path)
-    text = _read_bytes(path).decode("utf-8", errors="replace")
+    text = _ceil_mode_as_round_mode(_read_bytes(path).decode("utf-8", errors="replace"), path)
     net = pb.NetParameter()
     try:
         text_format.Parse(text, net, allow_unknown_field=True)
@@ -154,6 +170,20 @@ def read_prototxt(path: str | Path) -> pb.NetParameter:
         raise DeepDreamError(f"{path}: the prototxt defines no layers")
     _check_single_format(net, path)
     return net
+
+
+def _ceil_mode_as_round_mode(text: str, path: Path) -> str:
+    """A fork's ``ceil_mode: true|false`` written as BVLC's ``round_mode: CEIL|FLOOR``."""
+
+    def replace(match: re.Match) -> str:
+        value = _TEXT_BOOLS.get(match.group(1).lower())
+        if value is None:
+            raise DeepDreamError(
+                f"{path}: 'ceil_mode: {match.group(1)}' is not a boolean; write true or false"
+            )
+        return f"round_mode: {'CEIL' if value else 'FLOOR'}"
+
+    return _CEIL_MODE_TEXT.sub(replace, text)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -241,8 +271,52 @@ def _input_blob(net: pb.NetParameter, layers: list[pb.LayerParameter], path: Pat
     )
 
 
+def _resolve_field13(layers: list[pb.LayerParameter], field13: str | None, path: Path) -> None:
+    """Make every pooling layer's field 13 mean BVLC's ``round_mode`` (in place).
+
+    Only binary files are ambiguous (a prototxt spells the field's name): a binary pooling
+    layer that stores field 13 needs ``field13`` to say which dialect wrote it, and without it
+    this raises rather than guess. ``"ceil_mode"``: the fork's bool, so 1 = ceil, 0 = floor.
+    """
+    stored = [
+        layer
+        for layer in layers
+        if layer.type == "Pooling" and layer.pooling_param.HasField("round_mode")
+    ]
+    if not stored:
+        return
+    if field13 not in FIELD13_CHOICES:
+        raise DeepDreamError(
+            f"{path}: pooling layer '{stored[0].name}' stores field 13, which BVLC Caffe "
+            "writes as round_mode (0 = CEIL) and forks such as brocolli-caffe as ceil_mode "
+            "(0 = floor): pass --pooling-field13 round_mode or --pooling-field13 ceil_mode "
+            "(or give the deploy prototxt with --prototxt)"
+        )
+    if field13 == FIELD13_CEIL_MODE:
+        for layer in stored:
+            ceil = layer.pooling_param.round_mode != 0  # the fork's bool: 1 means ceil
+            layer.pooling_param.round_mode = (
+                pb.PoolingParameter.CEIL if ceil else pb.PoolingParameter.FLOOR
+            )
+
+
+def _drop_reason(layer: pb.LayerParameter, label_blobs: set[str]) -> str | None:
+    """Why ``layer`` is not part of the inference net (None: it is)."""
+    if not _included_in_test_phase(layer):
+        return "excluded from the TEST phase"
+    if layer.type in DATA_LAYER_TYPES:
+        return "data layer"
+    if layer.type in TRAINING_ONLY_TYPES:
+        return "training only"
+    if layer.bottom and all(b in label_blobs for b in layer.bottom):
+        return "reads only the data layer's labels"
+    return None
+
+
 def build_net_spec(
-    caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None = None
+    caffemodel: str | Path,
+    prototxt: str | Path | pb.NetParameter | None = None,
+    field13: str | None = None,
 ) -> NetSpec:
     """Assemble an inference :class:`NetSpec` from a caffemodel, optionally with a prototxt.
 
@@ -252,6 +326,11 @@ def build_net_spec(
       weights matched by layer name; weights of layers the prototxt lacks are ignored; a
       prototxt layer that needs weights the caffemodel lacks is an error naming the layer
       (raised by the Keras builder).
+
+    Split layers (Caffe writes one wherever a blob feeds several layers) are kept as
+    identity fan-outs. ``field13``: which dialect wrote PoolingParameter field 13 of a
+    binary file without prototxt (``"round_mode"``: BVLC, ``"ceil_mode"``: forks); needed
+    only when such a file stores that field (see :func:`_resolve_field13`).
     """
     weights_net = read_caffemodel(caffemodel)
     if isinstance(prototxt, pb.NetParameter):
@@ -262,6 +341,8 @@ def build_net_spec(
         structure_net, structure_path = weights_net, Path(caffemodel)
 
     all_layers = v2_layers(structure_net)
+    if structure_net is weights_net:
+        _resolve_field13(all_layers, field13, structure_path)
     source_format = "V1" if weights_net.layers else "V2"
     input_blob = _input_blob(structure_net, all_layers, structure_path)
 
@@ -271,11 +352,15 @@ def build_net_spec(
         if layer.blobs
     }
 
-    specs = []
+    specs, dropped = [], []
+    # Blobs made by data layers besides the image (labels) and by layers reading only them.
+    label_blobs: set[str] = set()
     for layer in all_layers:
-        if not _included_in_test_phase(layer):
-            continue
-        if layer.type in DATA_LAYER_TYPES or layer.type in TRAINING_ONLY_TYPES:
+        reason = _drop_reason(layer, label_blobs)
+        if reason is not None:
+            dropped.append((layer.name, reason))
+            if reason != "excluded from the TEST phase":
+                label_blobs.update(t for t in layer.top if t != input_blob)
             continue
         blobs = weights.get(layer.name, ())
         if not blobs and layer.blobs:
@@ -298,4 +383,5 @@ def build_net_spec(
         input_blob=input_blob,
         layers=tuple(specs),
         source_format=source_format,
+        dropped=tuple(dropped),
     )

@@ -1,27 +1,15 @@
-"""Fetch ``.caffemodel`` weights into a local cache, verified by SHA-1, never half-written.
+"""Fetch a named model's ``.caffemodel`` into a local cache, SHA-1 checked, never half-written.
 
-Where files come from, first match wins (see :func:`fetch_caffemodel`):
-
-1. ``$DEEPDREAM_<NAME>_CAFFEMODEL`` (e.g. ``DEEPDREAM_BVLC_GOOGLENET_CAFFEMODEL``): the path of
-   a ``.caffemodel`` the user already has. Checked against the registry's SHA-1 when known.
-2. The cache, :func:`cache_dir` ``/ <caffemodel_file>``, when the file is already there.
-3. A download from the registry's URL, for models whose URL and SHA-1 are both known. Setting
-   ``$DEEPDREAM_DOWNLOAD_BASE_URL`` replaces the URL's base (everything up to its last ``/``),
-   so a mirror or a test server can serve the same file name, e.g.
-   ``DEEPDREAM_DOWNLOAD_BASE_URL=https://mirror.example.org/caffe``.
-
-A verified file gets a sidecar ``<file>.sha1`` (JSON: digest, size in bytes, mtime in ns), so
-later runs re-hash it only when its size or mtime changed.
+:func:`fetch_caffemodel` returns the cached file (:func:`cache_dir` ``/ <caffemodel_file>``)
+when it is there, else downloads it from the model table's URL, for models whose URL and SHA-1
+are both known; otherwise it says how to supply the file by hand.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
-import json
 import os
-import re
 import secrets
 import urllib.error
 import urllib.request
@@ -30,14 +18,12 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from conversion.errors import DeepDreamError
 from conversion.registry import ModelInfo, get_model_info
-from tf_impl.errors import DeepDreamError
 
 CACHE_ENV = "DEEPDREAM_CACHE"
-BASE_URL_ENV = "DEEPDREAM_DOWNLOAD_BASE_URL"
 CHUNK_BYTES = 1 << 20  # 1 MiB: read, hash and write granularity
 _USER_AGENT = "deepdream-tf2 (python urllib)"
-_SIDECAR_SUFFIX = ".sha1"
 
 
 def cache_dir() -> Path:
@@ -67,34 +53,10 @@ def cache_dir() -> Path:
     return path
 
 
-def model_env_var(name: str) -> str:
-    """Name of the variable that points model ``name`` at a local file.
-
-    ``"bvlc_googlenet"`` gives ``"DEEPDREAM_BVLC_GOOGLENET_CAFFEMODEL"``.
-    """
-    return "DEEPDREAM_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_CAFFEMODEL"
-
-
-def cached_model_path(info: ModelInfo) -> Path:
-    """Where ``info``'s ``.caffemodel`` lives in the cache (the file may not exist yet)."""
-    return cache_dir() / info.caffemodel_file
-
-
-def resolve_url(url: str) -> str:
-    """Apply ``$DEEPDREAM_DOWNLOAD_BASE_URL``: replace everything up to ``url``'s last ``/``."""
-    base = os.environ.get(BASE_URL_ENV, "")
-    if not base:
-        return url
-    return base.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
-
-
 def sha1_of(path: Path) -> str:
-    """Lowercase hex SHA-1 of the file at ``path``, read in 1 MiB chunks."""
-    digest = hashlib.sha1()
+    """Lowercase hex SHA-1 of the file at ``path``."""
     with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha1").hexdigest()
 
 
 def download(
@@ -154,12 +116,11 @@ def download(
 def fetch_caffemodel(name: str, *, progress: bool = True) -> Path:
     """Return the path of model ``name``'s ``.caffemodel``, downloading it if needed.
 
-    Order: ``$DEEPDREAM_<NAME>_CAFFEMODEL``, then the cache, then a download (see the module
-    docstring). Files are checked against the registry's SHA-1 when it is known; the result is
-    remembered in a ``.sha1`` sidecar so an unchanged file is hashed once.
+    A cached file is checked against the table's SHA-1 when it is known (once per call: the
+    file is read once more when it is converted anyway).
 
     Args:
-        name: a key of :data:`conversion.registry.MODELS`.
+        name: a ``caffe`` key of :data:`conversion.registry.MODELS`.
         progress: show a download progress bar (see :func:`download`).
 
     Raises:
@@ -167,21 +128,15 @@ def fetch_caffemodel(name: str, *, progress: bool = True) -> Path:
             downloaded by hand (no URL or no known SHA-1), or a failed download.
     """
     info = get_model_info(name)
-    override = _env_override(info)
-    if override is not None:
-        _verify_override(override, info)
-        return override
-
-    target = cached_model_path(info)
+    if info.kind != "caffe":
+        raise DeepDreamError(f"{name} is a {info.kind} model, not a .caffemodel")
+    target = cache_dir() / info.caffemodel_file
     if target.is_file():
         _verify_cached(target, info)
         return target
-
     if info.url is None or info.sha1 is None:
         raise DeepDreamError(_manual_download_message(info, target))
-    download(resolve_url(info.url), target, info.sha1, progress=progress)
-    _write_sidecar(_sidecar_for(target), target, info.sha1)
-    return target
+    return download(info.url, target, info.sha1, progress=progress)
 
 
 # --- network -----------------------------------------------------------------------------
@@ -196,14 +151,11 @@ def _stream_to(
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         raise DeepDreamError(
-            f"cannot download {url} (HTTP {exc.code} {exc.reason}); check the URL "
-            f"(and ${BASE_URL_ENV} if set), or download it yourself and pass the file with "
-            f"--model PATH (or put it at {dest})"
+            f"cannot download {url} (HTTP {exc.code} {exc.reason}); check the URL, or "
+            f"download it yourself and pass the file with --model PATH (or put it at {dest})"
         ) from exc
     except ValueError as exc:  # malformed URL or unknown scheme
-        raise DeepDreamError(
-            f"cannot download {url!r} ({exc}); check the URL (and ${BASE_URL_ENV} if set)"
-        ) from exc
+        raise DeepDreamError(f"cannot download {url!r} ({exc}); check the URL") from exc
     except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
         raise DeepDreamError(_offline_message(url, _reason(exc, timeout), dest)) from exc
 
@@ -298,10 +250,7 @@ def _write_error(path: Path, exc: OSError) -> DeepDreamError:
 
 
 def _manual_download_message(info: ModelInfo, target: Path) -> str:
-    where = (
-        f"pass the file with --model PATH, set {model_env_var(info.name)}=PATH, "
-        f"or put it at {target}"
-    )
+    where = f"pass the file with --model PATH, or put it at {target}"
     if info.url is None:
         return f"{info.name} has no direct download: {info.description.rstrip('.')}; then {where}"
     return (
@@ -310,89 +259,12 @@ def _manual_download_message(info: ModelInfo, target: Path) -> str:
     )
 
 
-# --- local files and verification ----------------------------------------------------------
-
-
-def _env_override(info: ModelInfo) -> Path | None:
-    var = model_env_var(info.name)
-    value = os.environ.get(var, "")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise DeepDreamError(f"{var} is set to {value}, which is not a file; fix it or unset it")
-    return path
-
-
-def _verify_override(path: Path, info: ModelInfo) -> None:
-    if info.sha1 is None:
-        return
-    # The user's directory may be read-only, so this record lives in the cache.
-    try:
-        sidecar: Path | None = cache_dir() / f"{info.caffemodel_file}.override{_SIDECAR_SUFFIX}"
-    except DeepDreamError:
-        sidecar = None
-    actual = _checked_sha1(path, info.sha1, sidecar)
-    if actual != info.sha1:
-        raise DeepDreamError(
-            f"{model_env_var(info.name)} points at {path}, whose SHA-1 is {actual}, but "
-            f"{info.name} should have {info.sha1}; point it at the right file or unset it"
-        )
-
-
 def _verify_cached(path: Path, info: ModelInfo) -> None:
     if info.sha1 is None:
         return  # placed there by the user; nothing to check against
-    actual = _checked_sha1(path, info.sha1, _sidecar_for(path))
+    actual = sha1_of(path)
     if actual != info.sha1:
         raise DeepDreamError(
             f"the cached {path} has SHA-1 {actual}, but {info.name} should have {info.sha1}; "
             f"it is corrupt or a different file: delete it and run again to re-download it"
         )
-
-
-def _sidecar_for(path: Path) -> Path:
-    return path.with_name(path.name + _SIDECAR_SUFFIX)
-
-
-def _checked_sha1(path: Path, expected: str, sidecar: Path | None) -> str:
-    """SHA-1 of ``path``, read from ``sidecar`` when it vouches for this very file."""
-    if sidecar is not None and _sidecar_matches(sidecar, path, expected):
-        return expected
-    actual = sha1_of(path)
-    if actual == expected and sidecar is not None:
-        _write_sidecar(sidecar, path, actual)
-    return actual
-
-
-def _sidecar_matches(sidecar: Path, path: Path, expected: str) -> bool:
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-        stat = path.stat()
-        return (
-            isinstance(record, dict)
-            and record.get("sha1") == expected
-            and record.get("size") == stat.st_size
-            and record.get("mtime_ns") == stat.st_mtime_ns
-            and record.get("path") == str(path.resolve())
-        )
-    except (OSError, ValueError):
-        return False
-
-
-def _write_sidecar(sidecar: Path, path: Path, digest: str) -> None:
-    """Best effort: a missing sidecar only costs a re-hash next time."""
-    with contextlib.suppress(OSError):
-        stat = path.stat()
-        record = {
-            "sha1": digest,
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "path": str(path.resolve()),
-        }
-        tmp = sidecar.with_name(f".{sidecar.name}.{secrets.token_hex(6)}.part")
-        try:
-            tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
-            os.replace(tmp, sidecar)
-        finally:
-            tmp.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
 
 def caffe_pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:

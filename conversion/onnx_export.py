@@ -47,6 +47,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec, build_net_spec
+from conversion.errors import DeepDreamError
 from conversion.layer_params import (
     PoolGeometry,
     check_concat_channels,
@@ -55,7 +56,6 @@ from conversion.layer_params import (
     inner_product_weights,
     pool_geometry,
 )
-from tf_impl.errors import DeepDreamError
 
 OPSET = 17
 IR_VERSION = 8  # ONNX 1.10+: read by every ONNX Runtime and onnx2tf release in use
@@ -68,6 +68,7 @@ SUPPORTED = (
     "InnerProduct",
     "Dropout",
     "Softmax",
+    "Split",
 )
 BATCH, HEIGHT, WIDTH = "batch", "height", "width"
 
@@ -234,7 +235,7 @@ def _add_layer(graph: _Graph, layer: LayerSpec, bottoms: list[str], out: str) ->
     elif layer.type == "InnerProduct":
         channels = _inner_product(graph, layer, bottom, out)
         graph.flat.add(out)
-    elif layer.type == "Dropout":
+    elif layer.type in ("Dropout", "Split"):  # a Split's tops all name this one value
         graph.node("Identity", [bottom], out, layer.name)
     elif layer.type == "Softmax":
         if layer.param.softmax_param.axis != 1:
@@ -266,6 +267,17 @@ def _value_info(graph: _Graph, name: str) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
+def input_channels(spec: NetSpec) -> int:
+    """Channels of the input image: what the first convolution reading it was trained on
+    (its weight's in-channels times its group), else 3 (BGR)."""
+    for layer in spec.layers:
+        if spec.input_blob in layer.bottoms:
+            if layer.type == "Convolution" and layer.blobs and layer.blobs[0].ndim == 4:
+                return layer.blobs[0].shape[1] * max(layer.param.convolution_param.group, 1)
+            break
+    return 3
+
+
 def _check_layers(spec: NetSpec) -> None:
     """Reject, before building anything, what ONNX export cannot express."""
     for layer in spec.layers:
@@ -274,7 +286,7 @@ def _check_layers(spec: NetSpec) -> None:
                 f"layer '{layer.name}' has type '{layer.type}', which the ONNX exporter cannot "
                 f"express (supported: {', '.join(SUPPORTED)})"
             )
-        if len(layer.tops) != 1:
+        if len(layer.tops) != 1 and layer.type != "Split":
             raise DeepDreamError(
                 f"layer '{layer.name}' ({layer.type}) has {len(layer.tops)} tops; "
                 "only single-output layers are supported"
@@ -296,7 +308,7 @@ def export_spec(spec: NetSpec, outputs: Sequence[str] = ()) -> onnx.ModelProto:
             f"{names[0]} ... {names[-1]} ('deepdream layers MODEL' lists them all)"
         )
     graph = _Graph()
-    graph.channels[spec.input_blob] = 3
+    graph.channels[spec.input_blob] = input_channels(spec)
     current = {spec.input_blob: spec.input_blob}  # Caffe blob (top) -> its latest tensor
     for layer in spec.layers:
         missing = [b for b in layer.bottoms if b not in current]
@@ -305,12 +317,13 @@ def export_spec(spec: NetSpec, outputs: Sequence[str] = ()) -> onnx.ModelProto:
                 f"layer '{layer.name}' reads blob '{missing[0]}', which no earlier layer makes"
             )
         _add_layer(graph, layer, [current[b] for b in layer.bottoms], layer.name)
-        current[layer.tops[0]] = layer.name
+        for top in layer.tops:
+            current[top] = layer.name
     wanted = list(dict.fromkeys(outputs)) or [names[-1]]
     nodes = _needed_nodes(graph.nodes, wanted)
     used = {name for node in nodes for name in node.input}
     net_input = helper.make_tensor_value_info(
-        spec.input_blob, TensorProto.FLOAT, [BATCH, 3, HEIGHT, WIDTH]
+        spec.input_blob, TensorProto.FLOAT, [BATCH, graph.channels[spec.input_blob], HEIGHT, WIDTH]
     )
     model = helper.make_model(
         helper.make_graph(
@@ -359,6 +372,11 @@ def resolve_caffe_files(
             f"known names: {', '.join(sorted(MODELS))}"
         )
     info = MODELS[str(model)]
+    if info.kind != "caffe":
+        raise DeepDreamError(
+            f"'{model}' is a Keras application, not a Caffe model; ONNX export needs a "
+            ".caffemodel (or a Caffe model name)"
+        )
     return fetch_caffemodel(info.name), prototxt or googlenet_deploy(info.num_classes, info.name)
 
 
@@ -367,12 +385,14 @@ def export_onnx(
     output: str | Path,
     prototxt: str | Path | pb.NetParameter | None = None,
     outputs: Sequence[str] = (),
+    field13: str | None = None,
 ) -> onnx.ModelProto:
     """Export ``model`` (a ``.caffemodel``, V1 or V2, optionally with a deploy prototxt, or a
     registered model name) to an ONNX file at ``output`` (written atomically); returns the
-    ONNX model. See :func:`export_spec` for its inputs and outputs."""
+    ONNX model. See :func:`export_spec` for its inputs and outputs; ``field13`` as for
+    :func:`conversion.caffe_files.build_net_spec`."""
     caffemodel, prototxt = resolve_caffe_files(model, prototxt)
-    onnx_model = export_spec(build_net_spec(caffemodel, prototxt), outputs)
+    onnx_model = export_spec(build_net_spec(caffemodel, prototxt, field13), outputs)
     output = Path(output)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".onnx")
     os.close(fd)

@@ -1,9 +1,17 @@
-"""The named Caffe GoogLeNet models this project knows how to fetch and convert.
+"""The one model table: every network the project loads by name, Caffe and Keras alike.
 
-All three share the GoogLeNet (Inception v1) architecture of ``bvlc_googlenet``; they differ
-only in their weights and in the classifier's output count (``num_classes``). A SHA-1 is listed
-only where it is known for certain: a model with ``sha1=None`` (or ``url=None``) is never
-downloaded automatically, the user fetches it and passes the file instead.
+Each entry says where the weights come from and how to check them, and how the network wants
+its input (channel order, mean, scale) and what to dream on by default, in the way timm's
+model registry does. Two kinds:
+
+- ``caffe``: a GoogLeNet ``.caffemodel`` (the architecture of ``bvlc_googlenet``; the entries
+  differ in their weights and the classifier's output count). A SHA-1 is listed only where it
+  is known for certain: an entry with ``sha1=None`` (or ``url=None``) is never downloaded
+  automatically, the user fetches it and passes the file instead.
+- ``keras``: a ``keras.applications`` model (the TensorFlow DeepDream tutorial's choice); Keras
+  downloads and checks its ImageNet weights itself (``~/.keras/models``).
+
+This module knows nothing of TensorFlow: ``tf_impl.models`` builds the networks.
 """
 
 from __future__ import annotations
@@ -11,31 +19,66 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
+
+# The ImageNet mean of Caffe's GoogLeNet, BGR on the 0-255 scale.
+CAFFE_MEAN_BGR = (104.0, 116.0, 122.0)
+# keras.applications' two preprocessing styles: "tf" (RGB scaled to [-1, 1]) and "caffe".
+_TF_MEAN, _TF_SCALE = (127.5, 127.5, 127.5), 1 / 127.5
+_KERAS_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelInfo:
-    """One downloadable ``.caffemodel``.
+    """One named network.
 
     Attributes:
-        name: registry key, e.g. ``"bvlc_googlenet"``.
-        caffemodel_file: file name of the weights in the cache directory.
-        url: direct download URL of ``caffemodel_file``, or ``None`` when there is none (for
-            example when the weights are only published inside an archive).
-        sha1: lowercase hex SHA-1 of the ``.caffemodel`` file, or ``None`` when not known.
-        num_classes: output count of the final classifier layer.
+        name: table key, e.g. ``"bvlc_googlenet"`` or ``"keras:InceptionV3"``.
+        kind: ``"caffe"`` or ``"keras"``.
+        caffemodel_file: (caffe) file name of the weights in the cache directory.
+        url: (caffe) direct download URL of ``caffemodel_file``, or ``None`` when there is
+            none (for example when the weights are only published inside an archive).
+        sha1: (caffe) lowercase hex SHA-1 of the ``.caffemodel``, or ``None`` when not known.
+        keras_application: (keras) the ``keras.applications`` constructor, e.g. ``InceptionV3``.
+        num_classes: output count of the final classifier layer (caffe).
+        mean: per-channel mean in ``channel_order``, 0-255 scale.
+        channel_order: ``"BGR"`` or ``"RGB"``: network input = (pixels - mean) * scale.
+        scale: see ``channel_order``.
+        default_layer: the blob to dream on by default; ``None`` means the notebook's
+            (``tf_impl.settings.NOTEBOOK.end``).
         description: one or two sentences for listings and error messages.
         license: terms under which the weights are published.
     """
 
     name: str
-    caffemodel_file: str
-    url: str | None
-    sha1: str | None
-    num_classes: int
-    description: str
-    license: str
+    kind: str = "caffe"
+    caffemodel_file: str | None = None
+    url: str | None = None
+    sha1: str | None = None
+    keras_application: str | None = None
+    num_classes: int | None = None
+    mean: tuple[float, float, float] = CAFFE_MEAN_BGR
+    channel_order: str = "BGR"
+    scale: float = 1.0
+    default_layer: str | None = None
+    description: str = ""
+    license: str = ""
+
+
+def _keras(application: str, style: str, default_layer: str) -> ModelInfo:
+    tf_style = style == "tf"
+    return ModelInfo(
+        name=f"keras:{application}",
+        kind="keras",
+        keras_application=application,
+        mean=_TF_MEAN if tf_style else _KERAS_CAFFE_MEAN_BGR,
+        channel_order="RGB" if tf_style else "BGR",
+        scale=_TF_SCALE if tf_style else 1.0,
+        default_layer=default_layer,
+        description=f"keras.applications.{application} with ImageNet weights (Keras downloads "
+        "them on first use)",
+        license="see the Keras applications documentation",
+    )
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -56,8 +99,6 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo(
             name="googlenet_places205",
             caffemodel_file="googlenet_places205.caffemodel",
-            url=None,
-            sha1=None,
             num_classes=205,
             description=(
                 "MIT Places GoogLeNet trained on 205 scene categories (Places205); published "
@@ -70,19 +111,24 @@ MODELS: dict[str, ModelInfo] = {
             name="googlenet_places365",
             caffemodel_file="googlenet_places365.caffemodel",
             url="http://places2.csail.mit.edu/models_places365/googlenet_places365.caffemodel",
-            sha1=None,
             num_classes=365,
             description=(
                 "MIT Places GoogLeNet trained on 365 scene categories (Places365-Standard)."
             ),
             license="Creative Commons Attribution (CC BY); cite Zhou et al., TPAMI 2017",
         ),
+        _keras("InceptionV3", "tf", "mixed3"),
+        _keras("InceptionResNetV2", "tf", "mixed_6a"),
+        _keras("Xception", "tf", "block4_sepconv2"),
+        _keras("VGG16", "caffe", "block4_conv3"),
+        _keras("VGG19", "caffe", "block4_conv4"),
+        _keras("ResNet50", "caffe", "conv4_block3_out"),
     )
 }
 
 
 def get_model_info(name: str) -> ModelInfo:
-    """Return the registry entry called ``name``.
+    """Return the table entry called ``name``.
 
     Raises:
         DeepDreamError: ``name`` is not a known model; the message lists the closest known
@@ -95,4 +141,4 @@ def get_model_info(name: str) -> ModelInfo:
     close = difflib.get_close_matches(name, MODELS, n=3, cutoff=0.5)
     close += [known for known in MODELS if name and name.lower() in known and known not in close]
     hint = f"did you mean {' or '.join(close)}? " if close else ""
-    raise DeepDreamError(f"unknown model {name!r}; {hint}known models: {', '.join(sorted(MODELS))}")
+    raise DeepDreamError(f"unknown model {name!r}; {hint}known names: {', '.join(sorted(MODELS))}")

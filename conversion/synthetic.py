@@ -5,7 +5,8 @@ is established on these: He-scaled Gaussian weights (std sqrt(2 / fan_in)) keep 
 at a steady scale through the ReLUs, so pixel-scale (0-255) inputs exercise LRN as real
 weights do. V1 files mimic the 2014 file: a train_val net (a DATA layer with 'data' and
 'label' tops, a SOFTMAX_LOSS and a TEST-phase ACCURACY) with legacy 4-D blobs; V2 files hold
-the deploy net with ``BlobShape`` blobs.
+the deploy net with ``BlobShape`` blobs. Both hold Caffe's Split layers wherever a blob feeds
+several layers, as every file Caffe saves does (see :mod:`conversion.splits`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
-from conversion.googlenet import googlenet_deploy
+from conversion.googlenet import googlenet_deploy, googlenet_deploy_prototxt
+from conversion.splits import insert_splits
 
 _V1_TYPES = {
     "Convolution": "CONVOLUTION",
@@ -41,37 +43,91 @@ _PARAM_FIELDS = {
 }
 
 
-def synthetic_weights(net: pb.NetParameter, seed: int = 0) -> dict[str, list[np.ndarray]]:
+def _pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:
+    values = list(values)
+    if has_hw:
+        return int(h_value), int(w_value)
+    if not values:
+        return default, default
+    return int(values[0]), int(values[-1])
+
+
+def _conv_size(size: int | None, kernel: int, stride: int, pad: int, dilation: int):
+    if size is None:
+        return None
+    return (size + 2 * pad - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
+def _pool_size(size: int | None, kernel: int, stride: int, pad: int, ceil: bool, padded: bool):
+    if size is None:
+        return None
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    return out - 1 if padded and (out - 1) * stride >= size + pad else out
+
+
+def synthetic_weights(
+    net: pb.NetParameter, seed: int = 0, input_hw: tuple[int, int] | None = None
+) -> dict[str, list[np.ndarray]]:
     """He-scaled Gaussian weights (float32, Caffe layout) for every Convolution and
-    InnerProduct layer of a deploy ``net`` with a 3-channel input; biases N(0, 1)."""
+    InnerProduct layer of a V2 deploy ``net`` with a 3-channel input; biases N(0, 1).
+
+    Handles non-square kernels, groups and layers without bias. An InnerProduct reads all of
+    C*H*W: its input's height and width follow from ``input_hw`` (the one input size such a
+    net accepts); without it they are taken as 1x1 (GoogLeNet's classifier after pool5).
+    """
     rng = np.random.default_rng(seed)
-    channels = {"data": 3}
+    h0, w0 = input_hw if input_hw is not None else (None, None)
+    shapes = {"data": (3, h0, w0)}
     weights = {}
     for layer in net.layer:
         if layer.type == "Input":
             continue
-        c_in = channels[layer.bottom[0]]
-        c_out = c_in
+        c_in, h, w = shapes[layer.bottom[0]]
+        out = (c_in, h, w)
         if layer.type == "Convolution":
             p = layer.convolution_param
-            k = p.kernel_size[0]
-            c_out = p.num_output
-            fan_in = c_in * k * k
-            w = rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2.0 / fan_in)
-            weights[layer.name] = [
-                w.astype(np.float32),
-                rng.standard_normal(c_out).astype(np.float32),
-            ]
+            kh, kw = _pair(p.kernel_size, p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0)
+            sh, sw = _pair(p.stride, p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
+            ph, pw = _pair(p.pad, p.pad_h, p.pad_w, p.HasField("pad_h") or p.HasField("pad_w"), 0)
+            dh, dw = _pair(p.dilation, 0, 0, False, 1)
+            fan_in = c_in // p.group * kh * kw
+            shape = (p.num_output, c_in // p.group, kh, kw)
+            arrays = [(rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)]
+            if p.bias_term:
+                arrays.append(rng.standard_normal(p.num_output).astype(np.float32))
+            weights[layer.name] = arrays
+            out = (p.num_output, _conv_size(h, kh, sh, ph, dh), _conv_size(w, kw, sw, pw, dw))
+        elif layer.type == "Pooling":
+            p = layer.pooling_param
+            if p.global_pooling:
+                out = (c_in, 1, 1)
+            else:
+                kh, kw = _pair([p.kernel_size], p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0)
+                sh, sw = _pair([p.stride], p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
+                ph, pw = _pair([p.pad], p.pad_h, p.pad_w, p.HasField("pad_h"), 0)
+                ceil, padded = p.round_mode == pb.PoolingParameter.CEIL, bool(ph or pw)
+                out = (
+                    c_in,
+                    _pool_size(h, kh, sh, ph, ceil, padded),
+                    _pool_size(w, kw, sw, pw, ceil, padded),
+                )
         elif layer.type == "Concat":
-            c_out = sum(channels[b] for b in layer.bottom)
+            out = (sum(shapes[b][0] for b in layer.bottom), h, w)
         elif layer.type == "InnerProduct":
-            c_out = layer.inner_product_param.num_output
-            w = rng.standard_normal((c_out, c_in)) * np.sqrt(2.0 / c_in)
-            weights[layer.name] = [
-                w.astype(np.float32),
-                rng.standard_normal(c_out).astype(np.float32),
+            p = layer.inner_product_param
+            features = c_in * (h or 1) * (w or 1)
+            arrays = [
+                (rng.standard_normal((p.num_output, features)) * np.sqrt(2.0 / features)).astype(
+                    np.float32
+                )
             ]
-        channels[layer.top[0]] = c_out
+            if p.bias_term:
+                arrays.append(rng.standard_normal(p.num_output).astype(np.float32))
+            weights[layer.name] = arrays
+            out = (p.num_output, 1, 1)
+        for top in layer.top:
+            shapes[top] = out
     return weights
 
 
@@ -91,14 +147,15 @@ def _legacy_shape(array: np.ndarray) -> tuple[int, int, int, int]:
 def synthetic_googlenet(
     seed: int = 0, version: str = "V1", num_classes: int = 1000
 ) -> pb.NetParameter:
-    """A GoogLeNet NetParameter with seeded weights, in V1 (train_val) or V2 (deploy) form."""
+    """A GoogLeNet NetParameter with seeded weights, in V1 (train_val) or V2 (deploy) form,
+    with Split layers where Caffe puts them when it saves a net."""
     deploy = googlenet_deploy(num_classes)
     weights = synthetic_weights(deploy, seed)
     if version == "V2":
         for layer in deploy.layer:
             for array in weights.get(layer.name, []):
                 _fill_blob(layer.blobs.add(), array, None)
-        return deploy
+        return insert_splits(deploy)
     if version != "V1":
         raise ValueError(f"version must be 'V1' or 'V2', got {version!r}")
     net = pb.NetParameter(name=deploy.name)
@@ -123,7 +180,7 @@ def synthetic_googlenet(
     accuracy.bottom.extend(["loss3/classifier", "label"])
     accuracy.top.append("loss3/top-1")
     accuracy.include.add(phase=pb.TEST)
-    return net
+    return insert_splits(net)
 
 
 def write_synthetic_caffemodel(
@@ -137,3 +194,17 @@ def write_synthetic_caffemodel(
         f.write(data)
     os.replace(tmp, path)
     return path
+
+
+def write_synthetic_model(
+    directory: str | Path, seed: int = 0, version: str = "V1", stem: str = "synthetic"
+) -> tuple[Path, Path]:
+    """(caffemodel, prototxt): :func:`write_synthetic_caffemodel` as ``<stem>.caffemodel`` and
+    the GoogLeNet deploy prototxt as ``deploy.prototxt``, both in ``directory``: the model that
+    the tests, the reference data and the benchmarks share (Caffe loads the same two files)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    prototxt = directory / "deploy.prototxt"
+    prototxt.write_text(googlenet_deploy_prototxt())
+    caffemodel = write_synthetic_caffemodel(directory / f"{stem}.caffemodel", seed, version)
+    return caffemodel, prototxt

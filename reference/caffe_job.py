@@ -19,6 +19,9 @@ REFERENCE_DIR = Path(__file__).resolve().parent
 CAFFE_PYTHON = REFERENCE_DIR / "caffe_python.sh"
 NOTEBOOK = REFERENCE_DIR / "notebook_caffe.py"
 PROJECT_ROOT = REFERENCE_DIR.parent
+# Caffe's OpenBLAS splits its sums differently with other thread counts (a gradient at
+# 200x300 moved by rel L2 0.2 between 1 and 2 threads on a flat image): reference runs use 1.
+CAFFE_THREADS = 1
 
 
 class CaffeUnavailableError(RuntimeError):
@@ -32,6 +35,7 @@ def pycaffe_dir() -> Path:
 
 
 def caffe_available() -> bool:
+    """Is pycaffe built (``make caffe``) and Debian's python3, which runs it, present?"""
     return (pycaffe_dir() / "caffe" / "_caffe.so").exists() and Path("/usr/bin/python3").exists()
 
 
@@ -71,10 +75,12 @@ def run_caffe_job(
         "one_session": one_session,
     }
     (workdir / "job.json").write_text(json.dumps(job, indent=1))
+    threads = str(CAFFE_THREADS)
     proc = subprocess.run(
         ["bash", str(CAFFE_PYTHON), str(NOTEBOOK), str(workdir / "job.json")],
         capture_output=True,
         text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads},
     )
     if proc.returncode != 0:
         raise RuntimeError(f"Caffe job failed ({proc.returncode}):\n{proc.stderr[-4000:]}")

@@ -9,10 +9,11 @@ NumPy keeps stable across versions); stored per size are a few blobs (a channel 
 the wide ones) and the input gradient of 0.5 * sum(a^2) at ``inception_4c/output`` (a central
 crop at the two largest sizes, to keep the files small).
 
-Dream cases: the notebook's defaults (4 octaves x 10 steps, octave scale 1.4, step 1.5,
-jitter 32, clip) on a procedural 200x300 test image, with the jitter drawn like the notebook
-from ``np.random.RandomState(seed)``; the same with 1 step per octave ("short" dreams, which
-stay comparable pixel for pixel); and 3 frames of the zoom loop (s = 0.05).
+Dream cases: the notebook's defaults (``tf_impl.settings.NOTEBOOK``: 4 octaves x 10 steps,
+octave scale 1.4, step 1.5, jitter 32, clip) on a procedural 200x300 test image, with the
+jitter drawn like the notebook from ``np.random.RandomState(seed)``; the same with 1 step per
+octave ("short" dreams, which stay comparable pixel for pixel); and 3 frames of the zoom loop
+(s = 0.05).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from __future__ import annotations
 import numpy as np
 
 from reference.test_image import make_image
+from tf_impl.settings import NOTEBOOK, ZOOM_STEP
 
 WEIGHTS_SEED = 0
 WEIGHTS_FORMAT = "V1"
 
 SIZES = [(575, 1024), (411, 731), (294, 522), (210, 373), (97, 173)]
 BLOBS = ["pool1/norm1", "conv2/norm2", "inception_3b/5x5_reduce", "inception_4c/output"]
-GRADIENT_END = "inception_4c/output"
+GRADIENT_END = NOTEBOOK.end
 # Sizes at which every channel of every blob is stored; elsewhere CHANNEL_SUBSET of them.
 FULL_CHANNEL_SIZES = [(97, 173)]
 CHANNEL_SUBSET = 8
@@ -36,21 +38,15 @@ GRADIENT_CROPS = {(575, 1024): (288, 512), (411, 731): (288, 512)}
 
 DREAM_SIZE = (200, 300)
 GUIDE_SIZE = (150, 200)
-NOTEBOOK_DEFAULTS = {
-    "iter_n": 10,
-    "octave_n": 4,
-    "octave_scale": 1.4,
-    "step_size": 1.5,
-    "jitter": 32,
-    "clip": True,
-}
+# The notebook's settings but the blob, which each case names.
+NOTEBOOK_DEFAULTS = {k: v for k, v in NOTEBOOK.as_params().items() if k != "end"}
 # name -> (end blob, jitter seed, guided)
 DREAMS = {
     "inception_4c_output": ("inception_4c/output", 0, False),
     "inception_3b_5x5_reduce": ("inception_3b/5x5_reduce", 1, False),
     "guided_inception_3b_output": ("inception_3b/output", 2, True),
 }
-ZOOM = {"end": "inception_4c/output", "seed": 3, "n_frames": 3, "s": 0.05}
+ZOOM = {"end": NOTEBOOK.end, "seed": 3, "n_frames": 3, "s": ZOOM_STEP}
 
 
 def size_key(size: tuple[int, int]) -> str:

@@ -12,14 +12,20 @@ Writes, under ``reference/data/`` (or ``--out``), compressed ``.npz`` files, eac
   jitter ``offsets/...`` (steps, 2) int64 (ox, oy) each used. Short dreams: 4 octaves x 1 step.
   The metadata also records each dream's chaos floor (see :func:`floor_job`).
 
-Usage: ``python -m reference.generate [--out DIR] [--workdir DIR]`` (needs ``make caffe``).
+- ``fuzz.npz``: per fuzz net (``reference/fuzz.py``) and size: ``NET/HxW/blob/NAME``,
+  ``NET/HxW/gradient/END`` (HWC, BGR) and ``NET/saved``, the bytes of the caffemodel Caffe
+  wrote for the net (with its Split layers and its field 13).
+
+Caffe runs with one OpenBLAS thread; the metadata records the CPU and its vector extensions.
+
+Usage: ``python -m reference.generate [--out DIR] [--workdir DIR] [--parts ...]`` (needs
+``make caffe``).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import platform
 import tempfile
@@ -28,8 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reference import cases
-from reference.caffe_job import caffe_versions, run_caffe_job
+from conversion.synthetic import write_synthetic_model
+from reference import cases, fuzz
+from reference.caffe_job import CAFFE_THREADS, caffe_versions, run_caffe_job
+from reference.cpu import cpu_facts
+from reference.metrics import psnr, sha256
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CAFFE_BUILD = "brocolli-caffe 9.0.2 (a BVLC Caffe fork), CPU, built by reference/build_caffe.sh"
@@ -39,23 +48,9 @@ NUDGE_SEEDS = [1000, 1001, 1002]
 OTHER_SEED_OFFSET = 100  # the floor's "different jitter" run uses seed + this
 
 
-def sha256(array_or_path) -> str:
-    if isinstance(array_or_path, Path):
-        return hashlib.sha256(array_or_path.read_bytes()).hexdigest()
-    return hashlib.sha256(np.ascontiguousarray(array_or_path).tobytes()).hexdigest()
-
-
 def build_model(workdir: Path) -> tuple[Path, Path]:
     """(caffemodel, prototxt): the seeded synthetic GoogLeNet (V1) and the deploy prototxt."""
-    from conversion.googlenet import googlenet_deploy_prototxt
-    from conversion.synthetic import write_synthetic_caffemodel
-
-    prototxt = workdir / "deploy.prototxt"
-    prototxt.write_text(googlenet_deploy_prototxt())
-    model = write_synthetic_caffemodel(
-        workdir / "synthetic.caffemodel", cases.WEIGHTS_SEED, cases.WEIGHTS_FORMAT
-    )
-    return model, prototxt
+    return write_synthetic_model(workdir, cases.WEIGHTS_SEED, cases.WEIGHTS_FORMAT)
 
 
 def forward_job() -> tuple[list[dict], dict[str, np.ndarray]]:
@@ -152,12 +147,6 @@ def floor_job() -> tuple[list[dict], dict[str, np.ndarray]]:
     return tasks, inputs
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB of two float images (0-255 scale); inf when identical."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
-
-
 def store_dreams(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Caffe's dream results -> the stored arrays (inputs, outputs, offsets)."""
     out = {"image": cases.dream_image(), "guide": cases.guide_image()}
@@ -194,6 +183,8 @@ def common_metadata(model: Path) -> dict:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "caffe": CAFFE_BUILD,
         "caffe_python": caffe_versions(),
+        "cpu": cpu_facts(),
+        "caffe_threads": CAFFE_THREADS,
         "driver_python": {"python": platform.python_version(), "numpy": np.__version__},
         "notebook_port": "reference/notebook_caffe.py (one freshly loaded net per task)",
         "weights": {
@@ -269,40 +260,85 @@ def save_npz(path: Path, arrays: dict, metadata: dict) -> int:
     return path.stat().st_size
 
 
-def generate(out_dir: Path, workdir: Path) -> None:
+def fuzz_job(net: fuzz.FuzzNet, workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Caffe tasks and inputs for one fuzz net: blobs and gradients at each of its sizes, and
+    the net saved by Caffe (``<workdir>/<name>.saved.caffemodel``)."""
+    tasks, inputs = [], {}
+    for size in net.sizes:
+        key = cases.size_key(size)
+        inputs[key] = fuzz.input_image(size)
+        tasks.append({"id": f"{key}/blob", "kind": "blobs", "image": key, "blobs": net.blobs})
+        for end in net.ends:
+            tasks.append({"id": f"{key}/gradient/{end}", "kind": "gradient", "image": key,
+                          "end": end})  # fmt: skip
+    saved = workdir / f"{net.name}.saved.caffemodel"
+    tasks.append({"id": "save", "kind": "save", "image": key, "path": str(saved)})
+    return tasks, inputs
+
+
+def run_fuzz(workdir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Every fuzz net on Caffe: (stored arrays, metadata part). Arrays: ``NET/HxW/blob/NAME``
+    (h, w, c) or (units,), ``NET/HxW/gradient/END`` (H, W, 3) BGR, ``NET/saved`` (the bytes
+    of the caffemodel Caffe wrote, uint8)."""
+    arrays, files = {}, {}
+    for net in fuzz.NETS:
+        model, prototxt = fuzz.write_files(net, workdir / "fuzz")
+        tasks, inputs = fuzz_job(net, workdir / "fuzz")
+        raw = run_caffe_job(workdir / "fuzz" / net.name, model, prototxt, tasks, inputs)
+        for key, value in raw.items():
+            layout = (1, 2, 0) if value.ndim == 3 else tuple(range(value.ndim))
+            arrays[f"{net.name}/{key}"] = np.ascontiguousarray(value.transpose(layout))
+        saved = (workdir / "fuzz" / f"{net.name}.saved.caffemodel").read_bytes()
+        arrays[f"{net.name}/saved"] = np.frombuffer(saved, np.uint8)
+        files[net.name] = {"caffemodel_sha256": sha256(model), "prototxt": net.prototxt()}
+    return arrays, {"weights_seed": fuzz.WEIGHTS_SEED, "nets": files}
+
+
+PARTS = ("forward", "dreams", "fuzz")
+
+
+def generate(out_dir: Path, workdir: Path, parts: tuple[str, ...] = PARTS) -> None:
+    """Run Caffe and write the chosen parts' npz files into ``out_dir``."""
     start = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
     model, prototxt = build_model(workdir)
     common = common_metadata(model)
 
-    tasks, inputs = forward_job()
-    raw = run_caffe_job(workdir / "forward", model, prototxt, tasks, inputs)
-    size = save_npz(out_dir / "forward.npz", store_forward(raw), forward_metadata(common))
-    print(f"forward.npz: {size / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)", flush=True)
-
-    tasks, inputs = dream_job()
-    raw = run_caffe_job(workdir / "dreams", model, prototxt, tasks, inputs)
-    tasks, inputs = floor_job()
-    floor_raw = run_caffe_job(workdir / "floors", model, prototxt, tasks, inputs)
-    stored = store_dreams(raw)
-    floors = dream_floors(raw, floor_raw)
-    size2 = save_npz(out_dir / "dreams.npz", stored, dream_metadata(common, stored, floors))
-    print(f"dreams.npz: {size2 / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)")
-    for key, floor in floors.items():
-        print(f"  floor {key}: {floor}")
-    print(f"total {(size + size2) / 1e6:.2f} MB in {out_dir}")
+    if "forward" in parts:
+        tasks, inputs = forward_job()
+        raw = run_caffe_job(workdir / "forward", model, prototxt, tasks, inputs)
+        size = save_npz(out_dir / "forward.npz", store_forward(raw), forward_metadata(common))
+        print(f"forward.npz: {size / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)", flush=True)
+    if "dreams" in parts:
+        tasks, inputs = dream_job()
+        raw = run_caffe_job(workdir / "dreams", model, prototxt, tasks, inputs)
+        tasks, inputs = floor_job()
+        floor_raw = run_caffe_job(workdir / "floors", model, prototxt, tasks, inputs)
+        stored = store_dreams(raw)
+        floors = dream_floors(raw, floor_raw)
+        size = save_npz(out_dir / "dreams.npz", stored, dream_metadata(common, stored, floors))
+        print(f"dreams.npz: {size / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)")
+        for key, floor in floors.items():
+            print(f"  floor {key}: {floor}")
+    if "fuzz" in parts:
+        arrays, fuzz_meta = run_fuzz(workdir)
+        size = save_npz(out_dir / "fuzz.npz", arrays, {**common, "fuzz": fuzz_meta})
+        print(f"fuzz.npz: {size / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DATA_DIR, help="where the npz files go")
     parser.add_argument("--workdir", type=Path, help="keep Caffe's job files here")
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which files to remake"
+    )
     args = parser.parse_args(argv)
     if args.workdir:
-        generate(args.out, args.workdir)
+        generate(args.out, args.workdir, tuple(args.parts))
     else:
         with tempfile.TemporaryDirectory(prefix="deepdream-reference-") as tmp:
-            generate(args.out, Path(tmp))
+            generate(args.out, Path(tmp), tuple(args.parts))
 
 
 if __name__ == "__main__":

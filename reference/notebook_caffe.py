@@ -211,8 +211,12 @@ def run_task(net, task, inputs):
     - dream: {"image", "params", "offsets" (input key) or "seed", optional "guide"} ->
       "<id>" (H, W, 3) RGB and "<id>/offsets" (steps, 2) int64
     - zoom: as dream plus {"n_frames", "s"} -> "<id>/<k>" per frame and "<id>/offsets"
+    - save: {"path"}: ``net.save(path)``, the caffemodel as Caffe writes it -> nothing
     """
     tid, kind = task["id"], task["kind"]
+    if kind == "save":
+        net.save(task["path"])
+        return {}
     img = inputs[task["image"]]
     if kind == "blobs":
         return {tid + "/" + n: a for n, a in forward_blobs(net, img, task["blobs"]).items()}

@@ -159,12 +159,15 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     runs = Runs(sizes=sizes)
     net, caffemodel, prototxt = model.net, model.caffemodel, model.prototxt
     shapes = blob_shapes(net, 97, 173)
-    names = [n for n in net.blob_names()[1:] if min(shapes[n]) > 0]
+    deploy = googlenet_deploy()
+    # The deploy net's layers (Caffe's Split fan-outs of the V1 file are copies, and OpenCV
+    # names outputs by the prototxt's layers) that exist at the smallest size.
+    in_deploy = {layer.name for layer in deploy.layer}
+    names = [n for n in net.blob_names()[1:] if min(shapes[n]) > 0 and n in in_deploy]
     runs.depth_names = names
     onnx_path = workdir / "blobs.onnx"
     export_onnx(caffemodel, onnx_path, outputs=names)
     session = onnx_ref.ort_session(onnx_path)
-    deploy = googlenet_deploy()
     cut = cut_prototxt(deploy, set(names), workdir / "cut.prototxt")
     have_onnx2tf = not quick and _importable("onnx2tf")
     if not have_onnx2tf:
@@ -284,8 +287,6 @@ def gradient_section(page: Page, runs: Runs) -> None:
         ax.bar(pos + 0.2, [runs.gradients[k][1] for k in keys], 0.4, label="median pixel error")
         ax.set_yscale("log")
         ax.set_ylim(1e-9, 1e-1)
-        for bar, style in ((1e-4, ":"), (3e-2, "--")):
-            ax.axhline(bar, color="red", ls=style, lw=0.8)
         ax.set_xticks(pos, keys)
         ax.set_ylabel("TF2 vs Caffe")
         ax.set_title(f"Input gradient of 0.5*sum(a^2) at {cases.GRADIENT_END}")
@@ -295,10 +296,12 @@ def gradient_section(page: Page, runs: Runs) -> None:
     page.figure(
         "gradient",
         draw,
-        "Relative L2 and median per-pixel error of TF2's input gradient against Caffe's. "
-        "Bars: rel L2 <= 1e-4 where no unit sits at a ReLU kink or max-pool tie (97x173), "
-        "<= 3e-2 elsewhere, median <= 1e-4 (tests/reference_data.py says why). ONNX Runtime, "
-        "onnx2tf and OpenCV have no input gradient.",
+        "Relative L2 and median per-pixel error of TF2's input gradient against Caffe's "
+        "(float32 both). The tests judge both against a float64 ground truth instead "
+        "(tests/reference_data.py): a ReLU or max-pool unit within rounding of its kink "
+        "takes another branch in either float32 and moves a patch, which shows here as a "
+        "larger relative L2 with a small median. ONNX Runtime, onnx2tf and OpenCV have no "
+        "input gradient.",
     )
 
 
@@ -310,7 +313,7 @@ def _tf_dream(net, image, offsets, iter_n: int):
 
 
 def dream_section(page: Page, net, quick: bool) -> None:
-    from tests.reference_data import psnr
+    from reference.metrics import psnr
 
     arrays, _ = _load("dreams")
     kind = "short" if quick else "dream"
@@ -351,7 +354,7 @@ def steps_section(page: Page, model: Model, quick: bool, workdir: Path) -> None:
     """PSNR against steps per octave: TF2 vs Caffe, and Caffe vs Caffe from a nudged input."""
     from reference.caffe_job import caffe_available, run_caffe_job
     from reference.generate import dream_task, nudged_image
-    from tests.reference_data import psnr
+    from reference.metrics import psnr
 
     page.heading("Why whole dreams agree only so far")
     if quick or not caffe_available():
@@ -475,8 +478,8 @@ def pooling_section(page: Page, workdir: Path, quick: bool) -> None:
 
 def build(out: Path, quick: bool) -> Path:
     """Measure and write ``out``/index.html and its PNGs; returns the page's path."""
-    from conversion.convert import convert_caffemodel
     from reference.generate import build_model
+    from tf_impl.convert import convert_caffemodel
 
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):

@@ -1,14 +1,21 @@
-"""Procedural test images the project may ship: smooth colour gradients plus flat shapes.
+"""Procedural test images the project may ship: colour gradients and shapes, with a grain.
 
-Made with additions, multiplications and comparisons only (no transcendental functions, no
-random numbers), so every NumPy version on every machine gives the same bytes. ``variant``
-changes the palette and the shapes: variant 0 is the dream input, variant 1 the guide.
+Made with additions, multiplications and comparisons, plus a grain of +-``GRAIN`` levels from
+``np.random.RandomState`` (whose stream NumPy keeps fixed across versions), so every NumPy
+version on every machine gives the same bytes. ``variant`` changes the palette and the
+shapes: variant 0 is the dream input, variant 1 the guide.
+
+Why the grain: a photograph has no perfectly flat areas, but flat shapes make exact max-pool
+ties whose winner depends on the last bit of float32 arithmetic, so Caffe on one CPU and
+Caffe on another (or with another thread count) disagreed by up to 5 dB on a one-step dream
+of the flat image. With the grain, parity measures arithmetic, not coin tosses.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+GRAIN = 6
 # (centre y, centre x, radius) as fractions of the height; colour RGB.
 _DISCS = {
     0: [((0.30, 0.25, 0.18), (250, 210, 40)), ((0.65, 0.70, 0.22), (30, 90, 200))],
@@ -23,7 +30,8 @@ _BOXES = {
 
 def make_image(height: int, width: int, variant: int = 0) -> np.ndarray:
     """A (height, width, 3) uint8 RGB image: a diagonal colour gradient, a checker band and a
-    few discs and rectangles with hard edges (so the network sees both smooth areas and edges).
+    few discs and rectangles with hard edges (so the network sees both smooth areas and edges),
+    with a grain of +-GRAIN levels everywhere (no two neighbours tie by construction).
     """
     if variant not in _DISCS:
         raise ValueError(f"variant must be one of {sorted(_DISCS)}")
@@ -53,4 +61,5 @@ def make_image(height: int, width: int, variant: int = 0) -> np.ndarray:
             & (cols < right * width)
         )
         image[inside] = 0.5 * image[inside] + 0.5 * np.asarray(colour, np.float64)
+    image += np.random.RandomState(1000 + variant).randint(-GRAIN, GRAIN + 1, image.shape)
     return np.clip(np.floor(image + 0.5), 0, 255).astype(np.uint8)

@@ -9,10 +9,14 @@ import math
 import numpy as np
 
 
-def pooled_length(size: int, kernel: int, stride: int, pad: int, ceil_mode: bool) -> int:
+def pooled_length(
+    size: int, kernel: int, stride: int, pad: int, ceil_mode: bool, padded: bool
+) -> int:
+    """Caffe's pooled length on one axis; ``padded``: pad_h or pad_w is non-zero (Caffe's
+    ``if (pad_h_ || pad_w_)``: the drop rule then applies to both axes)."""
     rounding = math.ceil if ceil_mode else math.floor
     out = int(rounding((size + 2 * pad - kernel) / stride)) + 1
-    if pad and (out - 1) * stride >= size + pad:
+    if padded and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
@@ -20,8 +24,9 @@ def pooled_length(size: int, kernel: int, stride: int, pad: int, ceil_mode: bool
 def caffe_pool(x: np.ndarray, method: str, kernel, stride, pad, ceil_mode=True) -> np.ndarray:
     """x: (H, W, C) float64. Returns (out_h, out_w, C) exactly as Caffe's loops compute."""
     height, width, channels = x.shape
-    out_h = pooled_length(height, kernel[0], stride[0], pad[0], ceil_mode)
-    out_w = pooled_length(width, kernel[1], stride[1], pad[1], ceil_mode)
+    padded = bool(pad[0] or pad[1])
+    out_h = pooled_length(height, kernel[0], stride[0], pad[0], ceil_mode, padded)
+    out_w = pooled_length(width, kernel[1], stride[1], pad[1], ceil_mode, padded)
     out = np.zeros((out_h, out_w, channels))
     for ph in range(out_h):
         for pw in range(out_w):

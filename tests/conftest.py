@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conversion.synthetic import write_synthetic_model
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,23 +32,16 @@ def shared() -> Path:
 def model_files(tmp_path_factory) -> dict[str, Path]:
     """Synthetic GoogLeNet: {'V1': train_val caffemodel, 'V2': deploy caffemodel,
     'prototxt': the generated deploy prototxt}."""
-    from conversion.googlenet import googlenet_deploy_prototxt
-    from conversion.synthetic import write_synthetic_caffemodel
-
     directory = tmp_path_factory.mktemp("models")
-    prototxt = directory / "deploy.prototxt"
-    prototxt.write_text(googlenet_deploy_prototxt())
-    return {
-        "V1": write_synthetic_caffemodel(directory / "v1.caffemodel", WEIGHTS_SEED, "V1"),
-        "V2": write_synthetic_caffemodel(directory / "v2.caffemodel", WEIGHTS_SEED, "V2"),
-        "prototxt": prototxt,
-    }
+    v1, prototxt = write_synthetic_model(directory, WEIGHTS_SEED, "V1", "v1")
+    v2, _ = write_synthetic_model(directory, WEIGHTS_SEED, "V2", "v2")
+    return {"V1": v1, "V2": v2, "prototxt": prototxt}
 
 
 @pytest.fixture(scope="session")
 def nets(model_files):
     """{'V1': net from the V1 caffemodel alone, 'V2': net from V2 caffemodel + prototxt}."""
-    from conversion.convert import convert_caffemodel
+    from tf_impl.convert import convert_caffemodel  # imports TensorFlow: after the log level
 
     return {
         "V1": convert_caffemodel(model_files["V1"]),
@@ -58,6 +53,15 @@ def nets(model_files):
 def net(nets):
     """The synthetic GoogLeNet converted from the V1 file, as the real 2014 file is V1."""
     return nets["V1"]
+
+
+@pytest.fixture(scope="session")
+def float64_net(model_files, net):
+    """The V1 synthetic GoogLeNet in float64 beside ``net``: the parity tests' ground truth."""
+    from conversion.caffe_files import build_net_spec
+    from tests.float64_judge import Float64Net
+
+    return Float64Net(build_net_spec(model_files["V1"]), net.keras_model)
 
 
 @pytest.fixture(scope="session")

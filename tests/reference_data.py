@@ -1,28 +1,20 @@
 """Shared by the reference parity tests: the stored Caffe results, the measures, the bars.
 
-Measures (all on float64 copies):
+Blobs and input gradients are judged by a float64 ground truth (``tests/float64_judge.py``:
+the project's network in double precision, same weights), against which our float32 result
+and Caffe's are both measured; TF32-vs-Caffe32 is reported beside them.
 
-- blobs: max relative error ``max|tf - ref| / max|ref|`` (bar 1e-5: float32 rounding);
-- input gradients: relative L2 ``||tf - ref|| / ||ref||`` and the *median* per-pixel error
-  relative to the RMS pixel (``|| . ||`` over the 3 channels of a pixel). The gradient of a
-  ReLU / max-pool network is discontinuous: where a unit sits within float32 rounding of a
-  ReLU kink or a max-pool tie, Caffe and TF2 (both correct to float32) take different branches
-  and the gradient differs by O(1) over that unit's receptive field. On the noise inputs at
-  411x731, 4 pre-ReLU values (in conv1/7x7_s2, conv2/3x3_reduce, inception_3b/3x3 and
-  inception_3b/5x5), all within 8e-8 * max of zero, change sign between the two; max-pool
-  near-ties add more. So relative L2 <= 1e-4 is required where no such unit exists
-  (``TIE_FREE_SIZES``: measured 7.8e-7), and everywhere relative L2 <= 3e-2 (measured at most
-  1.0e-2, at ``inception_3b/5x5_reduce`` on 200x300) with a median pixel error <= 1e-4
-  (measured at most 1.2e-5, at 224x224 where one deep flip covers most of the image; 9e-7 at
-  the octave sizes): a real error in a backward rule (LRN, pooling windows, padding) moves
-  most pixels by far more, a branch flip moves a patch. (Scaling the input by 1.001 already
-  gives a median error of 1.3e-2.)
-- dreams: PSNR (peak 255) on the float images, and max |difference|.
+- blobs: max relative error ``max|x - f64| / max|f64|``; ours may be at most ``MARGIN`` times
+  Caffe's (measured ratios 0.5-1.14: both are float32 summations in different orders). Our
+  distance to Caffe's values is reported, not judged: where Caffe's float32 is the inaccurate
+  one (a strong LRN, alpha = 1: Caffe 2.4e-5 from float64, ours 1.3e-6), it exceeds 1e-5;
+- input gradients: see :func:`gradient_failures` (branch decisions, rounding where no unit
+  flips, median pixel error no worse than Caffe's within ``MARGIN``);
+- dreams: PSNR (peak 255, ``reference.metrics.psnr``) on the float images, and max |difference|.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -31,11 +23,21 @@ import pytest
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "reference" / "data"
 
+# Float32 summation order alone moves a blob by ~1e-6 of its largest value (measured 0.4-2e-6
+# for ours and Caffe's against float64, and Caffe against itself on other BLAS kernels).
 BLOB_MAX_REL = 1e-5
-GRADIENT_REL_L2 = 1e-4  # where no unit is within rounding of a ReLU kink or max-pool tie
-TIE_FREE_SIZES = [(97, 173)]
-GRADIENT_REL_L2_WITH_TIES = 3e-2
-GRADIENT_MEDIAN_REL = 1e-4
+# How much farther from float64 than Caffe's float32 ours may be (blob max-rel, gradient
+# median): the worst ratio measured was 1.14 (a blob at 210x373); a wrong rule is 10x+ off.
+MARGIN = 1.5
+# Below a few float32 ulps of the scale (small nets, short sums) the order of a summation is
+# all that differs: ratios of such errors mean nothing, so the margin never asks for less.
+FLOAT32_FLOOR = 4 * float(np.finfo(np.float32).eps)
+# Float32 rounding of a whole backward pass through GoogLeNet against float64, where no branch
+# flips: measured 4.8e-7 to 6.2e-7 (ours and Caffe's); 1e-5 leaves 16x.
+ROUNDING_REL_L2 = 1e-5
+# Median pixel error against float64 of any correct float32 gradient (ours or Caffe's on any
+# kernels): measured 3.8e-7 to 6.2e-7; a flip moves a patch, not the median.
+ROUNDING_MEDIAN = 1e-5
 # Short dreams (4 octaves x 1 step): one step moves the image by ~1.5 pixel units on average,
 # so a wrong step scores at most ~38-42 dB against the right one; measured 58.8 dB or better.
 SHORT_DREAM_PSNR = 50.0
@@ -54,14 +56,6 @@ def load(name: str) -> tuple[dict[str, np.ndarray], dict]:
         arrays = {k: data[k] for k in data.files if k != "metadata"}
         metadata = json.loads(str(data["metadata"]))
     return arrays, metadata
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def sha256_array(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
 def max_rel(ours: np.ndarray, ref: np.ndarray) -> float:
@@ -87,27 +81,44 @@ def median_rel(ours: np.ndarray, ref: np.ndarray) -> float:
     return float(np.median(errors) / rms)
 
 
-def psnr(ours: np.ndarray, ref: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB of two (H, W, 3) float images on the 0-255 scale (inf when identical)."""
-    assert ours.shape == ref.shape, (ours.shape, ref.shape)
-    mse = float(np.mean((np.asarray(ours, np.float64) - np.asarray(ref, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
-
-
 def max_diff(ours: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(np.asarray(ours, np.float64) - np.asarray(ref, np.float64)).max())
 
 
-def gradient_failures(size: tuple[int, int], rel: float, median: float) -> list[str]:
-    """What is wrong with a gradient comparison at ``size`` (empty when it passes)."""
+def blob_failures(name: str, ours, caffe, truth) -> tuple[str, list[str]]:
+    """(a report line, what fails) for one blob: ours and Caffe's float32 against float64."""
+    e_ours, e_caffe, e_pair = max_rel(ours, truth), max_rel(caffe, truth), max_rel(ours, caffe)
+    line = f"{name}: TF32-f64 {e_ours:.2e}, Caffe32-f64 {e_caffe:.2e}, TF32-Caffe32 {e_pair:.2e}"
     bad = []
-    if size in TIE_FREE_SIZES and rel > GRADIENT_REL_L2:
-        bad.append(f"rel L2 {rel:.2e} > {GRADIENT_REL_L2} at a tie-free size")
-    if rel > GRADIENT_REL_L2_WITH_TIES:
-        bad.append(f"rel L2 {rel:.2e} > {GRADIENT_REL_L2_WITH_TIES}")
-    if median > GRADIENT_MEDIAN_REL:
-        bad.append(f"median error {median:.2e} > {GRADIENT_MEDIAN_REL}")
-    return bad
+    if e_ours > max(MARGIN * e_caffe, FLOAT32_FLOOR):
+        bad.append(f"{name}: TF32 {e_ours:.2e} from float64, > {MARGIN} x Caffe's {e_caffe:.2e}")
+    return line, bad
+
+
+def gradient_failures(ours, caffe, truth, branches) -> tuple[str, list[str]]:
+    """(a report line, what fails) for an input gradient (H, W, 3): ours and Caffe's float32
+    against float64; ``branches`` (:class:`tests.float64_judge.Branches`) says where our
+    float32 forward took another ReLU / max-pool branch than float64."""
+    rel = {"TF32": rel_l2(ours, truth), "Caffe32": rel_l2(caffe, truth)}
+    med = {"TF32": median_rel(ours, truth), "Caffe32": median_rel(caffe, truth)}
+    line = (
+        f"rel L2 TF32-f64 {rel['TF32']:.2e}, Caffe32-f64 {rel['Caffe32']:.2e}, TF32-Caffe32 "
+        f"{rel_l2(ours, caffe):.2e}; median TF32-f64 {med['TF32']:.2e}, Caffe32-f64 "
+        f"{med['Caffe32']:.2e}; TF32 branch flips {branches.flips} (outside near-ties "
+        f"{branches.wide})"
+    )
+    bad = []
+    if branches.wide:
+        bad.append(f"{branches.wide} ReLU/max-pool decisions differ from float64 beyond a near-tie")
+    # Without flips the error is rounding: small, unless the objective itself is ill
+    # conditioned (0.5 * sum(p^2) of a saturated softmax loses ~1e-3 to cancellation in any
+    # float32), which Caffe's float32 error shows, so it calibrates the bar.
+    rounding_bar = max(ROUNDING_REL_L2, MARGIN * rel["Caffe32"])
+    if branches.flips == 0 and rel["TF32"] > rounding_bar:
+        bad.append(f"no branch flips, yet rel L2 {rel['TF32']:.2e} > {rounding_bar:.2e}")
+    if med["TF32"] > max(MARGIN * med["Caffe32"], FLOAT32_FLOOR):
+        bad.append(f"median {med['TF32']:.2e} > {MARGIN} x Caffe's {med['Caffe32']:.2e}")
+    return line, bad
 
 
 def whole_dream_bar(floor: dict) -> float:

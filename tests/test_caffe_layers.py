@@ -20,6 +20,9 @@ POOL_CASES = [
     ((2, 2), (2, 2), (1, 1)),
     ((3, 2), (3, 2), (2, 1)),
     ((5, 5), (3, 3), (2, 2)),
+    # one axis padded: Caffe's drop rule then applies to the unpadded axis as well
+    ((3, 1), (2, 3), (1, 0)),
+    ((1, 3), (3, 2), (0, 1)),
 ]
 
 
@@ -28,7 +31,7 @@ POOL_CASES = [
 @pytest.mark.parametrize("ceil_mode", [True, False])
 def test_pooling_matches_caffe_loops(method, kernel, stride, pad, ceil_mode):
     rng = np.random.default_rng(0)
-    for height, width in [(7, 7), (8, 9), (13, 10), (11, 16)]:
+    for height, width in [(7, 7), (8, 9), (13, 10), (11, 16), (13, 17), (17, 13)]:
         x = rng.normal(size=(height, width, 3)) * 50
         expected = caffe_pool(x, method, kernel, stride, pad, ceil_mode)
         layer = CaffePooling(method, kernel, stride, pad, ceil_mode=ceil_mode)
@@ -40,16 +43,26 @@ def test_pooling_matches_caffe_loops(method, kernel, stride, pad, ceil_mode):
 def test_pooled_size_rule_including_dropped_window():
     # 6 + 2*1 - 2 = 6, /2 -> 3, +1 = 4 windows; the 4th starts at 6 >= 6 + 1? no: kept.
     # 5 + 2*1 - 2 = 5, ceil(5/2) = 3, +1 = 4; the 4th starts at 3*2 = 6 >= 5 + 1: dropped.
-    assert caffe_pooled_size(5, 2, 2, 1) == 3
-    for size, kernel, stride, pad, ceil_mode in itertools.product(
-        range(3, 20), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (True, False)
+    assert caffe_pooled_size(5, 2, 2, 1, True, True) == 3
+    for size, kernel, stride, pad, ceil_mode, other_pad in itertools.product(
+        range(3, 20), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (True, False), (0, 1)
     ):
         if pad >= kernel:
             continue
-        expected = pooled_length(size, kernel, stride, pad, ceil_mode)
-        assert caffe_pooled_size(size, kernel, stride, pad, ceil_mode) == expected
-        tensor = caffe_pooled_size(tf.constant(size), kernel, stride, pad, ceil_mode)
+        padded = bool(pad or other_pad)
+        expected = pooled_length(size, kernel, stride, pad, ceil_mode, padded)
+        assert caffe_pooled_size(size, kernel, stride, pad, ceil_mode, padded) == expected
+        tensor = caffe_pooled_size(tf.constant(size), kernel, stride, pad, ceil_mode, padded)
         assert int(tensor) == expected
+
+
+def test_drop_rule_applies_to_both_axes_when_either_is_padded():
+    """The audit's case: real Caffe gives 7x6 (the width axis, unpadded, loses its last window
+    because pad_h is set); a per-axis rule gives 7x7."""
+    x = tf.zeros([1, 13, 17, 1])
+    layer = CaffePooling("MAX", kernel_size=(3, 1), strides=(2, 3), padding=(1, 0))
+    assert tuple(layer(x).shape[1:3]) == (7, 6)
+    assert layer.compute_output_shape((1, 13, 17, 1))[1:3] == (7, 6)
 
 
 def test_global_pooling():

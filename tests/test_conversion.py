@@ -7,10 +7,10 @@ import pytest
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import build_net_spec, read_caffemodel
-from conversion.convert import convert_caffemodel
+from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.synthetic import synthetic_googlenet
-from tf_impl.errors import DeepDreamError
+from tf_impl.convert import convert_caffemodel
 from tf_impl.network import load_dreamnet
 
 
@@ -24,7 +24,8 @@ def test_v1_file_is_legacy_format_and_train_val(model_files):
     assert raw.layers and not raw.layer
     types = {pb.V1LayerParameter.LayerType.Name(layer.type) for layer in raw.layers}
     assert {"DATA", "SOFTMAX_LOSS", "ACCURACY"} <= types
-    bias = raw.layers[1].blobs[1]
+    conv1 = next(layer for layer in raw.layers if layer.name == "conv1/7x7_s2")
+    bias = conv1.blobs[1]
     assert (bias.num, bias.channels, bias.height) == (1, 1, 1) and not bias.HasField("shape")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import dataclasses
 import functools
 import hashlib
 import os
@@ -18,8 +19,8 @@ import pytest
 
 from conversion import download as dl
 from conversion import registry
+from conversion.errors import DeepDreamError
 from conversion.registry import ModelInfo
-from tf_impl.errors import DeepDreamError
 
 FAKE_NAME = "fake_googlenet"
 FAKE_FILE = "fake_googlenet.caffemodel"
@@ -136,26 +137,22 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the cache at a temp dir and clear every variable that could redirect it."""
     path = tmp_path / "cache"
     monkeypatch.setenv("DEEPDREAM_CACHE", str(path))
-    monkeypatch.delenv("DEEPDREAM_DOWNLOAD_BASE_URL", raising=False)
-    for name in [*registry.MODELS, FAKE_NAME]:
-        monkeypatch.delenv(dl.model_env_var(name), raising=False)
     return path
 
 
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch, cache: Path, server: Server) -> ModelInfo:
-    """A registry entry whose SHA-1 is the fake payload's, served through the base-URL override."""
+    """A model table entry whose SHA-1 is the fake payload's, served by the test server."""
     info = ModelInfo(
         name=FAKE_NAME,
         caffemodel_file=FAKE_FILE,
-        url=f"http://models.invalid/some/dir/{FAKE_FILE}",
+        url=f"{server.base}/{FAKE_FILE}",
         sha1=PAYLOAD_SHA1,
         num_classes=1000,
         description="test payload",
         license="test",
     )
     monkeypatch.setitem(registry.MODELS, FAKE_NAME, info)
-    monkeypatch.setenv("DEEPDREAM_DOWNLOAD_BASE_URL", server.base + "/")
     return info
 
 
@@ -305,47 +302,30 @@ def test_cache_dir_that_cannot_be_created(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_fetch_downloads_then_reuses_cache(
-    fake_model: ModelInfo, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+    fake_model: ModelInfo, server: Server, cache: Path
 ) -> None:
     path = dl.fetch_caffemodel(FAKE_NAME, progress=False)
     assert path == cache / FAKE_FILE
     assert path.read_bytes() == PAYLOAD
-    assert server.requests == [f"/{FAKE_FILE}"]  # the base-URL override was applied
-    assert (cache / (FAKE_FILE + ".sha1")).is_file()
-
-    hashed: list[Path] = []
-    real_sha1_of = dl.sha1_of
-
-    def counting_sha1_of(p: Path) -> str:
-        hashed.append(p)
-        return real_sha1_of(p)
-
-    monkeypatch.setattr(dl, "sha1_of", counting_sha1_of)
-    assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == path
+    assert server.requests == [f"/{FAKE_FILE}"]
     assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == path
     assert server.requests == [f"/{FAKE_FILE}"]  # no second request
-    assert hashed == []  # the sidecar vouched for the unchanged file
-    assert _leftovers(cache) == [FAKE_FILE, FAKE_FILE + ".sha1"]
+    assert _leftovers(cache) == [FAKE_FILE]
 
 
-def test_cached_file_without_sidecar_is_hashed_once(
+def test_file_put_in_the_cache_is_used_without_download(
     fake_model: ModelInfo, server: Server, cache: Path
 ) -> None:
     cache.mkdir(parents=True)
     (cache / FAKE_FILE).write_bytes(PAYLOAD)
     assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == cache / FAKE_FILE
     assert server.requests == []
-    assert (cache / (FAKE_FILE + ".sha1")).is_file()
 
 
-def test_corrupted_cache_is_reported_even_after_verification(
-    fake_model: ModelInfo, server: Server, cache: Path
-) -> None:
+def test_corrupted_cache_is_reported(fake_model: ModelInfo, server: Server, cache: Path) -> None:
     path = dl.fetch_caffemodel(FAKE_NAME, progress=False)
     corrupted = bytes([PAYLOAD[0] ^ 0xFF]) + PAYLOAD[1:]  # same size
     path.write_bytes(corrupted)
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     with pytest.raises(DeepDreamError) as err:
         dl.fetch_caffemodel(FAKE_NAME, progress=False)
     message = str(err.value)
@@ -357,40 +337,13 @@ def test_corrupted_cache_is_reported_even_after_verification(
 def test_fetch_download_failure_leaves_cache_empty(
     fake_model: ModelInfo, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DEEPDREAM_DOWNLOAD_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    offline = dataclasses.replace(fake_model, url=f"http://127.0.0.1:{_closed_port()}/{FAKE_FILE}")
+    monkeypatch.setitem(registry.MODELS, FAKE_NAME, offline)
     with pytest.raises(DeepDreamError) as err:
         dl.fetch_caffemodel(FAKE_NAME, progress=False)
     assert "appear to be offline" in str(err.value)
     assert str(cache / FAKE_FILE) in str(err.value)
     assert _leftovers(cache) == []
-
-
-def test_env_override_is_used_and_verified(
-    fake_model: ModelInfo,
-    server: Server,
-    cache: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    var = dl.model_env_var(FAKE_NAME)
-    assert var == "DEEPDREAM_FAKE_GOOGLENET_CAFFEMODEL"
-    local = tmp_path / "elsewhere" / "weights.caffemodel"
-    local.parent.mkdir()
-    local.write_bytes(PAYLOAD)
-    monkeypatch.setenv(var, str(local))
-    assert dl.fetch_caffemodel(FAKE_NAME, progress=False) == local
-    assert server.requests == []
-    assert not (cache / FAKE_FILE).exists()
-    assert _leftovers(local.parent) == ["weights.caffemodel"]  # nothing written next to it
-
-    local.write_bytes(b"x" * len(PAYLOAD))
-    with pytest.raises(DeepDreamError, match=var):
-        dl.fetch_caffemodel(FAKE_NAME, progress=False)
-
-    monkeypatch.setenv(var, str(tmp_path / "nope.caffemodel"))
-    with pytest.raises(DeepDreamError, match="not a file"):
-        dl.fetch_caffemodel(FAKE_NAME, progress=False)
-    assert server.requests == []
 
 
 def test_unknown_model_suggests_close_names(cache: Path) -> None:
@@ -406,9 +359,11 @@ def test_unknown_model_suggests_close_names(cache: Path) -> None:
 def test_model_without_sha1_is_not_downloaded(
     server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DEEPDREAM_DOWNLOAD_BASE_URL", server.base)
-    info = registry.get_model_info("googlenet_places365")
-    assert info.sha1 is None and info.url is not None
+    listed = registry.get_model_info("googlenet_places365")
+    assert listed.sha1 is None and listed.url is not None
+    # Served by the test server, so a download attempt would show in its requests.
+    info = dataclasses.replace(listed, url=f"{server.base}/{listed.caffemodel_file}")
+    monkeypatch.setitem(registry.MODELS, info.name, info)
     with pytest.raises(DeepDreamError) as err:
         dl.fetch_caffemodel("googlenet_places365", progress=False)
     message = str(err.value)
@@ -436,9 +391,16 @@ def test_model_without_url_explains_manual_download(cache: Path) -> None:
 
 
 def test_registry_entries_are_consistent() -> None:
-    assert set(registry.MODELS) == {"bvlc_googlenet", "googlenet_places205", "googlenet_places365"}
+    caffe = {name for name, info in registry.MODELS.items() if info.kind == "caffe"}
+    assert caffe == {"bvlc_googlenet", "googlenet_places205", "googlenet_places365"}
     for name, info in registry.MODELS.items():
         assert info.name == name
+        assert info.channel_order in ("BGR", "RGB") and len(info.mean) == 3 and info.scale > 0
+        if info.kind == "keras":
+            assert name == f"keras:{info.keras_application}" and info.default_layer
+            assert info.url is None and info.sha1 is None and info.caffemodel_file is None
+            continue
+        assert info.kind == "caffe" and info.mean == registry.CAFFE_MEAN_BGR
         assert info.caffemodel_file.endswith(".caffemodel")
         assert info.sha1 is None or (len(info.sha1) == 40 and info.sha1 == info.sha1.lower())
         if info.url is not None:

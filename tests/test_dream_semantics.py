@@ -10,7 +10,8 @@ loops, not with TensorFlow. The synthetic GoogLeNet (fixture ``net``) is used wh
 architecture matters: guide features, retracing, pre/post-ReLU blobs and size checks.
 
 Tolerances (relative to the largest magnitude of the reference):
-- one batch of steps (``Dreamer.run_steps``) vs NumPy: 1e-5 (``STEP_RTOL``);
+- a run of compiled steps (``Dreamer.step``, one call per offset) vs NumPy: 1e-5
+  (``STEP_RTOL``);
 - the whole octave loop (``deepdream``) vs NumPy + ``scipy.ndimage.zoom``: 1e-5 too
   (``DREAM_RTOL``; float32 in TF vs float64 here, a few steps per octave, the zoom itself is
   bit-exact by tests/test_resample.py); measured worst ~1e-7.
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conversion.errors import DeepDreamError
 from tf_impl.dream import (
     DEFAULT_END,
     Dreamer,
@@ -35,7 +37,6 @@ from tf_impl.dream import (
     jitter_offsets,
     octave_sizes,
 )
-from tf_impl.errors import DeepDreamError
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
 from tf_impl.resample import zoom_bilinear_graph
@@ -173,21 +174,20 @@ def _rel_err(actual, expected) -> float:
 
 
 def _run(dreamer: Dreamer, img, offsets, step_size=1.5, clip=True, guide=NO_GUIDE):
-    out = dreamer.run_steps(
-        tf.constant(np.asarray(img, np.float32)),
-        tf.constant(np.asarray(offsets, np.int32).reshape(-1, 2)),
-        tf.constant(step_size, tf.float32),
-        tf.constant(clip),
-        guide,
-    )
-    return out.numpy()
+    """One compiled step per row (ox, oy) of ``offsets``, as ``deepdream`` calls them."""
+    image = tf.constant(np.asarray(img, np.float32))
+    for offset in np.asarray(offsets, np.int32).reshape(-1, 2):
+        image = dreamer.step(
+            image, tf.constant(offset), tf.constant(step_size, tf.float32), tf.constant(clip), guide
+        )
+    return image.numpy()
 
 
 # --------------------------------------------------------------------------- 1. make_step
 
 
 @pytest.mark.parametrize("size", [(9, 14), (12, 7), (10, 10)])
-def test_run_steps_matches_numpy_make_step(tiny, size) -> None:
+def test_steps_match_numpy_make_step(tiny, size) -> None:
     img = np_preprocess(_rgb(*size, seed=size[0]))
     expected = img
     for ox, oy in OFFSETS:
@@ -206,17 +206,17 @@ def test_run_steps_matches_numpy_make_step(tiny, size) -> None:
     assert _rel_err(actual, swapped) > 1e-3
 
 
-def test_run_steps_one_call_equals_step_by_step(tiny) -> None:
+def test_one_octave_dream_is_its_compiled_steps(tiny) -> None:
     dreamer = dreamer_for(tiny, L2("conv"))
-    img = np_preprocess(_rgb(11, 8, seed=3))
-    batched = _run(dreamer, img, OFFSETS)
-    single = img
+    rgb = _rgb(11, 8, seed=3)
+    single = tiny.preprocess(rgb)
     for offset in OFFSETS:
         single = _run(dreamer, single, [offset])
-    np.testing.assert_array_equal(batched, single)
+    dreamed = deepdream(tiny, rgb, end="conv", octave_n=1, iter_n=len(OFFSETS), offsets=OFFSETS)
+    np.testing.assert_array_equal(dreamed, tiny.deprocess(single))
 
 
-def test_run_steps_with_scaled_rgb_input_matches_numpy() -> None:
+def test_steps_with_scaled_rgb_input_match_numpy() -> None:
     """Step size is in 0-255 units whatever the model's input scale; bounds are scaled too."""
     scale, mean = 1.0 / 127.5, (127.5, 127.5, 127.5)
     net = _tiny_dreamnet(scale=scale, mean=mean, order="RGB")
@@ -229,7 +229,7 @@ def test_run_steps_with_scaled_rgb_input_matches_numpy() -> None:
     assert actual.min() >= -1.0 and actual.max() <= 1.0
 
 
-def test_guided_run_steps_matches_numpy(tiny) -> None:
+def test_guided_steps_match_numpy(tiny) -> None:
     img = np_preprocess(_rgb(10, 13, seed=11))
     guide_img = np_preprocess(_rgb(7, 9, seed=12))
     guide = np_conv(guide_img, KERNELS["conv"]).reshape(-1, 4)
@@ -416,7 +416,7 @@ def test_no_retrace_across_image_and_octave_sizes(net) -> None:
     deepdream(net, _rgb(67, 119, seed=1), **kw)
     deepdream(net, _rgb(64, 64, seed=2), on_step=lambda o, s: None, **{**kw, "octave_n": 3})
     dreamer = dreamer_for(net, objective)
-    assert dreamer.trace_count == 1
+    assert dreamer.traces == 1
     assert dreamer.step.experimental_get_tracing_count() == 1
     assert zoom_bilinear_graph.experimental_get_tracing_count() == zoom_traces
 

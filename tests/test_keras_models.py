@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conversion.errors import DeepDreamError
 from tf_impl.dream import deepdream
-from tf_impl.errors import DeepDreamError
-from tf_impl.keras_models import load_keras_app
+from tf_impl.models import load_keras_app
 
 
 @pytest.fixture(scope="module")
 def inception_v3():
-    return load_keras_app("InceptionV3", weights=None)
+    return load_keras_app("keras:InceptionV3", weights=None)
 
 
 def test_preprocessing_is_the_models_own(inception_v3):
@@ -39,5 +39,5 @@ def test_too_small_for_keras_model_is_a_clear_error(inception_v3):
 
 
 def test_unknown_keras_model():
-    with pytest.raises(DeepDreamError, match=r"known: .*InceptionV3"):
-        load_keras_app("InceptionV9", weights=None)
+    with pytest.raises(DeepDreamError, match=r"known names: .*keras:InceptionV3"):
+        load_keras_app("keras:InceptionV9", weights=None)

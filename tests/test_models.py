@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from tf_impl.models import load_net
 
 @pytest.fixture()
 def named_model(model_files, tmp_path, monkeypatch):
-    """A registry entry for the synthetic V1 file, supplied through the env-var override."""
+    """A model table entry for the synthetic V1 file, put in the cache as a user would."""
     info = registry.ModelInfo(
         name="synthetic_googlenet",
         caffemodel_file="synthetic_googlenet.caffemodel",
@@ -24,7 +26,8 @@ def named_model(model_files, tmp_path, monkeypatch):
     )
     monkeypatch.setitem(registry.MODELS, info.name, info)
     monkeypatch.setenv("DEEPDREAM_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("DEEPDREAM_SYNTHETIC_GOOGLENET_CAFFEMODEL", str(model_files["V1"]))
+    (tmp_path / "cache").mkdir()
+    shutil.copyfile(model_files["V1"], tmp_path / "cache" / info.caffemodel_file)
     return info
 
 
@@ -44,9 +47,9 @@ def test_named_model_is_converted_once_and_cached(named_model, net, tmp_path):
 
 
 def test_stale_cached_conversion_is_redone(named_model, tmp_path, monkeypatch):
-    import conversion.convert
+    import tf_impl.convert
 
     load_net(named_model.name)
-    monkeypatch.setattr(conversion.convert, "CONVERTER_VERSION", 999)
+    monkeypatch.setattr(tf_impl.convert, "CONVERTER_VERSION", 999)
     net = load_net(named_model.name)
     assert net.metadata["converter_version"] == 999

@@ -9,7 +9,6 @@ parity is in tests/test_parity_onnx.py.
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 
@@ -18,10 +17,10 @@ import onnx
 import pytest
 
 from conversion import caffe_schema_pb2 as pb
+from conversion.errors import DeepDreamError
 from conversion.onnx_export import caffe_end_pad, export_spec
 from tests.caffe_pooling_reference import caffe_pool, pooled_length
 from tf_impl.cli import main
-from tf_impl.errors import DeepDreamError
 
 pytest.importorskip("onnxruntime")
 
@@ -59,9 +58,7 @@ def test_end_pad_gives_caffes_length_at_every_size():
                     e = caffe_end_pad(p, s, k, drop)
                     for size in range(max(1, k - 2 * p), 60):
                         onnx_len = (size + p + e - k) // s + 1
-                        caffe_len = math.ceil((size + 2 * p - k) / s) + 1
-                        if drop and (caffe_len - 1) * s >= size + p:
-                            caffe_len -= 1
+                        caffe_len = pooled_length(size, k, s, p, True, drop)
                         assert onnx_len == caffe_len, (k, s, p, drop, size)
 
 
@@ -87,7 +84,11 @@ def test_floor_rounding_pooling(tmp_path):
     x = np.random.default_rng(1).standard_normal((10, 13, 3)).astype(np.float32)
     ours = ort_blobs(ort_session(path), x, ["pool"])["pool"]
     theirs = caffe_pool(x.astype(np.float64), "AVE", (3, 3), (2, 2), (1, 1), ceil_mode=False)
-    assert ours.shape == (pooled_length(10, 3, 2, 1, False), pooled_length(13, 3, 2, 1, False), 3)
+    assert ours.shape == (
+        pooled_length(10, 3, 2, 1, False, True),
+        pooled_length(13, 3, 2, 1, False, True),
+        3,
+    )
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6 * np.abs(theirs).max())
 
 
@@ -175,3 +176,8 @@ def test_output_must_be_onnx_and_is_checked_first(model_files, tmp_path, capsys)
 def test_pooling_pad_not_smaller_than_kernel_is_refused():
     with pytest.raises(DeepDreamError, match=r"pad \(3, 3\) is not smaller than its kernel"):
         export_spec(pool_spec("MAX", (3, 3), (2, 2), (3, 3)))
+
+
+def test_keras_application_name_is_refused(tmp_path, capsys):
+    err = _error(["export", "keras:InceptionV3", "-o", str(tmp_path / "g.onnx")], capsys)
+    assert "is a Keras application, not a Caffe model" in err

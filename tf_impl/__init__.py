@@ -1,1 +1,3 @@
-"""DeepDream in TensorFlow 2: Caffe-exact GoogLeNet layers, the dream algorithm and the CLI."""
+"""DeepDream in TensorFlow 2: the Keras builder for Caffe net specs, Caffe-exact layers, the
+dream algorithm and the CLI. The only package that imports TensorFlow; it builds on
+``conversion`` (model files, the model table), never the reverse."""

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
 
 def check_output_file(

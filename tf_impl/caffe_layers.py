@@ -65,12 +65,13 @@ class CaffeConvolution(keras.layers.Layer):
     def call(self, inputs):
         ph, pw = self.padding
         padding = [[0, 0], [ph, ph], [pw, pw], [0, 0]] if (ph or pw) else "VALID"
-        conv_args = {"strides": self.strides, "padding": padding, "dilations": self.dilation}
+        conv_args = {"strides": self.strides, "padding": padding}
+        kernel = dilated_kernel(self.kernel, self.dilation)
         if self.groups == 1:
-            outputs = tf.nn.conv2d(inputs, self.kernel, **conv_args)
+            outputs = tf.nn.conv2d(inputs, kernel, **conv_args)
         else:
             input_groups = tf.split(inputs, self.groups, axis=-1)
-            kernel_groups = tf.split(self.kernel, self.groups, axis=-1)
+            kernel_groups = tf.split(kernel, self.groups, axis=-1)
             outputs = tf.concat(
                 [
                     tf.nn.conv2d(x, k, **conv_args)
@@ -104,15 +105,31 @@ class CaffeConvolution(keras.layers.Layer):
         }
 
 
-def caffe_pooled_size(size, kernel: int, stride: int, pad: int, ceil_mode: bool = True):
+def dilated_kernel(kernel: tf.Tensor, dilation: tuple[int, int]) -> tf.Tensor:
+    """A (kh, kw, in, out) kernel spread by ``dilation`` with zeros in between:
+    ((kh-1)*dh+1, (kw-1)*dw+1, in, out). A convolution with it equals the dilated one (the
+    zeros add exact zeros), and unlike TF's dilated conv2d its input gradient runs on CPU."""
+    dh, dw = dilation
+    if dh == dw == 1:
+        return kernel
+    kh, kw, c_in, c_out = kernel.shape
+    spread = tf.reshape(kernel, [kh, 1, kw, 1, c_in, c_out])
+    spread = tf.pad(spread, [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]])
+    spread = tf.reshape(spread, [kh * dh, kw * dw, c_in, c_out])
+    return spread[: (kh - 1) * dh + 1, : (kw - 1) * dw + 1]
+
+
+def caffe_pooled_size(size, kernel: int, stride: int, pad: int, ceil_mode: bool, padded: bool):
     """Caffe's pooled output length for an input length ``size`` (an int or an int32 tensor).
 
     ceil((size + 2*pad - kernel) / stride) + 1 (floor in FLOOR mode), minus one when the last
-    window would start inside the bottom/right padding (only possible when pad > 0).
+    window would start inside the bottom/right padding. Caffe applies that drop rule on both
+    axes when either has padding (``if (pad_h_ || pad_w_)`` in pooling_layer.cpp): ``padded``
+    says whether pad_h or pad_w is non-zero, so an unpadded axis can lose a window too.
     """
     span = size + 2 * pad - kernel
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if pad == 0:
+    if not padded:
         return out
     starts_in_padding = (out - 1) * stride >= size + pad
     if tf.is_tensor(out):
@@ -172,11 +189,11 @@ class CaffePooling(keras.layers.Layer):
             ones = tf.ones([1, shape[1] + 2 * ph, shape[2] + 2 * pw, 1], inputs.dtype)
             counts_map = tf.pad(ones, [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]])
             pooled = sums / (tf.nn.avg_pool2d(counts_map, window, step, "VALID") * area)
-        if self.ceil_mode and any(p > 0 and s > 1 for _, s, p in axes):
+        if self.ceil_mode and any(p > 0 for p in self.padding) and any(s > 1 for s in self.strides):
             # Caffe drops a last window that would start inside the bottom/right padding.
             shape = tf.shape(inputs)
             out_h, out_w = (
-                caffe_pooled_size(shape[axis], k, s, p, True)
+                caffe_pooled_size(shape[axis], k, s, p, True, True)
                 for axis, (k, s, p) in zip((1, 2), axes, strict=True)
             )
             pooled = pooled[:, :out_h, :out_w, :]
@@ -188,7 +205,11 @@ class CaffePooling(keras.layers.Layer):
             return (n, 1, 1, c)
         sizes = []
         for size, k, s, p in zip((h, w), self.kernel_size, self.strides, self.padding, strict=True):
-            sizes.append(None if size is None else caffe_pooled_size(size, k, s, p, self.ceil_mode))
+            sizes.append(
+                None
+                if size is None
+                else caffe_pooled_size(size, k, s, p, self.ceil_mode, any(self.padding))
+            )
         return (n, *sizes, c)
 
     def get_config(self):
@@ -217,6 +238,8 @@ class CaffeLRN(keras.layers.Layer):
         self.k = float(k)
 
     def call(self, inputs):
+        if inputs.dtype == tf.float64:  # TF's LRN kernels stop at float32
+            return self._explicit(inputs)
         return tf.nn.local_response_normalization(
             inputs,
             depth_radius=(self.local_size - 1) // 2,
@@ -224,6 +247,16 @@ class CaffeLRN(keras.layers.Layer):
             alpha=self.alpha / self.local_size,
             beta=self.beta,
         )
+
+    def _explicit(self, inputs):
+        """The formula itself: x * (k + alpha/n * window sum of x^2)^-beta, the window sum as
+        a product with a (C, C) band matrix of ones (|i - j| <= n // 2)."""
+        channels = int(inputs.shape[-1])
+        index = np.arange(channels)
+        band = (np.abs(index[:, None] - index[None, :]) <= self.local_size // 2).astype(np.float64)
+        window = tf.tensordot(tf.square(inputs), tf.constant(band, inputs.dtype), axes=1)
+        scale = self.k + self.alpha / self.local_size * window
+        return inputs * tf.pow(scale, -self.beta)
 
     def get_config(self):
         return {
@@ -295,8 +328,30 @@ class CaffeSoftmax(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeLeakyReLU(keras.layers.Layer):
+    """Caffe ``ReLU`` with a ``negative_slope`` of any sign: x where x > 0, else slope * x.
+
+    Gradient: 1 where x > 0, else slope (Caffe's backward). Keras' ReLU refuses negative
+    slopes, which Caffe accepts.
+    """
+
+    def __init__(self, negative_slope: float, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs):
+        return tf.where(inputs > 0, inputs, inputs * self.negative_slope)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class CaffeIdentity(keras.layers.Layer):
-    """Caffe ``Dropout`` at inference: the identity."""
+    """Caffe ``Dropout`` at inference, and ``Split`` (a fan-out): the identity."""
 
     def call(self, inputs):
         return tf.identity(inputs)

@@ -15,53 +15,61 @@ The notebook, restated (images are network inputs: HWC, BGR, mean-subtracted, 0-
 
 One ``tf.function`` runs a whole step (roll, forward, gradient, normalise, unroll, clip); its
 input signature has dynamic height and width, so it is traced once per (net, objective) and
-reused for every octave and image size. Only the input
-gradient is computed (no weight gradients). Step size is in 0-255 pixel units whatever the
-model's input scaling.
+reused for every octave and image size. The steps are called one by one from Python (a
+``tf.while_loop`` over them missed TensorFlow's oneDNN graph rewrites on CPU and ran 1.4x
+slower). Only the input gradient is computed (no weight gradients). Step size is in 0-255
+pixel units whatever the model's input scaling. The settings and their defaults are
+:mod:`tf_impl.settings`'s.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2, Guided
 from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
+from tf_impl.settings import NOTEBOOK, DreamSettings
 from tf_impl.shapes import blob_shapes
 
-DEFAULT_END = "inception_4c/output"
+DEFAULT_END = NOTEBOOK.end
+NO_GUIDE = tf.zeros([0, 0], tf.float32)
 
 StepCallback = Callable[[int, int], None]
 
 
-def jitter_offsets(n_steps: int, jitter: int, seed: int | None = None) -> np.ndarray:
-    """(n_steps, 2) int32 (ox, oy) draws, as the notebook's ``np.random.randint(-jitter,
-    jitter + 1, 2)`` per step; with ``seed`` the same stream as ``np.random.seed(seed)``."""
-    state = np.random.RandomState(seed)
-    draws = [state.randint(-jitter, jitter + 1, 2) for _ in range(n_steps)]
+def draw_offsets(rng: np.random.RandomState, n_steps: int, jitter: int) -> np.ndarray:
+    """(n_steps, 2) int32 (ox, oy) jitter draws from ``rng``, as the notebook's
+    ``np.random.randint(-jitter, jitter + 1, 2)`` per step."""
+    draws = [rng.randint(-jitter, jitter + 1, 2) for _ in range(n_steps)]
     return np.asarray(draws, dtype=np.int32).reshape(n_steps, 2)
+
+
+def jitter_offsets(n_steps: int, jitter: int, seed: int | None = None) -> np.ndarray:
+    """:func:`draw_offsets` from a fresh generator: with ``seed`` the same stream as the
+    notebook's after ``np.random.seed(seed)``."""
+    return draw_offsets(np.random.RandomState(seed), n_steps, jitter)
 
 
 class Dreamer:
     """Compiled DeepDream steps for one network and one objective.
 
-    ``step`` is one ``tf.function`` (dynamic height and width); ``trace_count`` counts its
-    traces (a test checks it stays 1 across image sizes).
+    ``step`` is one ``tf.function`` (dynamic height and width): :attr:`traces` says how often
+    it was traced (once, whatever the image and octave sizes).
     """
 
     def __init__(self, net: DreamNet, objective):
-        self.net = net
         self.objective = objective
         self.model = net.submodel(list(objective.blobs))
         lower, upper = net.input_bounds()
         self._lower = tf.constant(lower, tf.float32)
         self._upper = tf.constant(upper, tf.float32)
         self._pixel_scale = float(net.scale)
-        self.trace_count = 0
         self.step = tf.function(
             self._step,
             input_signature=[
@@ -80,46 +88,49 @@ class Dreamer:
             outputs = [outputs]
         return dict(zip(self.objective.blobs, outputs, strict=True))
 
+    @property
+    def traces(self) -> int:
+        """How many times :attr:`step` has been traced (compiled)."""
+        return self.step.experimental_get_tracing_count()
+
+    def gradient(self, image: tf.Tensor, guide: tf.Tensor = NO_GUIDE) -> tf.Tensor:
+        """d objective / d image for a network-input image (H, W, 3), same layout."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(image)
+            score = self.objective(self.activations(image[None]), guide)
+        return tape.gradient(score, image)
+
     def _step(self, image, offset, step_size, clip, guide):
         """One notebook make_step on a network-input image (H, W, 3); offset = (ox, oy)."""
-        self.trace_count += 1
         shift = tf.stack([offset[1], offset[0]])  # (oy along height, ox along width)
         shifted = tf.roll(image, shift=shift, axis=[0, 1])
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(shifted)
-            score = self.objective(self.activations(shifted[None]), guide)
-        grad = tape.gradient(score, shifted)
+        grad = self.gradient(shifted, guide)
         # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
         scale = tf.math.divide_no_nan(step_size * self._pixel_scale, tf.reduce_mean(tf.abs(grad)))
         image = tf.roll(shifted + scale * grad, shift=-shift, axis=[0, 1])
         clipped = tf.clip_by_value(image, self._lower, self._upper)
         return tf.where(clip, clipped, image)
 
-    def run_steps(self, image, offsets, step_size, clip, guide) -> tf.Tensor:
-        """Apply one compiled :attr:`step` per row (ox, oy) of ``offsets`` ((n, 2) int32).
-
-        One graph call per step rather than a ``tf.while_loop`` over the steps: on CPU the
-        loop body misses TensorFlow's oneDNN graph rewrites and ran 1.4x slower.
-        """
-        for offset in tf.unstack(tf.convert_to_tensor(offsets, tf.int32)):
-            image = self.step(image, offset, step_size, clip, guide)
-        return image
-
     def guide_features(self, guide_image: np.ndarray | None) -> tf.Tensor:
         """(m, c) guide vectors at the objective's blob for a network-input guide image (at
         its own size, no jitter), or an empty (0, 0) tensor when there is no guide."""
         if guide_image is None:
-            return tf.zeros([0, 0], tf.float32)
+            return NO_GUIDE
         (blob,) = self.objective.blobs
         features = self.activations(tf.constant(guide_image[None], tf.float32))[blob]
         return tf.reshape(features, [-1, features.shape[-1]])
 
 
+# {net: {objective: Dreamer}}: compiled steps live as long as their network, and no longer.
+_DREAMERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def dreamer_for(net: DreamNet, objective) -> Dreamer:
     """The cached :class:`Dreamer` of ``net`` for ``objective`` (built on first use)."""
-    if objective not in net.dreamers:
-        net.dreamers[objective] = Dreamer(net, objective)
-    return net.dreamers[objective]
+    dreamers = _DREAMERS.setdefault(net, {})
+    if objective not in dreamers:
+        dreamers[objective] = Dreamer(net, objective)
+    return dreamers[objective]
 
 
 def octave_sizes(height: int, width: int, octave_n: int, octave_scale: float) -> list:
@@ -157,13 +168,13 @@ def deepdream(
     rgb: np.ndarray,
     *,
     objective=None,
-    end: str = DEFAULT_END,
-    iter_n: int = 10,
-    octave_n: int = 4,
-    octave_scale: float = 1.4,
-    step_size: float = 1.5,
-    jitter: int = 32,
-    clip: bool = True,
+    end: str = NOTEBOOK.end,
+    iter_n: int = NOTEBOOK.iter_n,
+    octave_n: int = NOTEBOOK.octave_n,
+    octave_scale: float = NOTEBOOK.octave_scale,
+    step_size: float = NOTEBOOK.step_size,
+    jitter: int = NOTEBOOK.jitter,
+    clip: bool = NOTEBOOK.clip,
     offsets: Sequence[Sequence[int]] | np.ndarray | None = None,
     seed: int | None = None,
     guide: np.ndarray | None = None,
@@ -176,16 +187,16 @@ def deepdream(
     to the guided objective at ``end`` when ``guide`` (an RGB image) is given. Jitter
     offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
     a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
-    after each step.
+    after each step. The settings are checked by :class:`~tf_impl.settings.DreamSettings`
+    (DeepDreamError for values out of range).
     """
+    settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end)
     if objective is None:
         objective = Guided(end) if guide is not None else L2(end)
-    if octave_n < 1 or iter_n < 0 or octave_scale <= 0:
-        raise DeepDreamError("octaves must be >= 1, steps >= 0 and the octave scale > 0")
     image = np.asarray(rgb, dtype=np.float32)
     sizes = octave_sizes(image.shape[0], image.shape[1], octave_n, octave_scale)
     check_dream_size(net, objective.blobs, sizes)
-    n_steps = octave_n * iter_n
+    n_steps = settings.steps()
     if offsets is None:
         offsets = jitter_offsets(n_steps, jitter, seed)
     offsets = np.asarray(offsets, dtype=np.int32).reshape(-1, 2)
@@ -216,9 +227,5 @@ def deepdream(
 def input_gradient(net: DreamNet, net_image: np.ndarray, end: str = DEFAULT_END) -> np.ndarray:
     """Gradient of 0.5 * sum(a^2) at blob ``end`` w.r.t. a network-input image (H, W, 3):
     what Caffe's backward gives with the blob's diff set to its data. Same layout as the input."""
-    dreamer = dreamer_for(net, L2(end))
     image = tf.constant(np.asarray(net_image, np.float32))
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(image)
-        score = dreamer.objective(dreamer.activations(image[None]), tf.zeros([0, 0]))
-    return tape.gradient(score, image).numpy()
+    return dreamer_for(net, L2(end)).gradient(image).numpy()

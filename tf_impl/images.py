@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
-from tf_impl.errors import DeepDreamError
 
 OUTPUT_FORMATS = {
     ".png": "PNG",
@@ -61,13 +61,15 @@ def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Float RGB 0-255 (H, W, 3) -> uint8, rounded and clipped."""
-    return np.clip(np.round(np.asarray(rgb, dtype=np.float32)), 0, 255).astype(np.uint8)
+    """Float RGB 0-255 (H, W, 3) -> uint8 as the notebook saves and shows its dreams:
+    ``np.uint8(np.clip(rgb, 0, 255))``, clipped then truncated (not rounded)."""
+    return np.uint8(np.clip(rgb, 0, 255))
 
 
 def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:
-    """Write (H, W, 3) RGB (uint8, or float 0-255) atomically: a temp file in the same
-    directory, renamed into place, so a failed write never leaves a half-written file."""
+    """Write (H, W, 3) RGB (uint8, or float 0-255 converted by :func:`to_uint8`) atomically:
+    a temp file in the same directory, renamed into place, so a failed write never leaves a
+    half-written file."""
     path = Path(path)
     image_format = OUTPUT_FORMATS.get(path.suffix.lower())
     if image_format is None:

@@ -1,12 +1,17 @@
-"""Load a network by name (``bvlc_googlenet``...) or by path (``.caffemodel`` or ``.keras``)."""
+"""Load a network by path (``.caffemodel`` or ``.keras``) or by its name in the model table
+(:data:`conversion.registry.MODELS`: ``bvlc_googlenet``, ``keras:InceptionV3``...)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tf_impl.errors import DeepDreamError
-from tf_impl.keras_models import PREFIX as KERAS_PREFIX
-from tf_impl.keras_models import load_keras_app
+import keras
+
+from conversion.download import cache_dir, fetch_caffemodel
+from conversion.errors import DeepDreamError
+from conversion.googlenet import googlenet_deploy
+from conversion.registry import MODELS, ModelInfo, get_model_info
+from tf_impl import convert
 from tf_impl.network import DreamNet, load_dreamnet
 
 
@@ -15,37 +20,65 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
 
     - a ``.keras`` file written by ``deepdream convert``: loaded as is;
     - a ``.caffemodel`` file: converted in memory (with ``prototxt`` if given);
-    - a registered name: the converted model cached in the user's cache directory, or else
-      the caffemodel (downloaded and SHA-1 checked on first use) converted and cached;
-    - ``keras:NAME`` (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights.
+    - a ``caffe`` name of the model table: the converted model cached in the user's cache
+      directory, or else the caffemodel (downloaded and SHA-1 checked on first use)
+      converted and cached;
+    - a ``keras`` name (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights.
     """
-    from conversion.convert import CONVERTER_VERSION, convert_caffemodel
-    from conversion.download import cache_dir, fetch_caffemodel
-    from conversion.googlenet import googlenet_deploy
-    from conversion.registry import MODELS, get_model_info
-
-    if str(model).startswith(KERAS_PREFIX):
-        return load_keras_app(str(model)[len(KERAS_PREFIX) :])
     path = Path(model)
     if path.suffix == ".keras":
         return load_dreamnet(path)
     if path.suffix == ".caffemodel" or path.is_file():
         if not path.is_file():
             raise DeepDreamError(f"{path}: no such file")
-        return convert_caffemodel(path, prototxt)
+        return convert.convert_caffemodel(path, prototxt)
     if str(model) not in MODELS:
         raise DeepDreamError(
             f"'{model}' is neither a model file (.caffemodel or .keras) nor a known model name; "
             f"known names: {', '.join(sorted(MODELS))}"
         )
-    info = get_model_info(str(model))
+    info = MODELS[str(model)]
+    if info.kind == "keras":
+        return load_keras_app(info.name)
+    return _load_named_caffe(info)
+
+
+def _load_named_caffe(info: ModelInfo) -> DreamNet:
     converted = cache_dir() / f"{info.name}.keras"
     if converted.is_file():
         net = load_dreamnet(converted)
-        if net.metadata.get("converter_version") == CONVERTER_VERSION:
+        if net.metadata.get("converter_version") == convert.CONVERTER_VERSION:
             return net
     caffemodel = fetch_caffemodel(info.name)
-    net = convert_caffemodel(caffemodel, googlenet_deploy(info.num_classes, info.name))
+    net = convert.convert_caffemodel(caffemodel, googlenet_deploy(info.num_classes, info.name))
+    net.mean, net.channel_order, net.scale = info.mean, info.channel_order, info.scale
     net.metadata["name"] = info.name
     net.save(converted)
     return net
+
+
+def load_keras_app(name: str, weights: str | None = "imagenet") -> DreamNet:
+    """A DreamNet for the model table's ``keras`` entry ``name`` (e.g. ``keras:InceptionV3``):
+    ``keras.applications.<application>`` without its classifier head (any input size), with
+    the entry's preprocessing. ``weights=None`` gives random weights (for tests, or offline)."""
+    info = get_model_info(name)
+    if info.kind != "keras":
+        raise DeepDreamError(f"{name} is not a Keras application model")
+    constructor = getattr(keras.applications, info.keras_application)
+    try:
+        model = constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
+    except Exception as exc:  # Keras raises plain Exceptions for failed weight downloads
+        raise DeepDreamError(
+            f"cannot build keras.applications.{info.keras_application} with {weights} weights "
+            f"({exc}); the weights are downloaded by Keras on first use and need network access"
+        ) from None
+    return DreamNet(
+        model,
+        mean=info.mean,
+        channel_order=info.channel_order,
+        scale=info.scale,
+        metadata={
+            "source": f"keras.applications.{info.keras_application}",
+            "default_layer": info.default_layer,
+        },
+    )

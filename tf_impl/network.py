@@ -15,6 +15,7 @@ be cut after loading; a SavedModel would freeze a fixed set of signatures.
 
 from __future__ import annotations
 
+import difflib
 import json
 import zipfile
 from collections.abc import Sequence
@@ -25,16 +26,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from conversion.errors import DeepDreamError
+from conversion.registry import CAFFE_MEAN_BGR
 from tf_impl import caffe_layers  # noqa: F401  (registers the layers for load_model)
 from tf_impl.atomic import atomic_output
-from tf_impl.errors import DeepDreamError
 from tf_impl.naming import caffe_name
 
 METADATA_ENTRY = "deepdream.json"
-CAFFE_MEAN_BGR = (104.0, 116.0, 122.0)
 
 
-@dataclass
+def input_blobs(layer: keras.layers.Layer) -> list[str]:
+    """Caffe names of the blobs that feed ``layer`` in its functional model (none for the
+    input layer). The one place that reads Keras' graph internals."""
+    node = layer._inbound_nodes[0]
+    return [caffe_name(t._keras_history.operation.name) for t in node.input_tensors]
+
+
+@dataclass(eq=False)  # compared and hashed by identity: compiled steps are cached per net
 class DreamNet:
     """A Keras model plus what is needed to feed it and to name its blobs.
 
@@ -48,8 +56,6 @@ class DreamNet:
     channel_order: str = "BGR"
     scale: float = 1.0
     metadata: dict = field(default_factory=dict)
-    # Compiled dream steps per objective (see tf_impl.dream.dreamer_for): built once, reused.
-    dreamers: dict = field(default_factory=dict, repr=False, compare=False)
 
     def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (lower, upper) network-input values of pixels 0 and 255, shape (3,)."""
@@ -60,7 +66,9 @@ class DreamNet:
         """Every reachable blob name, input first, in the network's order."""
         return [caffe_name(layer.name) for layer in self.keras_model.layers]
 
-    def _layer(self, name: str) -> keras.layers.Layer:
+    def layer(self, name: str) -> keras.layers.Layer:
+        """The Keras layer whose output is blob ``name``; DeepDreamError (with close names)
+        for unknown names."""
         names = self.blob_names()
         if name not in names:
             raise DeepDreamError(f"unknown blob '{name}'{suggest(name, names)}")
@@ -68,12 +76,12 @@ class DreamNet:
 
     def channels(self, name: str) -> int:
         """Number of channels of blob ``name``."""
-        return int(self._layer(name).output.shape[-1])
+        return int(self.layer(name).output.shape[-1])
 
     def submodel(self, names: Sequence[str]) -> keras.Model:
         """A Keras model from the input to the listed blobs (NHWC each), running only what
         they need. Raises DeepDreamError for unknown names, suggesting close ones."""
-        outputs = [self._layer(n).output for n in names]
+        outputs = [self.layer(n).output for n in names]
         return keras.Model(self.keras_model.input, outputs)
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
@@ -138,8 +146,6 @@ def load_dreamnet(path: str | Path) -> DreamNet:
 
 def suggest(name: str, names: Sequence[str]) -> str:
     """'; did you mean ...?' text listing close names, or a hint to list them all."""
-    import difflib
-
     close = difflib.get_close_matches(name, names, n=4, cutoff=0.5)
     if close:
         return "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"

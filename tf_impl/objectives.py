@@ -13,6 +13,8 @@ TensorFlow's autodiff does the rest. Activations arrive as {blob name: (1, h, w,
 - :class:`ClassLogit`: a class score: the network's classifier applied at every position of
   its input blob (so any image size works), averaged over positions.
 - :class:`WeightedSum`: sum of weight * objective over several objectives (several blobs).
+
+:func:`make_objective` builds one from the options the ``deepdream dream`` command offers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+
+from conversion.errors import DeepDreamError
+from tf_impl.caffe_layers import CaffeInnerProduct
+from tf_impl.network import DreamNet, input_blobs
+from tf_impl.settings import NOTEBOOK
 
 Activations = Mapping[str, tf.Tensor]
 
@@ -144,3 +151,70 @@ def weighted(objectives: Sequence[object], weights: Sequence[float] | None = Non
         return objectives[0]
     weights = list(weights) if weights else [1.0] * len(objectives)
     return WeightedSum(tuple(zip(objectives, weights, strict=True)))
+
+
+def class_objective(net: DreamNet, index: int) -> ClassLogit:
+    """:class:`ClassLogit` of class ``index`` with the network's last InnerProduct (its
+    classifier), applied at every position of that layer's input blob."""
+    classifiers = [la for la in net.keras_model.layers if isinstance(la, CaffeInnerProduct)]
+    if not classifiers:
+        raise DeepDreamError("--class needs a model with a classifier (an InnerProduct layer)")
+    layer = classifiers[-1]
+    if not 0 <= index < layer.units:
+        raise DeepDreamError(f"--class {index} is out of range: classes are 0-{layer.units - 1}")
+    (source,) = input_blobs(layer)
+    if net.channels(source) != layer.features:
+        raise DeepDreamError(
+            f"--class needs the classifier's input '{source}' to have {layer.features} channels"
+        )
+    kernel, *bias = [w.numpy() for w in layer.weights]
+    return ClassLogit(source, index, kernel, bias[0] if bias else None)
+
+
+def make_objective(
+    net: DreamNet,
+    layers: Sequence[str] | None = None,
+    *,
+    weights: Sequence[float] | None = None,
+    channels: Sequence[int] | None = None,
+    neuron: int | None = None,
+    class_index: int | None = None,
+    guided: bool = False,
+):
+    """The objective for ``deepdream dream``'s options, its names and numbers checked.
+
+    ``layers``: blobs to amplify (default: the model's default layer, else the notebook's),
+    weighted by ``weights`` (one per layer); at most one of ``channels`` (those channels),
+    ``neuron`` (one channel at the centre), ``class_index`` (a class logit) or ``guided``
+    (the guide image's features, one layer). Plain L2 otherwise. Raises DeepDreamError for
+    unknown blobs, channels out of range and inconsistent options.
+    """
+    layers = list(layers or [net.metadata.get("default_layer") or NOTEBOOK.end])
+    if weights and len(weights) != len(layers):
+        raise DeepDreamError(
+            f"{len(weights)} --weights for {len(layers)} --layer; give one per layer"
+        )
+    counts = {name: net.channels(name) for name in layers}  # raises for unknown names
+    chosen = list(channels or ([neuron] if neuron is not None else []))
+    for name in layers:
+        bad = [c for c in chosen if not 0 <= c < counts[name]]
+        if bad:
+            raise DeepDreamError(
+                f"channel {bad[0]} is out of range for '{name}', which has channels "
+                f"0-{counts[name] - 1}"
+            )
+    if class_index is not None:
+        return class_objective(net, class_index)
+    if guided and len(layers) > 1:
+        raise DeepDreamError("--guide works with one --layer")
+    objectives = []
+    for name in layers:
+        if guided:
+            objectives.append(Guided(name))
+        elif channels:
+            objectives.append(Channels(name, tuple(channels)))
+        elif neuron is not None:
+            objectives.append(Neuron(name, neuron))
+        else:
+            objectives.append(L2(name))
+    return weighted(objectives, weights)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tf_impl.naming import caffe_name
-from tf_impl.network import DreamNet
+from tf_impl.network import DreamNet, input_blobs
 
 
 def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, ...]]:
@@ -14,8 +14,7 @@ def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, 
     shapes: dict[str, tuple[int, ...]] = {}
     for layer in net.keras_model.layers:
         name = caffe_name(layer.name)
-        node = layer._inbound_nodes[0]
-        producers = [caffe_name(t._keras_history.operation.name) for t in node.input_tensors]
+        producers = input_blobs(layer)
         if not producers:
             shapes[name] = (height, width, 3)
             continue

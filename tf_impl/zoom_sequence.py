@@ -16,15 +16,17 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output
-from tf_impl.dream import deepdream
-from tf_impl.errors import DeepDreamError
+from tf_impl.dream import deepdream, draw_offsets
 from tf_impl.images import save_rgb
 from tf_impl.network import DreamNet
 from tf_impl.resample import affine_zoom_center
+from tf_impl.settings import ZOOM_STEP, DreamSettings, check_zoom
 
 STATE_FILE = "zoom_state.npz"
 FRAME_PATTERN = "frame_{:04d}.png"
@@ -33,12 +35,6 @@ FRAME_PATTERN = "frame_{:04d}.png"
 def zoom_in(frame: np.ndarray, s: float) -> np.ndarray:
     """One zoom of the sequence: (H, W, 3) float -> same size, centre enlarged by 1/(1-s)."""
     return affine_zoom_center(tf.constant(frame, tf.float32), s).numpy()
-
-
-def notebook_uint8(frame: np.ndarray) -> np.ndarray:
-    """The notebook's 8-bit conversion for saving, ``np.uint8(np.clip(frame, 0, 255))``
-    (truncation, not rounding)."""
-    return np.clip(frame, 0, 255).astype(np.uint8)
 
 
 def iter_zoom_frames(
@@ -62,7 +58,7 @@ def zoom_sequence_frames(
     rgb: np.ndarray,
     n_frames: int,
     *,
-    s: float = 0.05,
+    s: float = ZOOM_STEP,
     offsets: np.ndarray | None = None,
     seed: int | None = None,
     **dream_kwargs,
@@ -72,27 +68,20 @@ def zoom_sequence_frames(
     ``offsets``: (n_frames * octave_n * iter_n, 2) jitter offsets consumed frame after frame;
     otherwise drawn from one generator seeded with ``seed`` (as the notebook's global one).
     """
-    per_frame = _steps_per_frame(dream_kwargs)
+    check_zoom(n_frames, s)
+    settings = DreamSettings.pick(dream_kwargs)
+    per_frame = settings.steps()
     rng = np.random.RandomState(seed)
 
     def frame_offsets(index: int) -> np.ndarray:
         if offsets is not None:
             return np.asarray(offsets)[index * per_frame : (index + 1) * per_frame]
-        return _draw(rng, per_frame, dream_kwargs.get("jitter", 32))
+        return draw_offsets(rng, per_frame, settings.jitter)
 
     loop = iter_zoom_frames(
         net, np.asarray(rgb, np.float32), frame_offsets, range(n_frames), s, **dream_kwargs
     )
     return [dreamed for _, dreamed, _ in loop]
-
-
-def _steps_per_frame(dream_kwargs: dict) -> int:
-    return dream_kwargs.get("iter_n", 10) * dream_kwargs.get("octave_n", 4)
-
-
-def _draw(rng: np.random.RandomState, n: int, jitter: int) -> np.ndarray:
-    """n notebook-style jitter draws (ox, oy) from ``rng``."""
-    return np.asarray([rng.randint(-jitter, jitter + 1, 2) for _ in range(n)], np.int32)
 
 
 def _save_state(out_dir: Path, next_frame: np.ndarray, index: int, rng, settings: dict):
@@ -133,38 +122,40 @@ def run_zoom_sequence(
     out_dir: str | Path,
     n_frames: int,
     *,
-    s: float = 0.05,
+    s: float = ZOOM_STEP,
     seed: int = 0,
-    settings: dict | None = None,
+    identity: dict | None = None,
     on_frame: Callable[[int, Path], None] | None = None,
     **dream_kwargs,
 ) -> list[Path]:
     """Dream ``n_frames`` zoom frames into ``out_dir`` as frame_0000.png..., resuming a run
     that was interrupted (same settings) from its last finished frame.
 
-    ``settings`` (JSON-able) identifies the run; a directory holding a run with other
-    settings is refused. ``on_frame(index, path)`` is called after each frame (also for
+    ``identity`` (JSON-able: model, objective, input...) identifies the run together with
+    ``s``, ``seed`` and the dream settings; a directory holding a run with other settings is
+    refused. ``on_frame(index, path)`` is called after each frame (also for
     frames found already done). Returns the frame paths in order.
     """
     out_dir = Path(out_dir)
-    identity = {"s": s, "seed": seed, **(settings or {}), **_jsonable(dream_kwargs)}
+    check_zoom(n_frames, s)
+    settings = DreamSettings.pick(dream_kwargs)
+    identity = {"s": s, "seed": seed, **(identity or {}), **_jsonable(dream_kwargs)}
     resumed = _load_state(out_dir, identity)
     if resumed is None:
         frame, start, rng = np.asarray(rgb, np.float32), 0, np.random.RandomState(seed)
     else:
         frame, start, rng = resumed
-    per_frame = _steps_per_frame(dream_kwargs)
     paths = [out_dir / FRAME_PATTERN.format(i) for i in range(n_frames)]
     for index in range(min(start, n_frames)):
         if on_frame:
             on_frame(index, paths[index])
 
     def frame_offsets(index: int) -> np.ndarray:
-        return _draw(rng, per_frame, dream_kwargs.get("jitter", 32))
+        return draw_offsets(rng, settings.steps(), settings.jitter)
 
     loop = iter_zoom_frames(net, frame, frame_offsets, range(start, n_frames), s, **dream_kwargs)
     for index, dreamed, next_frame in loop:
-        save_rgb(paths[index], notebook_uint8(dreamed))
+        save_rgb(paths[index], dreamed)
         _save_state(out_dir, next_frame, index + 1, rng, identity)
         if on_frame:
             on_frame(index, paths[index])
@@ -178,8 +169,6 @@ def _jsonable(kwargs: dict) -> dict:
 def write_animation(frames: list[Path], output: str | Path, fps: float = 10.0) -> Path:
     """Assemble frame images into a GIF or MP4 (by ``output``'s extension) with imageio
     (MP4 through imageio-ffmpeg's bundled ffmpeg), written atomically."""
-    import imageio.v3 as iio
-
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in (".gif", ".mp4"):

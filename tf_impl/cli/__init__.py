@@ -7,10 +7,11 @@ adds its parser and sets ``func`` (called with the parsed arguments, returns an 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
-from tf_impl.errors import DeepDreamError
+from conversion.errors import DeepDreamError
 
 _COMMAND_MODULES = (
     "tf_impl.cli.model_commands",
@@ -21,8 +22,6 @@ _COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``deepdream`` argument parser with every subcommand."""
-    import importlib
-
     parser = argparse.ArgumentParser(
         prog="deepdream",
         description="Google's DeepDream (Caffe GoogLeNet, 2015) in TensorFlow 2.",

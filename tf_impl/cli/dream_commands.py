@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from tf_impl.errors import DeepDreamError
+from tqdm import tqdm
+
+from conversion.errors import DeepDreamError
+from tf_impl.settings import NOTEBOOK, ZOOM_STEP, DreamSettings, check_zoom, flag, help_text
 
 DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
@@ -36,8 +39,9 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--layer",
         nargs="+",
         metavar="BLOB",
-        help="blob(s) to amplify (default: inception_4c/output). A convolution's name is its "
-        "pre-ReLU output, its ReLU's name the post-ReLU one; see 'deepdream layers'",
+        help=f"blob(s) to amplify (default: the model's, for GoogLeNet {NOTEBOOK.end}). A "
+        "convolution's name is its pre-ReLU output, its ReLU's name the post-ReLU one; see "
+        "'deepdream layers'",
     )
     parser.add_argument(
         "--weights", nargs="+", type=float, metavar="W", help="one weight per --layer"
@@ -51,13 +55,29 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--class", dest="class_index", type=int, metavar="N", help="a class of the classifier"
     )
     target.add_argument("--guide", metavar="IMAGE", help="steer toward this image's features")
-    parser.add_argument("--octaves", type=int, default=4, help="default: %(default)s")
-    parser.add_argument("--octave-scale", type=float, default=1.4, help="default: %(default)s")
-    parser.add_argument("--steps", type=int, default=10, help="steps per octave (default: 10)")
-    parser.add_argument("--step-size", type=float, default=1.5, help="default: %(default)s")
-    parser.add_argument("--jitter", type=int, default=32, help="pixels (default: %(default)s)")
+    for name, kind in (
+        ("octave_n", int),
+        ("octave_scale", float),
+        ("iter_n", int),
+        ("step_size", float),
+        ("jitter", int),
+    ):
+        parser.add_argument(
+            flag(name),
+            dest=name,
+            metavar=flag(name).lstrip("-").replace("-", "_").upper(),
+            type=kind,
+            default=getattr(NOTEBOOK, name),
+            help=help_text(name),
+        )
     parser.add_argument("--seed", type=int, help="jitter seed (same stream as np.random.seed)")
-    parser.add_argument("--no-clip", action="store_true", help="do not clip to 0-255")
+    parser.add_argument(
+        flag("clip"),
+        dest="clip",
+        action="store_false",
+        default=NOTEBOOK.clip,
+        help="do not clip to 0-255 (the notebook clips)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -86,135 +106,80 @@ def register(subparsers) -> None:
     _add_dream_options(zoom)
     zoom.add_argument("-o", "--output", required=True, help="directory for frame_NNNN.png")
     zoom.add_argument("--frames", type=int, required=True, help="number of frames")
-    zoom.add_argument("--scale", type=float, default=0.05, help="zoom per frame (default 0.05)")
+    zoom.add_argument(
+        "--scale", type=float, default=ZOOM_STEP, help=f"zoom per frame (default {ZOOM_STEP})"
+    )
     zoom.add_argument("--gif", help="also write an animated GIF")
     zoom.add_argument("--mp4", help="also write an MP4 video")
     zoom.add_argument("--fps", type=float, default=10.0, help="animation frame rate")
     zoom.set_defaults(func=run_zoom)
 
 
-def _check_numbers(args) -> None:
-    if args.octaves < 1 or args.steps < 1:
-        raise DeepDreamError("--octaves and --steps must be at least 1")
-    if args.octave_scale <= 1.0:
-        raise DeepDreamError(f"--octave-scale must be above 1 (got {args.octave_scale})")
-    if args.step_size <= 0 or args.jitter < 0:
-        raise DeepDreamError("--step-size must be positive and --jitter non-negative")
-
-
-def build_objective(net, args):
-    """The objective the options ask for; validates blob names and channel numbers."""
-    from tf_impl.dream import DEFAULT_END
-    from tf_impl.objectives import L2, Channels, Guided, Neuron, weighted
-
-    layers = args.layer or [net.metadata.get("default_layer", DEFAULT_END)]
-    if args.weights and len(args.weights) != len(layers):
-        raise DeepDreamError(
-            f"{len(args.weights)} --weights for {len(layers)} --layer; give one per layer"
-        )
-    channels = {name: net.channels(name) for name in layers}  # raises for unknown names
-    chosen = args.channels or ([args.neuron] if args.neuron is not None else [])
-    for name in layers:
-        bad = [c for c in chosen if not 0 <= c < channels[name]]
-        if bad:
-            raise DeepDreamError(
-                f"channel {bad[0]} is out of range for '{name}', which has channels "
-                f"0-{channels[name] - 1}"
-            )
-    if args.class_index is not None:
-        return _class_objective(net, args.class_index)
-    if args.guide and len(layers) > 1:
-        raise DeepDreamError("--guide works with one --layer")
-    objectives = []
-    for name in layers:
-        if args.guide:
-            objectives.append(Guided(name))
-        elif args.channels:
-            objectives.append(Channels(name, tuple(args.channels)))
-        elif args.neuron is not None:
-            objectives.append(Neuron(name, args.neuron))
-        else:
-            objectives.append(L2(name))
-    return weighted(objectives, args.weights)
-
-
-def _class_objective(net, index: int):
-    """ClassLogit on the network's last InnerProduct, applied at every position."""
-    from tf_impl.caffe_layers import CaffeInnerProduct
-    from tf_impl.naming import caffe_name
-    from tf_impl.objectives import ClassLogit
-
-    classifiers = [la for la in net.keras_model.layers if isinstance(la, CaffeInnerProduct)]
-    if not classifiers:
-        raise DeepDreamError("--class needs a model with a classifier (an InnerProduct layer)")
-    layer = classifiers[-1]
-    if not 0 <= index < layer.units:
-        raise DeepDreamError(f"--class {index} is out of range: classes are 0-{layer.units - 1}")
-    source = caffe_name(layer._inbound_nodes[0].input_tensors[0]._keras_history.operation.name)
-    if net.channels(source) != layer.features:
-        raise DeepDreamError(
-            f"--class needs the classifier's input '{source}' to have {layer.features} channels"
-        )
-    kernel, *bias = [w.numpy() for w in layer.weights]
-    return ClassLogit(source, index, kernel, bias[0] if bias else None)
+def _settings(args) -> DreamSettings:
+    """The dream settings the options give, checked (the API's own check)."""
+    return DreamSettings.pick(vars(args))
 
 
 def _progress(args, total: int, unit: str, desc: str):
-    from tqdm import tqdm
-
     return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet, file=sys.stderr)
 
 
 def _prepare(args, outputs_to_check):
-    """Load and validate everything before any dreaming: image, guide, model, objective."""
+    """Load and validate everything before any dreaming: settings, image, guide, model,
+    objective."""
+    # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
+    # only after the arguments are parsed. The same holds in the commands below.
     from tf_impl.images import load_rgb
     from tf_impl.models import load_net
+    from tf_impl.objectives import make_objective
 
-    _check_numbers(args)
+    settings = _settings(args)
     rgb = load_rgb(args.input)
     outputs_to_check()
     guide = load_rgb(args.guide) if args.guide else None
     net = load_net(args.model, args.prototxt)
-    objective = build_objective(net, args)
-    return rgb, guide, net, objective
+    objective = make_objective(
+        net,
+        args.layer,
+        weights=args.weights,
+        channels=args.channels,
+        neuron=args.neuron,
+        class_index=args.class_index,
+        guided=args.guide is not None,
+    )
+    return settings, rgb, guide, net, objective
 
 
-def _dream_kwargs(args, objective, guide) -> dict:
-    return {
-        "objective": objective,
-        "iter_n": args.steps,
-        "octave_n": args.octaves,
-        "octave_scale": args.octave_scale,
-        "step_size": args.step_size,
-        "jitter": args.jitter,
-        "clip": not args.no_clip,
-        "guide": guide,
-    }
+def _dream_kwargs(settings: DreamSettings, objective, guide) -> dict:
+    params = settings.as_params()
+    del params["end"]  # the objective names the blobs
+    return {**params, "objective": objective, "guide": guide}
 
 
 def run_dream(args) -> int:
     """Dream on one image and write it (atomically)."""
     from tf_impl.dream import check_dream_size, deepdream, octave_sizes
     from tf_impl.images import check_output_path, save_rgb
-    from tf_impl.zoom_sequence import notebook_uint8
 
     sources = (args.input, *([args.guide] if args.guide else []))
-    rgb, guide, net, objective = _prepare(args, lambda: check_output_path(args.output, sources))
+    settings, rgb, guide, net, objective = _prepare(
+        args, lambda: check_output_path(args.output, sources)
+    )
     # deepdream checks this too, but only after the progress bar has been drawn: check first
     # so a too-small image gives one clean error line.
-    check_dream_size(
-        net, objective.blobs, octave_sizes(*rgb.shape[:2], args.octaves, args.octave_scale)
-    )
-    bar = _progress(args, args.octaves * args.steps, "step", "dreaming")
+    sizes = octave_sizes(*rgb.shape[:2], settings.octave_n, settings.octave_scale)
+    check_dream_size(net, objective.blobs, sizes)
+    bar = _progress(args, settings.steps(), "step", "dreaming")
 
     def on_step(octave: int, step: int) -> None:
-        bar.set_postfix_str(f"octave {octave + 1}/{args.octaves}")
+        bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         bar.update(1)
 
-    kwargs = _dream_kwargs(args, objective, guide)
     with bar:
-        result = deepdream(net, rgb, seed=args.seed, on_step=on_step, **kwargs)
-    save_rgb(args.output, notebook_uint8(result))
+        result = deepdream(
+            net, rgb, seed=args.seed, on_step=on_step, **_dream_kwargs(settings, objective, guide)
+        )
+    save_rgb(args.output, result)
     print(f"wrote {args.output} ({rgb.shape[1]}x{rgb.shape[0]})", file=sys.stderr)
     return 0
 
@@ -225,10 +190,7 @@ def run_zoom(args) -> int:
     from tf_impl.zoom_sequence import run_zoom_sequence, write_animation
 
     out_dir = Path(args.output)
-    if args.frames < 1:
-        raise DeepDreamError("--frames must be at least 1")
-    if args.scale <= 0 or args.scale >= 0.5:
-        raise DeepDreamError(f"--scale must be in (0, 0.5) (got {args.scale})")
+    check_zoom(args.frames, args.scale)
 
     def check_outputs():
         if not out_dir.is_dir() and not out_dir.parent.is_dir():
@@ -237,10 +199,10 @@ def run_zoom(args) -> int:
             if animation:
                 check_output_file(animation, (suffix,), (args.input,))
 
-    rgb, guide, net, objective = _prepare(args, check_outputs)
+    settings, rgb, guide, net, objective = _prepare(args, check_outputs)
     out_dir.mkdir(exist_ok=True)
     seed = args.seed if args.seed is not None else 0
-    settings = {
+    identity = {
         "model": str(args.model),
         "objective": repr(objective),
         "input": Path(args.input).name,
@@ -248,14 +210,14 @@ def run_zoom(args) -> int:
         "width": rgb.shape[1],
     }
     frames_bar = _progress(args, args.frames, "frame", "zoom")
-    steps_bar = _progress(args, args.octaves * args.steps, "step", "dreaming")
+    steps_bar = _progress(args, settings.steps(), "step", "dreaming")
 
     def on_frame(index: int, path: Path) -> None:
         frames_bar.update(1)
         steps_bar.reset()
 
     def on_step(octave: int, step: int) -> None:
-        steps_bar.set_postfix_str(f"octave {octave + 1}/{args.octaves}")
+        steps_bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         steps_bar.update(1)
 
     with frames_bar, steps_bar:
@@ -266,10 +228,10 @@ def run_zoom(args) -> int:
             args.frames,
             s=args.scale,
             seed=seed,
-            settings=settings,
+            identity=identity,
             on_frame=on_frame,
             on_step=on_step,
-            **_dream_kwargs(args, objective, guide),
+            **_dream_kwargs(settings, objective, guide),
         )
     for animation in (args.gif, args.mp4):
         if animation:

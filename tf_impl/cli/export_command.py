@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import check_output_file
-from tf_impl.errors import DeepDreamError
+from tf_impl.cli.model_commands import add_pooling_field13_option
 
 
 def register(subparsers) -> None:
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
         help="blobs to expose, by Caffe layer name; only the layers they need are kept "
         "(default: the last layer)",
     )
+    add_pooling_field13_option(export)
     export.set_defaults(func=run_export, needs_tensorflow=False)
 
 
@@ -43,7 +45,7 @@ def run_export(args) -> int:
         raise DeepDreamError(
             f"ONNX export needs the 'onnx' package ({exc}); pip install 'deepdream-tf2[onnx]'"
         ) from None
-    model = export_onnx(args.model, output, args.prototxt, args.outputs)
+    model = export_onnx(args.model, output, args.prototxt, args.outputs, args.pooling_field13)
     names = ", ".join(o.name for o in model.graph.output)
     print(f"wrote {output}: {len(model.graph.node)} ONNX nodes, outputs {names}")
     return 0

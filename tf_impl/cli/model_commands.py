@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 
+from conversion.errors import DeepDreamError
 from tf_impl.atomic import atomic_output, check_output_file
-from tf_impl.errors import DeepDreamError
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -17,6 +17,17 @@ def parse_size(text: str) -> tuple[int, int]:
     if not match or min(int(match[1]), int(match[2])) < 1:
         raise argparse.ArgumentTypeError(f"size must be HxW with positive integers, got '{text}'")
     return int(match[1]), int(match[2])
+
+
+def add_pooling_field13_option(parser: argparse.ArgumentParser) -> None:
+    """--pooling-field13, for commands that read a caffemodel without a prototxt."""
+    parser.add_argument(
+        "--pooling-field13",
+        choices=("round_mode", "ceil_mode"),
+        help="which Caffe wrote the caffemodel's pooling field 13, needed only when it is set "
+        "and no --prototxt is given: round_mode (BVLC Caffe: 0 = ceil) or ceil_mode (forks "
+        "such as brocolli-caffe: 0 = floor)",
+    )
 
 
 def register(subparsers) -> None:
@@ -32,6 +43,7 @@ def register(subparsers) -> None:
     convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
     convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file")
+    add_pooling_field13_option(convert)
     convert.set_defaults(func=run_convert)
 
     layers = subparsers.add_parser(
@@ -65,6 +77,10 @@ def register(subparsers) -> None:
     blobs.set_defaults(func=run_blobs)
 
 
+# The commands import their modules inside the functions, not at the top: those load
+# TensorFlow, which the CLI imports (quietly) only after the arguments are parsed.
+
+
 def _load(args):
     from tf_impl.models import load_net
 
@@ -73,10 +89,10 @@ def _load(args):
 
 def run_convert(args) -> int:
     """Convert and save; prints what was written."""
-    from conversion.convert import convert_caffemodel
+    from tf_impl.convert import convert_caffemodel
 
     output = check_output_file(args.output, (".keras",))
-    net = convert_caffemodel(args.caffemodel, args.prototxt)
+    net = convert_caffemodel(args.caffemodel, args.prototxt, args.pooling_field13)
     net.save(output)
     print(
         f"wrote {output}: {len(net.blob_names())} blobs from a "

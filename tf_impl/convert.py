@@ -1,4 +1,8 @@
-"""Caffe files to a :class:`~tf_impl.network.DreamNet` (the converter's one entry point)."""
+"""Caffe files to a :class:`~tf_impl.network.DreamNet`: the converter's one entry point.
+
+``conversion`` reads the files into a neutral :class:`~conversion.caffe_files.NetSpec`;
+:mod:`tf_impl.keras_builder` turns that into a Keras model.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,27 @@ from pathlib import Path
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import build_net_spec
-from conversion.to_keras import build_keras_model
-from tf_impl.network import CAFFE_MEAN_BGR, DreamNet
+from conversion.registry import CAFFE_MEAN_BGR
+from tf_impl.keras_builder import build_keras_model
+from tf_impl.network import DreamNet
 
 # Bump when the converted model's layout or naming changes: cached conversions are redone.
 CONVERTER_VERSION = 2
 
 
 def convert_caffemodel(
-    caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None = None
+    caffemodel: str | Path,
+    prototxt: str | Path | pb.NetParameter | None = None,
+    field13: str | None = None,
 ) -> DreamNet:
     """Convert a ``.caffemodel`` (V1 or V2; optionally with a deploy prototxt) to a DreamNet.
 
     The result takes BGR, mean-subtracted (104, 116, 122), 0-255 NHWC input, as Caffe's
-    GoogLeNet does. Raises DeepDreamError for unreadable files, unsupported layers or weights
-    that do not fit the network.
+    GoogLeNet does. ``field13``: "round_mode" (BVLC) or "ceil_mode" (forks), needed only for
+    a caffemodel without prototxt whose pooling layers store that ambiguous field. Raises
+    DeepDreamError for unreadable files, unsupported layers or weights that do not fit.
     """
-    spec = build_net_spec(caffemodel, prototxt)
+    spec = build_net_spec(caffemodel, prototxt, field13)
     model = build_keras_model(spec)
     if isinstance(prototxt, pb.NetParameter):
         structure = f"generated ({prototxt.name})"

@@ -1,4 +1,4 @@
-"""Build a Keras (TensorFlow) model from a :class:`~conversion.caffe_files.NetSpec`.
+"""Build a Keras (TensorFlow) model from a neutral :class:`~conversion.caffe_files.NetSpec`.
 
 The model takes one NHWC float32 input of any height and width (BGR, mean-subtracted, 0-255
 scale, as Caffe's GoogLeNet expects) and has one Keras layer per Caffe layer, named after it
@@ -15,6 +15,7 @@ import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
+from conversion.errors import DeepDreamError
 from conversion.layer_params import (
     check_concat_channels,
     conv_geometry,
@@ -23,7 +24,6 @@ from conversion.layer_params import (
     pool_geometry,
 )
 from tf_impl import caffe_layers
-from tf_impl.errors import DeepDreamError
 from tf_impl.naming import keras_name
 
 
@@ -89,36 +89,74 @@ def _concat_axis(layer: LayerSpec) -> int:
     return -1
 
 
-def build_keras_model(spec: NetSpec) -> keras.Model:
+def _relu(layer: LayerSpec):
+    """Caffe ReLU: max(x, 0) + negative_slope * min(x, 0), any slope (negative too)."""
+    slope = float(layer.param.relu_param.negative_slope)
+    if slope >= 0:
+        return keras.layers.ReLU(negative_slope=slope, name=keras_name(layer.name))
+    return caffe_layers.CaffeLeakyReLU(slope, name=keras_name(layer.name))
+
+
+def _check_input_channels(layer: LayerSpec, channels: int) -> None:
+    """The first layer must read a 3-channel (BGR) image; say so when the weights disagree."""
+    if layer.type != "Convolution" or not layer.blobs:
+        return
+    weight = layer.blobs[0]
+    group = max(layer.param.convolution_param.group, 1)
+    expected = weight.shape[-3] * group if weight.ndim >= 3 else channels
+    if expected != channels:
+        raise DeepDreamError(
+            f"layer '{layer.name}' reads the input image with {expected} channel(s); only "
+            "3-channel (BGR colour) networks can be converted and dreamed"
+        )
+
+
+def build_keras_model(spec: NetSpec, dtype: str = "float32") -> keras.Model:
     """A Keras functional model computing every Caffe layer of ``spec``.
 
-    Input: (N, H, W, 3) float32, BGR, mean-subtracted 0-255 pixels, any H and W.
-    Outputs: the last layer's top; use :func:`tf_impl.network.DreamNet.submodel` for others.
-    Raises DeepDreamError naming the layer for unsupported types or mismatched weights.
+    Input: (N, H, W, 3) ``dtype``, BGR, mean-subtracted 0-255 pixels, any H and W. ``dtype``
+    "float64" builds the same network in double precision (the weights are the file's
+    float32 values, exactly): the ground truth the parity tests judge float32 results by.
+    Outputs: every blob no other layer reads (the last layer's first), so that every layer
+    stays in the model and addressable; use :func:`tf_impl.network.DreamNet.submodel` for
+    others. A Split layer (Caffe's fan-out of a blob to several readers) becomes one identity
+    layer named after it; all its tops are that value. Raises DeepDreamError naming the layer
+    for unsupported types or mismatched weights.
     """
-    inputs = keras.Input(shape=(None, None, 3), name=keras_name(spec.input_blob))
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        return _build(spec, dtype)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _build(spec: NetSpec, dtype: str) -> keras.Model:
+    inputs = keras.Input(shape=(None, None, 3), dtype=dtype, name=keras_name(spec.input_blob))
     blobs = {spec.input_blob: inputs}
     pending_weights = []
-    last = inputs
+    produced, read = [], set()  # every layer output; ids of the outputs some layer reads
     for layer in spec.layers:
         missing = [b for b in layer.bottoms if b not in blobs]
         if missing:
             raise DeepDreamError(
                 f"layer '{layer.name}' reads blob '{missing[0]}', which no earlier layer makes"
             )
-        if len(layer.tops) != 1:
+        if len(layer.tops) != 1 and layer.type != "Split":
             raise DeepDreamError(
                 f"layer '{layer.name}' ({layer.type}) has {len(layer.tops)} tops; "
                 "only single-output layers are supported"
             )
+        if spec.input_blob in layer.bottoms:
+            _check_input_channels(layer, 3)
+        read.update(id(blobs[b]) for b in layer.bottoms)
         bottom = blobs[layer.bottoms[0]] if layer.bottoms else None
         weights = []
         name = keras_name(layer.name)
         if layer.type == "Convolution":
             keras_layer, weights = _convolution(layer, int(bottom.shape[-1]))
         elif layer.type == "ReLU":
-            slope = layer.param.relu_param.negative_slope
-            keras_layer = keras.layers.ReLU(negative_slope=slope, name=name)
+            keras_layer = _relu(layer)
         elif layer.type == "Pooling":
             keras_layer = _pooling(layer)
         elif layer.type == "LRN":
@@ -127,7 +165,7 @@ def build_keras_model(spec: NetSpec) -> keras.Model:
             keras_layer = keras.layers.Concatenate(axis=_concat_axis(layer), name=name)
         elif layer.type == "InnerProduct":
             keras_layer, weights = _inner_product(layer)
-        elif layer.type == "Dropout":
+        elif layer.type in ("Dropout", "Split"):
             keras_layer = caffe_layers.CaffeIdentity(name=name)
         elif layer.type == "Softmax":
             if layer.param.softmax_param.axis != 1:
@@ -137,15 +175,18 @@ def build_keras_model(spec: NetSpec) -> keras.Model:
             raise DeepDreamError(
                 f"layer '{layer.name}' has type '{layer.type}', which the converter does not "
                 "support (supported: Convolution, ReLU, Pooling, LRN, Concat, InnerProduct, "
-                "Dropout, Softmax)"
+                "Dropout, Softmax, Split)"
             )
         args = [blobs[b] for b in layer.bottoms] if layer.type == "Concat" else bottom
         output = keras_layer(args)
         if weights:
             pending_weights.append((keras_layer, weights))
-        blobs[layer.tops[0]] = output
-        last = output
-    model = keras.Model(inputs, last, name=keras_name(spec.name or "caffe_net"))
+        for top in layer.tops:
+            blobs[top] = output
+        produced.append(output)
+    # Layer outputs no layer reads (an in-place ReLU reads its convolution's), last first.
+    outputs = [t for t in reversed(produced) if id(t) not in read] or [inputs]
+    model = keras.Model(inputs, outputs, name=keras_name(spec.name or "caffe_net"))
     for keras_layer, weights in pending_weights:
         keras_layer.set_weights(weights)
     return model
