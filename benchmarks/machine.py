@@ -36,6 +36,21 @@ def gpu_devices() -> list[dict]:
     return gpus
 
 
+def onednn_state() -> str:
+    """Whether TensorFlow's oneDNN graph rewrites are on: TF_ENABLE_ONEDNN_OPTS when set, else
+    TF's default, which on x86 is on only for CPUs with AVX512_VNNI, AVX512_BF16 or AMX."""
+    if "TF_ENABLE_ONEDNN_OPTS" in os.environ:
+        value = os.environ["TF_ENABLE_ONEDNN_OPTS"]
+        state = "off" if value in ("0", "false", "False") else "on"
+        return f"{state} (TF_ENABLE_ONEDNN_OPTS={value})"
+    modern = cpu_flags() & {"avx512_vnni", "avx512_bf16", "amx_tile"}
+    return (
+        "on (default: CPU has " + ", ".join(sorted(modern)) + ")"
+        if modern
+        else ("off (default: CPU lacks AVX512_VNNI, AVX512_BF16 and AMX)")
+    )
+
+
 def tf_threads() -> dict:
     """TF's intra-/inter-op thread pool sizes: configured (0 = TF's default) and effective
     (TF's default for both is the number of usable cores)."""
@@ -45,7 +60,7 @@ def tf_threads() -> dict:
         "intra_op": intra or usable_cores(),
         "inter_op": inter or usable_cores(),
         "configured": {"intra_op": intra, "inter_op": inter},
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "onednn": onednn_state(),
     }
 
 
