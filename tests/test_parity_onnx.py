@@ -8,6 +8,9 @@ ONNX Runtime, and onnx2tf's TensorFlow model of it.
   measured worst about 2e-6).
 - onnx2tf 1.29 (needs fixed sizes: converted once per size, cached for the session) at 97x173
   and 210x373: the stored Caffe blobs and every blob against TF2, same bar.
+- The fuzz nets of reference/fuzz.py (groups, dilation, floor and global pooling, strong
+  LRN, negative slopes, InnerProduct...) through both runtimes, against the stored Caffe
+  blobs by the project's float64 rule (no farther from float64 than Caffe's float32, 1.5x).
 - Pooling at odd sizes through both runtimes and two ONNX encodings
   (reference/pooling_findings.py): the project's export must be right on both; the measured
   verdicts of the usual ceil_mode encoding are pinned to the table the README shows, so a
@@ -20,7 +23,7 @@ import os
 
 import pytest
 
-from reference import cases
+from reference import cases, fuzz
 from tests import reference_data as ref
 from tests.caffe_pooling_reference import caffe_pool
 from tf_impl.shapes import blob_shapes
@@ -211,3 +214,43 @@ def test_onnx_runtime_every_blob_matches_live_caffe(
             theirs |= onnx_ref.ort_blobs(ort["classifier"], net_input, classifier)
         caffe = {n: onnx_ref.caffe_to_nhwc(raw[f"{key}/{n}"]) for n in theirs}
         _check(f"ONNX Runtime vs live Caffe {key}", _errors(theirs, caffe), capsys)
+
+
+@pytest.mark.parametrize("runtime", ["ONNX Runtime", "onnx2tf"])
+@pytest.mark.parametrize("name", [net.name for net in fuzz.NETS])
+def test_fuzz_nets_through_onnx_judged_by_float64(name, runtime, tmp_path, capsys):
+    """The small architectures of reference/fuzz.py (what GoogLeNet lacks: non-square and
+    dilated kernels, groups, no bias, per-axis stride and pad, floor pooling, one-axis
+    padding, global pooling, strong LRN, negative ReLU slopes, InnerProduct after a
+    convolution or a global pool), exported and run by ONNX Runtime (one file, every size) or
+    onnx2tf (converted per size), against the stored real-Caffe blobs by the project's float64
+    rule (tests/reference_data.blob_failures: no farther from float64 than Caffe's float32,
+    within 1.5x)."""
+    from tests import fuzz_judge
+
+    if runtime == "onnx2tf":
+        pytest.importorskip("onnx2tf")
+    net = next(n for n in fuzz.NETS if n.name == name)
+    arrays, _ = ref.load("fuzz")
+    dream_net, judge, model = fuzz_judge.converted(net, tmp_path)
+    path = tmp_path / f"{name}.onnx"
+    export_onnx(model, path, tmp_path / f"{name}.prototxt", outputs=list(net.blobs))
+    session = onnx_ref.ort_session(path)
+    bad = []
+    for size in net.sizes:
+        key = cases.size_key(size)
+        image = dream_net.preprocess(fuzz.input_image(size))
+        if runtime == "onnx2tf":
+            model_at_size = onnx_ref.onnx2tf_model(path, size, tmp_path / "onnx2tf")
+            theirs = onnx_ref.onnx2tf_blobs(model_at_size, image, list(net.blobs))
+        else:
+            theirs = onnx_ref.ort_blobs(session, image, list(net.blobs))
+        truth = judge.blobs(image, list(net.blobs))
+        for blob in net.blobs:
+            line, errors = ref.blob_failures(
+                blob, theirs[blob], arrays[f"{name}/{key}/blob/{blob}"], truth[blob]
+            )
+            with capsys.disabled():
+                print(f"\n{runtime} fuzz {name} {key} {line.replace('TF32', 'theirs32')}")
+            bad += [f"{key} {e}" for e in errors]
+    assert not bad
