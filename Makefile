@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 MODEL ?= bvlc_googlenet
+# onnx2tf pins TF 2.19 / NumPy 1.26 / protobuf 4; installed without them (see pyproject's extras).
+ONNX2TF := onnx2tf==1.29.24
 
 .PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas
+	bench-atlas report
 
 install: $(STAMP)
 
@@ -19,6 +21,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(ONNX2TF)"
 	touch $(STAMP)
 
 # The main job: the notebook's default dream on a sample photo that matplotlib ships
@@ -61,7 +64,8 @@ reference: install caffe
 
 # Live parity against real Caffe (builds it first if needed).
 parity: install caffe
-	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q tests/test_reference_live.py
+	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q -m caffe tests/test_reference_live.py \
+		tests/test_parity_onnx.py
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
@@ -79,3 +83,9 @@ bench-smoke: install
 # adds the batch-size sweep. Not part of make test.
 bench-atlas: install
 	$(BIN)/python -m pytest benchmarks/test_atlas_speed.py -s -p no:cacheprovider
+
+# The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
+# Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.
+# `make report SCREENSHOT=1` also refreshes the README's screenshot (needs `make browser`).
+report: install
+	$(BIN)/python -m reference.report $(if $(SCREENSHOT),--screenshot reference/report-screenshot.png)

@@ -139,6 +139,11 @@ def markdown(results: dict) -> str:
         lines += _table(["implementation", "wall s (median)", "runs"], rows)
         if "psnr_tf_vs_caffe_db" in dream:
             lines.append(f"\nTF vs Caffe dream PSNR: {dream['psnr_tf_vs_caffe_db']:.1f} dB.")
+    forward = results.get("forward_only")
+    if forward:
+        from benchmarks.onnx_forward import forward_table
+
+        lines += ["", *forward_table(forward)]
     lines += ["", "### Targets", ""]
     rows = [[t["name"], t["target"], t["measured"], t["result"]] for t in results["targets"]]
     lines += _table(["what", "target", "measured", "result"], rows)

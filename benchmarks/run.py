@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # These import TensorFlow: after the log level is set and the arguments are checked.
-    from benchmarks import machine, suite
+    from benchmarks import machine, onnx_forward, suite
     from benchmarks.caffe_worker import CaffeWorker
     from benchmarks.model import write_model
     from benchmarks.tf_workloads import mixed_precision_net
@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
         try:
             results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir)
+            print("forward only: ONNX Runtime vs TF2")
+            results["forward_only"] = onnx_forward.forward_rows(
+                net, caffemodel, sizes, reps, workdir, info["cores"]
+            )
         finally:
             if worker is not None:
                 worker.close()

@@ -16,101 +16,49 @@ import numpy as np
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
+from conversion.layer_params import (
+    check_concat_channels,
+    conv_geometry,
+    fit_blob,
+    inner_product_weights,
+    pool_geometry,
+)
 from tf_impl import caffe_layers
 from tf_impl.naming import keras_name
 
 
-def _pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:
-    """Caffe's (h, w) resolution of a repeated field with *_h / *_w overrides."""
-    if has_hw:
-        return (int(h_value), int(w_value))
-    values = list(values)
-    if not values:
-        return (default, default)
-    if len(values) == 1:
-        return (int(values[0]), int(values[0]))
-    return (int(values[0]), int(values[1]))
-
-
-def _fit_blob(layer: LayerSpec, index: int, expected: tuple[int, ...], what: str) -> np.ndarray:
-    """Blob ``index`` of ``layer`` reshaped to ``expected`` (Caffe layout).
-
-    Legacy V1 blobs are 4-D with leading ones (a bias as 1x1x1xN); like Caffe, accept a blob
-    whose shape equals ``expected`` once leading ones are dropped from both.
-    """
-    if index >= len(layer.blobs):
-        raise DeepDreamError(
-            f"layer '{layer.name}' ({layer.type}) has no {what} in the weights; "
-            "the caffemodel does not match the prototxt"
-        )
-    blob = layer.blobs[index]
-
-    def strip(shape):
-        shape = list(shape)
-        while len(shape) > 1 and shape[0] == 1:
-            shape.pop(0)
-        return tuple(shape)
-
-    if strip(blob.shape) != strip(expected):
-        raise DeepDreamError(
-            f"layer '{layer.name}' ({layer.type}): {what} has shape {tuple(blob.shape)}, "
-            f"expected {expected}; the caffemodel does not match the prototxt"
-        )
-    return blob.reshape(expected)
-
-
 def _convolution(layer: LayerSpec, in_channels: int):
     p = layer.param.convolution_param
-    kernel = _pair(p.kernel_size, p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0)
-    stride = _pair(p.stride, p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
-    pad = _pair(p.pad, p.pad_h, p.pad_w, p.HasField("pad_h") or p.HasField("pad_w"), 0)
-    dilation = _pair(p.dilation, 0, 0, False, 1)
-    if min(kernel) < 1:
-        raise DeepDreamError(f"layer '{layer.name}': convolution kernel size is not set")
+    geometry = conv_geometry(layer)
+    kernel = geometry.kernel
     if in_channels % p.group or p.num_output % p.group:
         raise DeepDreamError(f"layer '{layer.name}': group {p.group} does not divide the channels")
     keras_layer = caffe_layers.CaffeConvolution(
         filters=p.num_output,
         kernel_size=kernel,
-        strides=stride,
-        padding=pad,
-        dilation=dilation,
+        strides=geometry.stride,
+        padding=geometry.pad,
+        dilation=geometry.dilation,
         groups=p.group,
         use_bias=p.bias_term,
         name=keras_name(layer.name),
     )
-    w = _fit_blob(layer, 0, (p.num_output, in_channels // p.group, *kernel), "weight")
+    w = fit_blob(layer, 0, (p.num_output, in_channels // p.group, *kernel), "weight")
     weights = [np.transpose(w, (2, 3, 1, 0))]  # Caffe OIHW -> TF HWIO
     if p.bias_term:
-        weights.append(_fit_blob(layer, 1, (p.num_output,), "bias"))
+        weights.append(fit_blob(layer, 1, (p.num_output,), "bias"))
     return keras_layer, weights
 
 
 def _pooling(layer: LayerSpec):
-    p = layer.param.pooling_param
-    method = pb.PoolingParameter.PoolMethod.Name(p.pool)
-    if method not in ("MAX", "AVE"):
-        raise DeepDreamError(
-            f"layer '{layer.name}': {method} pooling is not supported (only MAX and AVE)"
-        )
-    kernel = _pair(
-        [p.kernel_size] if p.HasField("kernel_size") else [],
-        p.kernel_h,
-        p.kernel_w,
-        p.HasField("kernel_h"),
-        0,
-    )
-    if not p.global_pooling and min(kernel) < 1:
-        raise DeepDreamError(f"layer '{layer.name}': pooling kernel size is not set")
-    stride = _pair([p.stride], p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
-    pad = _pair([p.pad], p.pad_h, p.pad_w, p.HasField("pad_h") or p.HasField("pad_w"), 0)
+    geometry = pool_geometry(layer)
     return caffe_layers.CaffePooling(
-        method=method,
-        kernel_size=kernel,
-        strides=stride,
-        padding=pad,
-        global_pooling=p.global_pooling,
-        ceil_mode=p.round_mode == pb.PoolingParameter.CEIL,
+        method=geometry.method,
+        kernel_size=geometry.kernel,
+        strides=geometry.stride,
+        padding=geometry.pad,
+        global_pooling=geometry.global_pooling,
+        ceil_mode=geometry.ceil_mode,
         name=keras_name(layer.name),
     )
 
@@ -127,37 +75,17 @@ def _lrn(layer: LayerSpec):
 
 
 def _inner_product(layer: LayerSpec):
-    p = layer.param.inner_product_param
-    if p.axis != 1 or p.transpose:
-        raise DeepDreamError(
-            f"layer '{layer.name}': InnerProduct with axis != 1 or transpose is not supported"
-        )
-    if not layer.blobs:
-        _fit_blob(layer, 0, (p.num_output, 0), "weight")  # raises: the weight is missing
-    shape = layer.blobs[0].shape  # (outputs, inputs), or V1's (1, 1, outputs, inputs)
-    if len(shape) >= 2 and shape[-2] != p.num_output:
-        raise DeepDreamError(
-            f"layer '{layer.name}' (InnerProduct): the caffemodel has {shape[-2]} outputs, the "
-            f"prototxt asks for {p.num_output} (num_output); use the prototxt that goes with "
-            f"this caffemodel (num_output: {shape[-2]})"
-        )
-    features = layer.blobs[0].size // max(p.num_output, 1)
-    weights = [_fit_blob(layer, 0, (p.num_output, features), "weight").T]
-    if p.bias_term:
-        weights.append(_fit_blob(layer, 1, (p.num_output,), "bias"))
+    weight, bias = inner_product_weights(layer)
+    units, features = weight.shape
+    weights = [weight.T] if bias is None else [weight.T, bias]
     keras_layer = caffe_layers.CaffeInnerProduct(
-        units=p.num_output, features=features, use_bias=p.bias_term, name=keras_name(layer.name)
+        units=units, features=features, use_bias=bias is not None, name=keras_name(layer.name)
     )
     return keras_layer, weights
 
 
 def _concat_axis(layer: LayerSpec) -> int:
-    p = layer.param.concat_param
-    axis = p.axis if p.HasField("axis") else p.concat_dim
-    if axis != 1:
-        raise DeepDreamError(
-            f"layer '{layer.name}': Concat along axis {axis} is not supported (only channels)"
-        )
+    check_concat_channels(layer)
     return -1
 
 

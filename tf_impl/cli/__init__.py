@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "tf_impl.cli.dream_commands",
     "tf_impl.cli.atlas_commands",
     "tf_impl.cli.synthetic_command",
+    "tf_impl.cli.export_command",
 )
 
 
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if getattr(args, "check", None):
             args.check(args)
-        _import_tensorflow_quietly()
+        if getattr(args, "needs_tensorflow", True):
+            _import_tensorflow_quietly()
         code = int(args.func(args) or 0)
         sys.stdout.flush()
         return code

@@ -23,6 +23,17 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def add_pooling_field13_option(parser: argparse.ArgumentParser) -> None:
+    """--pooling-field13, for commands that read a caffemodel without a prototxt."""
+    parser.add_argument(
+        "--pooling-field13",
+        choices=("round_mode", "ceil_mode"),
+        help="which Caffe wrote the caffemodel's pooling field 13, needed only when it is set "
+        "and no --prototxt is given: round_mode (BVLC Caffe: 0 = ceil) or ceil_mode (forks "
+        "such as brocolli-caffe: 0 = floor)",
+    )
+
+
 def register(subparsers) -> None:
     """Add the convert, layers and blobs subcommands."""
     convert = subparsers.add_parser(
@@ -38,13 +49,7 @@ def register(subparsers) -> None:
     convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
     convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file")
-    convert.add_argument(
-        "--pooling-field13",
-        choices=("round_mode", "ceil_mode"),
-        help="which Caffe wrote the caffemodel's pooling field 13, needed only when it is set "
-        "and no --prototxt is given: round_mode (BVLC Caffe: 0 = ceil) or ceil_mode (forks "
-        "such as brocolli-caffe: 0 = floor)",
-    )
+    add_pooling_field13_option(convert)
     convert.set_defaults(func=run_convert, check=check_convert)
 
     layers = subparsers.add_parser(

@@ -1,0 +1,51 @@
+"""``deepdream export``: a Caffe model to an ONNX file (runs without TensorFlow)."""
+
+from __future__ import annotations
+
+from conversion.errors import DeepDreamError
+from tf_impl.atomic import check_output_file
+from tf_impl.cli.model_commands import add_pooling_field13_option
+
+
+def register(subparsers) -> None:
+    """Add the export subcommand."""
+    export = subparsers.add_parser(
+        "export",
+        help="export a Caffe model to ONNX",
+        description="Export a Caffe model (V1 or V2 .caffemodel, optionally with a deploy "
+        "prototxt, or a model name) to an ONNX file with Caffe's exact semantics: input "
+        "'data', NCHW float32 BGR minus the mean (104, 116, 122), 0-255, any height and "
+        "width. Outputs are named after Caffe layers (a convolution's name is its pre-ReLU "
+        "value, the ReLU layer's name the post-ReLU value). A converted .keras file cannot "
+        "be exported: pass the caffemodel it came from.",
+        epilog="example: deepdream export bvlc_googlenet.caffemodel --prototxt "
+        "deploy.prototxt -o googlenet.onnx --outputs inception_4c/output conv2/norm2",
+    )
+    export.add_argument("model", help="a .caffemodel file or a model name (bvlc_googlenet)")
+    export.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
+    export.add_argument("-o", "--output", required=True, help="output .onnx file")
+    export.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="BLOB",
+        default=[],
+        help="blobs to expose, by Caffe layer name; only the layers they need are kept "
+        "(default: the last layer)",
+    )
+    add_pooling_field13_option(export)
+    export.set_defaults(func=run_export, needs_tensorflow=False)
+
+
+def run_export(args) -> int:
+    """Export and save; prints what was written."""
+    output = check_output_file(args.output, (".onnx",), (args.model,))
+    try:
+        from conversion.onnx_export import export_onnx
+    except ImportError as exc:
+        raise DeepDreamError(
+            f"ONNX export needs the 'onnx' package ({exc}); pip install 'deepdream-tf2[onnx]'"
+        ) from None
+    model = export_onnx(args.model, output, args.prototxt, args.outputs, args.pooling_field13)
+    names = ", ".join(o.name for o in model.graph.output)
+    print(f"wrote {output}: {len(model.graph.node)} ONNX nodes, outputs {names}")
+    return 0
