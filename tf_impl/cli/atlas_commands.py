@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli.options import add_model_options, parse_channels
+from tf_impl.cli.parsing import finite_float
 from tf_impl.render_settings import RenderSettings
 
 ATLAS_EXAMPLES = """examples:
@@ -61,7 +62,7 @@ def register(subparsers) -> None:
         default = getattr(defaults, field.name)
         atlas.add_argument(
             "--" + field.name.replace("_", "-"),
-            type=type(default),
+            type=finite_float if isinstance(default, float) else type(default),
             help=f"{RENDER_HELP[field.name]} (default: {default})",
         )
     atlas.add_argument("--html", action="store_true", help="also write the browsable site")
