@@ -36,6 +36,7 @@ from tf_impl.objectives import L2, Guided
 from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
 from tf_impl.settings import NOTEBOOK, DreamSettings
 from tf_impl.shapes import blob_shapes
+from tf_impl.tiling import Tile, TilePolicy, plan_tiles, tile_score
 
 DEFAULT_END = NOTEBOOK.end
 NO_GUIDE = tf.zeros([0, 0], tf.float32)
@@ -80,6 +81,24 @@ class Dreamer:
                 tf.TensorSpec([None, None], tf.float32, name="guide"),
             ],
         )
+        self._tile_gradient = tf.function(
+            self._crop_gradient,
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32, name="crop"),
+                tf.TensorSpec([len(objective.blobs), None], tf.int32, name="windows"),
+                tf.TensorSpec([None, None], tf.float32, name="guide"),
+            ],
+        )
+        self._apply_gradient = tf.function(
+            self._apply,
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32, name="shifted"),
+                tf.TensorSpec([None, None, 3], tf.float32, name="gradient"),
+                tf.TensorSpec([2], tf.int32, name="shift"),
+                tf.TensorSpec([], tf.float32, name="step_size"),
+                tf.TensorSpec([], tf.bool, name="clip"),
+            ],
+        )
 
     def activations(self, batch: tf.Tensor) -> dict[str, tf.Tensor]:
         """{blob: (1, h, w, c)} for a (1, H, W, 3) network-input batch."""
@@ -104,12 +123,39 @@ class Dreamer:
         """One notebook make_step on a network-input image (H, W, 3); offset = (ox, oy)."""
         shift = tf.stack([offset[1], offset[0]])  # (oy along height, ox along width)
         shifted = tf.roll(image, shift=shift, axis=[0, 1])
-        grad = self.gradient(shifted, guide)
+        return self._apply(shifted, self.gradient(shifted, guide), shift, step_size, clip)
+
+    def _apply(self, shifted, grad, shift, step_size, clip):
+        """The step from the jittered image's gradient: normalise, step, unroll, clip."""
         # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
         scale = tf.math.divide_no_nan(step_size * self._pixel_scale, tf.reduce_mean(tf.abs(grad)))
         image = tf.roll(shifted + scale * grad, shift=-shift, axis=[0, 1])
         clipped = tf.clip_by_value(image, self._lower, self._upper)
         return tf.where(clip, clipped, image)
+
+    def _crop_gradient(self, crop, windows, guide):
+        """d (objective on one tile's units) / d crop, for a crop (h, w, 3) of the image."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(crop)
+            score = tile_score(self.objective, self.activations(crop[None]), guide, windows)
+        return tape.gradient(score, crop)
+
+    def tiled_gradient(self, image: np.ndarray, guide: tf.Tensor, tiles: list[Tile]) -> np.ndarray:
+        """:meth:`gradient` assembled tile by tile (:mod:`tf_impl.tiling`): the same up to
+        float32 rounding, in the memory of one tile. (H, W, 3) network input in and out."""
+        grad = np.zeros(image.shape, np.float32)
+        for t in tiles:
+            crop = tf.constant(image[t.y0 : t.y1, t.x0 : t.x1])
+            grad[t.y0 : t.y1, t.x0 : t.x1] += self._tile_gradient(crop, t.windows, guide).numpy()
+        return grad
+
+    def tiled_step(self, image, offset, step_size, clip, guide, tiles: list[Tile]):
+        """:attr:`step` with :meth:`tiled_gradient` for the gradient (the same step up to
+        float32 rounding): jitter roll, then the whole gradient's normalisation."""
+        shift = tf.constant([int(offset[1]), int(offset[0])])
+        shifted = tf.roll(image, shift=shift, axis=[0, 1])
+        grad = self.tiled_gradient(shifted.numpy(), guide, tiles)
+        return self._apply_gradient(shifted, tf.constant(grad), shift, step_size, clip)
 
     def guide_features(self, guide_image: np.ndarray | None) -> tf.Tensor:
         """(m, c) guide vectors at the objective's blob for a network-input guide image (at
@@ -179,6 +225,7 @@ def deepdream(
     seed: int | None = None,
     guide: np.ndarray | None = None,
     on_step: StepCallback | None = None,
+    tiling: TilePolicy | None = None,
 ) -> np.ndarray:
     """Dream on an image, exactly as the original notebook's ``deepdream``.
 
@@ -187,8 +234,10 @@ def deepdream(
     to the guided objective at ``end`` when ``guide`` (an RGB image) is given. Jitter
     offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
     a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
-    after each step. The settings are checked by :class:`~tf_impl.settings.DreamSettings`
-    (DeepDreamError for values out of range).
+    after each step. ``tiling`` (none by default) runs steps tile by tile when it says so
+    (:mod:`tf_impl.tiling`: the same dream up to float32 rounding). The settings are
+    checked by :class:`~tf_impl.settings.DreamSettings` (DeepDreamError for values out of
+    range).
     """
     settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end)
     if objective is None:
@@ -203,6 +252,7 @@ def deepdream(
     if len(offsets) != n_steps:
         raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
 
+    plans = [plan_tiles(net, objective, *size, tiling) for size in reversed(sizes)]
     dreamer = dreamer_for(net, objective)
     guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
     bases = [tf.constant(net.preprocess(image))]
@@ -217,7 +267,12 @@ def deepdream(
         dreamed = base + detail
         for step in range(iter_n):
             offset = tf.constant(offsets[octave * iter_n + step])
-            dreamed = dreamer.step(dreamed, offset, step_size_t, clip_t, guide_features)
+            if plans[octave] is None:
+                dreamed = dreamer.step(dreamed, offset, step_size_t, clip_t, guide_features)
+            else:
+                dreamed = dreamer.tiled_step(
+                    dreamed, offset, step_size_t, clip_t, guide_features, plans[octave]
+                )
             if on_step:
                 on_step(octave, step)
         detail = dreamed - base

@@ -19,6 +19,7 @@ DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o d.png --layer inception_4b/output inception_4d/output --weights 1 0.5
   deepdream dream sky.jpg -o d.png --class 1                # amplify a class (goldfish)
   deepdream dream sky.jpg -o d.png --model keras:InceptionV3 --layer mixed3 mixed5
+  deepdream dream big.jpg -o d.png --max-memory 2G         # tile steps to fit in 2 GB
 """
 ZOOM_EXAMPLES = """examples:
   deepdream zoom sky.jpg -o frames/ --frames 30 --gif zoom.gif --mp4 zoom.mp4
@@ -78,7 +79,46 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         default=NOTEBOOK.clip,
         help="do not clip to 0-255 (the notebook clips)",
     )
+    parser.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        metavar="SIZE",
+        help="memory a dream step may use, e.g. 2G or 500M; larger steps run tile by tile, "
+        "the same dream up to float32 rounding (default: a share of the memory available now)",
+    )
+    parser.add_argument(
+        "--tile",
+        type=_tile_size,
+        metavar="HxW",
+        help="run every step in tiles of about HxW pixels (rounded up to the layer's stride), "
+        "whatever the memory",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _memory_size(text: str) -> int:
+    """Bytes from '2G', '500M', '1.5G' or a plain number of bytes (binary units)."""
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in _UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size like 2G or 500M") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"'{text}': the memory size must be positive")
+    return int(value)
+
+
+def _tile_size(text: str) -> tuple[int, int]:
+    """(height, width) from 'HxW', both positive whole numbers."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a tile size like 512x512 (HxW)")
+    return int(parts[0]), int(parts[1])
 
 
 def register(subparsers) -> None:
@@ -129,9 +169,11 @@ def _prepare(args, outputs_to_check):
     objective."""
     # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
     # only after the arguments are parsed. The same holds in the commands below.
+    from tf_impl.dream import check_dream_size, octave_sizes
     from tf_impl.images import load_rgb
     from tf_impl.models import load_net
     from tf_impl.objectives import make_objective
+    from tf_impl.tiling import TilePolicy, default_max_memory, plan_tiles
 
     settings = _settings(args)
     rgb = load_rgb(args.input)
@@ -147,28 +189,31 @@ def _prepare(args, outputs_to_check):
         class_index=args.class_index,
         guided=args.guide is not None,
     )
-    return settings, rgb, guide, net, objective
+    # deepdream checks these too, but only after the progress bar has been drawn: check
+    # first so a too-small image or an impossible tiling gives one clean error line.
+    sizes = octave_sizes(*rgb.shape[:2], settings.octave_n, settings.octave_scale)
+    check_dream_size(net, objective.blobs, sizes)
+    max_memory = default_max_memory() if args.max_memory is None else args.max_memory
+    tiling = TilePolicy(max_memory=max_memory, tile=args.tile)
+    plan_tiles(net, objective, *sizes[0], tiling)
+    return settings, rgb, guide, net, objective, tiling
 
 
-def _dream_kwargs(settings: DreamSettings, objective, guide) -> dict:
+def _dream_kwargs(settings: DreamSettings, objective, guide, tiling) -> dict:
     params = settings.as_params()
     del params["end"]  # the objective names the blobs
-    return {**params, "objective": objective, "guide": guide}
+    return {**params, "objective": objective, "guide": guide, "tiling": tiling}
 
 
 def run_dream(args) -> int:
     """Dream on one image and write it (atomically)."""
-    from tf_impl.dream import check_dream_size, deepdream, octave_sizes
+    from tf_impl.dream import deepdream
     from tf_impl.images import check_output_path, save_rgb
 
     sources = (args.input, *([args.guide] if args.guide else []))
-    settings, rgb, guide, net, objective = _prepare(
+    settings, rgb, guide, net, objective, tiling = _prepare(
         args, lambda: check_output_path(args.output, sources)
     )
-    # deepdream checks this too, but only after the progress bar has been drawn: check first
-    # so a too-small image gives one clean error line.
-    sizes = octave_sizes(*rgb.shape[:2], settings.octave_n, settings.octave_scale)
-    check_dream_size(net, objective.blobs, sizes)
     bar = _progress(args, settings.steps(), "step", "dreaming")
 
     def on_step(octave: int, step: int) -> None:
@@ -177,7 +222,11 @@ def run_dream(args) -> int:
 
     with bar:
         result = deepdream(
-            net, rgb, seed=args.seed, on_step=on_step, **_dream_kwargs(settings, objective, guide)
+            net,
+            rgb,
+            seed=args.seed,
+            on_step=on_step,
+            **_dream_kwargs(settings, objective, guide, tiling),
         )
     save_rgb(args.output, result)
     print(f"wrote {args.output} ({rgb.shape[1]}x{rgb.shape[0]})", file=sys.stderr)
@@ -199,7 +248,7 @@ def run_zoom(args) -> int:
             if animation:
                 check_output_file(animation, (suffix,), (args.input,))
 
-    settings, rgb, guide, net, objective = _prepare(args, check_outputs)
+    settings, rgb, guide, net, objective, tiling = _prepare(args, check_outputs)
     out_dir.mkdir(exist_ok=True)
     seed = args.seed if args.seed is not None else 0
     identity = {
@@ -231,7 +280,7 @@ def run_zoom(args) -> int:
             identity=identity,
             on_frame=on_frame,
             on_step=on_step,
-            **_dream_kwargs(settings, objective, guide),
+            **_dream_kwargs(settings, objective, guide, tiling),
         )
     for animation in (args.gif, args.mp4):
         if animation:
