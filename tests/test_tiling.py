@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
+from tf_impl.cli import main
 from tf_impl.dream import NO_GUIDE, deepdream, dreamer_for
 from tf_impl.images import load_rgb, save_rgb
 from tf_impl.memory import step_memory_bytes
@@ -190,3 +191,33 @@ def test_the_memory_budget_is_honoured(model_files, net, tmp_path):
     assert untiled - tiled >= (whole - budget) / 2
     a, b = (load_rgb(tmp_path / name).astype(int) for name in ("a.png", "b.png"))
     assert np.abs(a - b).max() <= 1  # the same dream, up to 8-bit rounding
+
+
+def test_dream_and_zoom_accept_the_tiling_options(net, keras_model_file, tmp_path, capsys):
+    image = tmp_path / "in.png"
+    save_rgb(image, np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8))
+    common = ["--model", keras_model_file, "--octaves", "1", "--steps", "1", "--quiet"]
+    common += ["--seed", "0", "--layer", "inception_3b/output"]
+    outputs = {}
+    for name, options in (("whole", []), ("tiled", ["--tile", "48x48"])):
+        outputs[name] = tmp_path / f"{name}.png"
+        assert main([str(a) for a in ["dream", image, "-o", outputs[name], *common, *options]]) == 0
+    a, b = (load_rgb(p).astype(int) for p in outputs.values())
+    assert np.abs(a - b).max() <= 1  # the same dream, up to 8-bit rounding
+    frames = tmp_path / "frames"
+    budget = TilePolicy(max_memory=10 * 2**20)  # "10M" below
+    assert plan_tiles(net, L2("inception_3b/output"), 120, 160, budget) is not None
+    argv = ["zoom", image, "-o", frames, "--frames", "1", *common, "--max-memory", "10M"]
+    assert main([str(a) for a in argv]) == 0
+    assert np.abs(load_rgb(frames / "frame_0000.png").astype(int) - a).max() <= 1
+    capsys.readouterr()
+
+
+def test_a_budget_too_small_is_one_error_line(keras_model_file, tmp_path, capsys):
+    image = tmp_path / "in.png"
+    save_rgb(image, np.zeros((400, 400, 3), np.uint8))
+    argv = ["dream", image, "-o", tmp_path / "o.png", "--model", keras_model_file]
+    assert main([str(a) for a in [*argv, "--max-memory", "1M"]]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "too small to tile" in lines[0]
+    assert not (tmp_path / "o.png").exists()
