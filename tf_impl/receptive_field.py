@@ -25,6 +25,7 @@ from conversion.errors import DeepDreamError
 from tf_impl.caffe_layers import (
     CaffeConvolution,
     CaffeIdentity,
+    CaffeLeakyReLU,
     CaffeLRN,
     CaffePooling,
     CaffeSoftmax,
@@ -35,6 +36,7 @@ from tf_impl.network import DreamNet, input_blobs
 # Layers that act on each position alone (at inference).
 _POINTWISE = (
     CaffeIdentity,
+    CaffeLeakyReLU,
     CaffeLRN,
     CaffeSoftmax,
     keras.layers.InputLayer,
