@@ -37,6 +37,7 @@ from tf_impl.objectives import L2, Guided
 from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
 from tf_impl.settings import NOTEBOOK, DreamSettings
 from tf_impl.shapes import blob_shapes
+from tf_impl.tiling import Tile, TilePolicy, plan_tiles, tile_score
 
 DEFAULT_END = NOTEBOOK.end
 NO_GUIDE = tf.zeros([0, 0], tf.float32)
@@ -85,6 +86,24 @@ class Dreamer:
                 tf.TensorSpec([None, None], tf.float32, name="guide"),
             ],
         )
+        self._tile_gradient = tf.function(
+            self._crop_gradient,
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32, name="crop"),
+                tf.TensorSpec([len(objective.blobs), None], tf.int32, name="windows"),
+                tf.TensorSpec([None, None], tf.float32, name="guide"),
+            ],
+        )
+        self._apply_gradient = tf.function(
+            self._apply,
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32, name="shifted"),
+                tf.TensorSpec([None, None, 3], tf.float32, name="gradient"),
+                tf.TensorSpec([2], tf.int32, name="shift"),
+                tf.TensorSpec([], tf.float32, name="step_size"),
+                tf.TensorSpec([], tf.bool, name="clip"),
+            ],
+        )
 
     def activations(self, batch: tf.Tensor) -> dict[str, tf.Tensor]:
         """{blob: (1, h, w, c)} for a (1, H, W, 3) network-input batch."""
@@ -109,7 +128,10 @@ class Dreamer:
         """One notebook make_step on a network-input image (H, W, 3); offset = (ox, oy)."""
         shift = tf.stack([offset[1], offset[0]])  # (oy along height, ox along width)
         shifted = tf.roll(image, shift=shift, axis=[0, 1])
-        grad = self.gradient(shifted, guide)
+        return self._apply(shifted, self.gradient(shifted, guide), shift, step_size, clip)
+
+    def _apply(self, shifted, grad, shift, step_size, clip):
+        """The step from the jittered image's gradient: normalise, step, unroll, clip."""
         if self.lapnorm:
             update = step_size * self._pixel_scale * lap_normalize(grad[None], self.lapnorm)[0]
         else:
@@ -119,6 +141,30 @@ class Dreamer:
         image = tf.roll(shifted + update, shift=-shift, axis=[0, 1])
         clipped = tf.clip_by_value(image, self._lower, self._upper)
         return tf.where(clip, clipped, image)
+
+    def _crop_gradient(self, crop, windows, guide):
+        """d (objective on one tile's units) / d crop, for a crop (h, w, 3) of the image."""
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(crop)
+            score = tile_score(self.objective, self.activations(crop[None]), guide, windows)
+        return tape.gradient(score, crop)
+
+    def tiled_gradient(self, image: np.ndarray, guide: tf.Tensor, tiles: list[Tile]) -> np.ndarray:
+        """:meth:`gradient` assembled tile by tile (:mod:`tf_impl.tiling`): the same up to
+        float32 rounding, in the memory of one tile. (H, W, 3) network input in and out."""
+        grad = np.zeros(image.shape, np.float32)
+        for t in tiles:
+            crop = tf.constant(image[t.y0 : t.y1, t.x0 : t.x1])
+            grad[t.y0 : t.y1, t.x0 : t.x1] += self._tile_gradient(crop, t.windows, guide).numpy()
+        return grad
+
+    def tiled_step(self, image, offset, step_size, clip, guide, tiles: list[Tile]):
+        """:attr:`step` with :meth:`tiled_gradient` for the gradient (the same step up to
+        float32 rounding): jitter roll, then the whole gradient's normalisation."""
+        shift = tf.constant([int(offset[1]), int(offset[0])])
+        shifted = tf.roll(image, shift=shift, axis=[0, 1])
+        grad = self.tiled_gradient(shifted.numpy(), guide, tiles)
+        return self._apply_gradient(shifted, tf.constant(grad), shift, step_size, clip)
 
     def guide_features(self, guide_image: np.ndarray | None) -> tf.Tensor:
         """(m, c) guide vectors at the objective's blob for a network-input guide image (at
@@ -190,6 +236,7 @@ def deepdream(
     guide: np.ndarray | None = None,
     on_step: StepCallback | None = None,
     lapnorm: int = NOTEBOOK.lapnorm,
+    tiling: TilePolicy | None = None,
 ) -> np.ndarray:
     """Dream on an image, exactly as the original notebook's ``deepdream``.
 
@@ -199,7 +246,9 @@ def deepdream(
     offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
     a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
     after each step. ``lapnorm`` > 0 replaces the notebook's gradient normalisation by the
-    Laplacian-pyramid one with that many levels (see :class:`Dreamer`). The settings are
+    Laplacian-pyramid one with that many levels (see :class:`Dreamer`). ``tiling`` (none by
+    default) runs steps tile by tile when it says so (:mod:`tf_impl.tiling`: the same dream up
+    to float32 rounding). The settings are
     checked by :class:`~tf_impl.settings.DreamSettings` (DeepDreamError for values out of
     range).
     """
@@ -216,6 +265,7 @@ def deepdream(
     if len(offsets) != n_steps:
         raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
 
+    plans = [plan_tiles(net, objective, *size, tiling) for size in reversed(sizes)]
     dreamer = dreamer_for(net, objective, lapnorm)
     guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
     bases = [tf.constant(net.preprocess(image))]
@@ -230,7 +280,12 @@ def deepdream(
         dreamed = base + detail
         for step in range(iter_n):
             offset = tf.constant(offsets[octave * iter_n + step])
-            dreamed = dreamer.step(dreamed, offset, step_size_t, clip_t, guide_features)
+            if plans[octave] is None:
+                dreamed = dreamer.step(dreamed, offset, step_size_t, clip_t, guide_features)
+            else:
+                dreamed = dreamer.tiled_step(
+                    dreamed, offset, step_size_t, clip_t, guide_features, plans[octave]
+                )
             if on_step:
                 on_step(octave, step)
         detail = dreamed - base

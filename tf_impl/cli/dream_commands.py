@@ -25,6 +25,7 @@ DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o d.png --class 1                # amplify a class (goldfish)
   deepdream dream sky.jpg -o d.png --model synthetic.keras  # offline: see 'synthetic-model'
   deepdream dream sky.jpg -o d.png --model keras:InceptionV3 --layer mixed3 mixed5
+  deepdream dream big.jpg -o d.png --max-memory 2G         # tile steps to fit in 2 GB
 """
 ZOOM_EXAMPLES = """examples:
   deepdream zoom sky.jpg -o frames/ --frames 30 --gif zoom.gif --mp4 zoom.mp4
@@ -93,7 +94,46 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         default=NOTEBOOK.clip,
         help="do not clip to 0-255 (the notebook clips)",
     )
+    parser.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        metavar="SIZE",
+        help="memory a dream step may use, e.g. 2G or 500M; larger steps run tile by tile, "
+        "the same dream up to float32 rounding (default: a share of the memory available now)",
+    )
+    parser.add_argument(
+        "--tile",
+        type=_tile_size,
+        metavar="HxW",
+        help="run every step in tiles of about HxW pixels (rounded up to the layer's stride), "
+        "whatever the memory",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _memory_size(text: str) -> int:
+    """Bytes from '2G', '500M', '1.5G' or a plain number of bytes (binary units)."""
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in _UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size like 2G or 500M") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"'{text}': the memory size must be positive")
+    return int(value)
+
+
+def _tile_size(text: str) -> tuple[int, int]:
+    """(height, width) from 'HxW', both positive whole numbers."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a tile size like 512x512 (HxW)")
+    return int(parts[0]), int(parts[1])
 
 
 def register(subparsers) -> None:
@@ -245,7 +285,12 @@ def _check_sizes(net, objective, args) -> None:
     check_dream_size(
         net, objective.blobs, octave_sizes(height, width, settings.octave_n, settings.octave_scale)
     )
-    check_memory(net, objective.blobs, height, width)
+    from tf_impl.tiling import TilePolicy, default_max_memory, plan_tiles
+
+    max_memory = default_max_memory() if args.max_memory is None else args.max_memory
+    args.tiling = TilePolicy(max_memory=max_memory, tile=args.tile)
+    tiles = plan_tiles(net, objective, height, width, args.tiling)  # refuses impossible tiling
+    check_memory(net, objective.blobs, height, width, None if tiles is None else max_memory)
 
 
 def _check_changed(result, rgb, args) -> None:
@@ -264,10 +309,10 @@ def _check_changed(result, rgb, args) -> None:
     )
 
 
-def _dream_kwargs(settings: DreamSettings, objective, guide) -> dict:
+def _dream_kwargs(settings: DreamSettings, objective, guide, tiling) -> dict:
     params = settings.as_params()
     del params["end"]  # the objective names the blobs
-    return {**params, "objective": objective, "guide": guide}
+    return {**params, "objective": objective, "guide": guide, "tiling": tiling}
 
 
 def run_dream(args) -> int:
@@ -283,7 +328,7 @@ def run_dream(args) -> int:
         bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         bar.update(1)
 
-    kwargs = _dream_kwargs(settings, objective, args.guide_rgb)
+    kwargs = _dream_kwargs(settings, objective, args.guide_rgb, args.tiling)
     with bar:
         result = deepdream(net, args.rgb, seed=args.seed, on_step=on_step, **kwargs)
     _check_changed(result, args.rgb, args)
@@ -347,7 +392,7 @@ def run_zoom(args) -> int:
                 identity=identity,
                 on_frame=on_frame,
                 on_step=on_step,
-                **_dream_kwargs(settings, objective, args.guide_rgb),
+                **_dream_kwargs(settings, objective, args.guide_rgb, args.tiling),
             )
     finally:
         if created and not any(out_dir.iterdir()):

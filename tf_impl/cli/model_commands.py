@@ -171,7 +171,7 @@ def run_blobs(args) -> int:
     for name in args.blob:
         net.channels(name)  # raises for unknown names, with suggestions
     check_image_fits(net, args.blob, *rgb.shape[:2], "image")
-    check_memory(net, args.blob, *rgb.shape[:2])
+    check_memory(net, args.blob, *rgb.shape[:2], None)
     values = net.blobs(net.preprocess(rgb), args.blob)
     arrays = {}
     for name, value in values.items():

@@ -1,0 +1,233 @@
+"""Tiled dream steps are the untiled ones (issue 10): exact gradients for every objective kind
+and model family, refusals where exactness cannot be had, and the memory budget honoured.
+
+Tolerance: tiled vs untiled input gradients agree to rel. L2 <= 1e-5. Both compute the same
+sums in float32, only in other orders and with other convolution blockings (measured
+2e-7 to 7e-7 here); a tile with a wrong halo, a misaligned pooling grid or a wrong
+normalisation gives errors of order 1e-2 to 1. A noise image keeps ReLU and max-pool
+near-ties (where rounding could flip a branch) rare.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conversion.errors import DeepDreamError
+from tf_impl.cli import main
+from tf_impl.dream import NO_GUIDE, deepdream, dreamer_for
+from tf_impl.images import load_rgb, save_rgb
+from tf_impl.memory import step_memory_bytes
+from tf_impl.models import load_keras_app
+from tf_impl.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
+from tf_impl.receptive_field import blob_reach
+from tf_impl.tiling import TilePolicy, plan_tiles
+from tf_impl.zoom_sequence import zoom_sequence_frames
+
+TOLERANCE = 1e-5
+SMALL_TILES = TilePolicy(tile=(64, 64))
+
+
+def noise(shape, seed=0, scale=100.0):
+    return np.random.default_rng(seed).uniform(-scale, scale, (*shape, 3)).astype(np.float32)
+
+
+def relative_l2(a, b):
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def check_tiled_gradient(net, objective, image, guide=NO_GUIDE, policy=SMALL_TILES):
+    """Assert the tiled gradient equals the untiled one; returns the tiles used."""
+    tiles = plan_tiles(net, objective, *image.shape[:2], policy)
+    assert tiles is not None and len(tiles) > 1
+    dreamer = dreamer_for(net, objective)
+    whole = dreamer.gradient(tf.constant(image), guide).numpy()
+    tiled = dreamer.tiled_gradient(image, guide, tiles)
+    assert np.linalg.norm(whole) > 0  # a zero gradient would match anything
+    assert relative_l2(tiled, whole) <= TOLERANCE
+    return tiles
+
+
+def test_receptive_field_of_googlenet_is_computed_from_its_layers(net):
+    (height, width) = blob_reach(net, ["inception_4c/output"])["inception_4c/output"]
+    assert height == width
+    assert height.stride == 16
+    assert height.before + height.after + 1 == 299  # the known receptive field of 4c
+
+
+OBJECTIVES = {
+    "L2": L2("inception_4c/output"),
+    "channels": Channels("inception_4c/output", (1, 5, 100)),
+    "neuron at the centre": Neuron("inception_4c/1x1", 7),
+    "neuron at a position": Neuron("inception_4c/1x1", 3, (2, 11)),
+    "several layers, weighted": WeightedSum(
+        ((L2("inception_3b/output"), 1.0), (L2("inception_4c/output"), 0.5))
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_tiled_gradient_is_exact(net, name):
+    check_tiled_gradient(net, OBJECTIVES[name], noise((150, 200)))
+
+
+def test_tiles_with_halos_smaller_than_the_image_are_exact(net):
+    tiles = check_tiled_gradient(
+        net, L2("inception_4c/output"), noise((340, 420)), policy=TilePolicy(tile=(112, 112))
+    )
+    assert max((t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles) < 340 * 420
+
+
+def test_tiled_gradient_is_exact_for_the_guided_objective(net):
+    objective = Guided("inception_3b/output")
+    guide = dreamer_for(net, objective).guide_features(noise((90, 120), seed=1))
+    check_tiled_gradient(net, objective, noise((150, 200)), guide)
+
+
+def test_tiled_gradient_is_exact_for_a_class(net):
+    # The class logit's blob (pool5) reads 907 px: tiles of 64 px still split its units.
+    check_tiled_gradient(net, class_objective(net, 3), noise((260, 300)))
+
+
+@pytest.mark.parametrize(
+    "application, blob", [("keras:InceptionV3", "mixed3"), ("keras:ResNet50", "conv3_block2_out")]
+)
+def test_tiled_gradient_is_exact_for_keras_applications(application, blob):
+    tf.keras.utils.set_random_seed(0)
+    net = load_keras_app(application, weights=None)
+    check_tiled_gradient(net, L2(blob), noise((230, 260), scale=1.0))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"octave_n": 1, "iter_n": 1, "seed": 0},  # jittered
+        {"octave_n": 2, "iter_n": 2, "offsets": np.zeros((4, 2), np.int32)},
+    ],
+)
+def test_tiled_dream_is_the_untiled_dream(net, kwargs):
+    # A step on a jittered dreamed image amplifies float32 differences in its input, tiled or
+    # not: the untiled step after a 1.5e-5 perturbation of its input gradient moves by 9e-4
+    # (rel. L2), so jittered dreams of several steps differ by up to 1e-3 either way. Here:
+    # one jittered step, and several steps without jitter, where the dynamics do not amplify.
+    rgb = np.random.default_rng(2).uniform(0, 255, (150, 200, 3)).astype(np.float32)
+    whole = deepdream(net, rgb, **kwargs)
+    tiled = deepdream(net, rgb, tiling=SMALL_TILES, **kwargs)
+    assert np.abs(whole - rgb).mean() > 1.0  # it dreamed
+    assert relative_l2(tiled - rgb, whole - rgb) <= TOLERANCE
+    assert np.abs(tiled - whole).max() < 1e-3  # 0-255 pixel units, before 8-bit rounding
+
+
+def test_tiled_zoom_is_the_untiled_zoom(net):
+    rgb = np.random.default_rng(3).uniform(0, 255, (150, 200, 3)).astype(np.float32)
+    kwargs = {"octave_n": 1, "iter_n": 1, "offsets": np.zeros((2, 2), np.int32)}
+    whole = zoom_sequence_frames(net, rgb, 2, **kwargs)
+    tiled = zoom_sequence_frames(net, rgb, 2, tiling=SMALL_TILES, **kwargs)
+    for a, b in zip(tiled, whole, strict=True):
+        assert relative_l2(a - rgb, b - rgb) <= TOLERANCE
+
+
+def test_within_the_budget_nothing_is_tiled(net):
+    whole = step_memory_bytes(net, ["inception_4c/output"], 300, 400)
+    objective = L2("inception_4c/output")
+    assert plan_tiles(net, objective, 300, 400, TilePolicy(max_memory=whole)) is None
+    assert plan_tiles(net, objective, 300, 400, None) is None
+
+
+def test_over_the_budget_every_tile_fits_it(net):
+    blobs = ["inception_4c/output"]
+    budget = step_memory_bytes(net, blobs, 1000, 1000) // 4
+    tiles = plan_tiles(net, L2(blobs[0]), 1000, 1000, TilePolicy(max_memory=budget))
+    assert len(tiles) > 1
+    assert max(step_memory_bytes(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= budget
+
+
+def test_a_budget_below_the_smallest_tile_is_refused(net):
+    with pytest.raises(DeepDreamError, match=r"--max-memory 0\.01 GB is too small to tile"):
+        plan_tiles(net, L2("inception_4c/output"), 1000, 1000, TilePolicy(max_memory=10**7))
+
+
+def test_a_blob_after_a_fully_connected_layer_is_refused(net):
+    with pytest.raises(DeepDreamError, match=r"cannot tile 'loss3/classifier' exactly: .*not a"):
+        plan_tiles(net, L2("loss3/classifier"), 224, 224, SMALL_TILES)
+
+
+def test_same_padding_with_a_stride_is_refused():
+    net = load_keras_app("keras:Xception", weights=None)
+    with pytest.raises(DeepDreamError, match=r"pads 'same' with stride 2.*; drop --tile"):
+        plan_tiles(net, L2("block4_sepconv2"), 150, 200, SMALL_TILES)
+
+
+# Runs the CLI, then prints the process's peak resident memory (VmHWM, KiB). VmHWM starts
+# afresh at exec, unlike getrusage's maxrss, which a child inherits from a large parent.
+PEAK_RSS_OF_CLI = """
+import sys
+from tf_impl.cli import main
+code = main(sys.argv[1:])
+status = open("/proc/self/status").read()
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+sys.exit(code)
+"""
+
+
+def peak_rss_of_dream(model_files, image, output, *options) -> int:
+    """Peak resident memory in bytes of a fresh ``deepdream dream`` process (Linux)."""
+    command = [sys.executable, "-c", PEAK_RSS_OF_CLI, "dream", str(image), "-o", str(output)]
+    command += ["--model", str(model_files["V2"]), "--prototxt", str(model_files["prototxt"])]
+    command += ["--octaves", "1", "--steps", "1", "--seed", "0", "--quiet", *options]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1]) * 1024
+
+
+def test_the_memory_budget_is_honoured(model_files, net, tmp_path):
+    # A step whose estimate is 4x the budget: the tiled process must stay well below the
+    # untiled one (which tiling silently skipped would equal). Peak RSS of whole processes,
+    # each fresh, so nothing else they ran counts.
+    layer = "inception_3b/output"
+    image = tmp_path / "noise.png"
+    save_rgb(image, np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), np.uint8))
+    whole = step_memory_bytes(net, [layer], 1000, 1000)
+    budget = whole // 4
+    options = ("--layer", layer)
+    untiled = peak_rss_of_dream(model_files, image, tmp_path / "a.png", *options)
+    tiled = peak_rss_of_dream(
+        model_files, image, tmp_path / "b.png", *options, "--max-memory", str(budget)
+    )
+    assert untiled - tiled >= (whole - budget) / 2
+    a, b = (load_rgb(tmp_path / name).astype(int) for name in ("a.png", "b.png"))
+    assert np.abs(a - b).max() <= 1  # the same dream, up to 8-bit rounding
+
+
+def test_dream_and_zoom_accept_the_tiling_options(net, keras_model_file, tmp_path, capsys):
+    image = tmp_path / "in.png"
+    save_rgb(image, np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8))
+    common = ["--model", keras_model_file, "--octaves", "1", "--steps", "1", "--quiet"]
+    common += ["--seed", "0", "--layer", "inception_3b/output"]
+    outputs = {}
+    for name, options in (("whole", []), ("tiled", ["--tile", "48x48"])):
+        outputs[name] = tmp_path / f"{name}.png"
+        assert main([str(a) for a in ["dream", image, "-o", outputs[name], *common, *options]]) == 0
+    a, b = (load_rgb(p).astype(int) for p in outputs.values())
+    assert np.abs(a - b).max() <= 1  # the same dream, up to 8-bit rounding
+    frames = tmp_path / "frames"
+    budget = TilePolicy(max_memory=10 * 2**20)  # "10M" below
+    assert plan_tiles(net, L2("inception_3b/output"), 120, 160, budget) is not None
+    argv = ["zoom", image, "-o", frames, "--frames", "1", *common, "--max-memory", "10M"]
+    assert main([str(a) for a in argv]) == 0
+    assert np.abs(load_rgb(frames / "frame_0000.png").astype(int) - a).max() <= 1
+    capsys.readouterr()
+
+
+def test_a_budget_too_small_is_one_error_line(keras_model_file, tmp_path, capsys):
+    image = tmp_path / "in.png"
+    save_rgb(image, np.zeros((400, 400, 3), np.uint8))
+    argv = ["dream", image, "-o", tmp_path / "o.png", "--model", keras_model_file]
+    assert main([str(a) for a in [*argv, "--max-memory", "1M"]]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "too small to tile" in lines[0]
+    assert not (tmp_path / "o.png").exists()
