@@ -38,8 +38,10 @@ GRADIENT_CROPS = {(575, 1024): (288, 512), (411, 731): (288, 512)}
 
 DREAM_SIZE = (200, 300)
 GUIDE_SIZE = (150, 200)
-# The notebook's settings but the blob, which each case names.
-NOTEBOOK_DEFAULTS = {k: v for k, v in NOTEBOOK.as_params().items() if k != "end"}
+# The notebook's own arguments (not the blob, which each case names, nor the project's
+# additions such as lapnorm, which the Caffe port does not take).
+NOTEBOOK_ARGUMENTS = ("iter_n", "octave_n", "octave_scale", "step_size", "jitter", "clip")
+NOTEBOOK_DEFAULTS = {k: v for k, v in NOTEBOOK.as_params().items() if k in NOTEBOOK_ARGUMENTS}
 # name -> (end blob, jitter seed, guided)
 DREAMS = {
     "inception_4c_output": ("inception_4c/output", 0, False),
