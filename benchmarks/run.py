@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
+from reference.cases import NOTEBOOK_DEFAULTS
 from tf_impl.settings import NOTEBOOK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -137,12 +138,13 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> di
                     r["function_traces"] = c.run.experimental_get_tracing_count()
 
     print("full dream")
+    # The notebook's own arguments: Caffe's port runs the same dream and takes no others.
+    params = {**NOTEBOOK_DEFAULTS, "end": NOTEBOOK.end}
     if args.smoke:
         image, source = dream_image(150, 266)
-        params = NOTEBOOK.replace(octave_n=2, iter_n=2).as_params()
+        params.update(octave_n=2, iter_n=2)
     else:
         image, source = dream_image()
-        params = NOTEBOOK.as_params()
     dream, tf_dream = suite.full_dream(
         net, devices, worker, image, params, args.dream_reps, workdir
     )
