@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from conversion import caffe_schema_pb2 as pb
+from conversion.caffe_files import LayerSpec
 from conversion.googlenet import googlenet_deploy, googlenet_deploy_prototxt
+from conversion.layer_params import conv_geometry, pool_geometry
 from conversion.splits import insert_splits
 
 _V1_TYPES = {
@@ -41,15 +43,6 @@ _PARAM_FIELDS = {
     "ReLU": "relu_param",
     "Softmax": "softmax_param",
 }
-
-
-def _pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:
-    values = list(values)
-    if has_hw:
-        return int(h_value), int(w_value)
-    if not values:
-        return default, default
-    return int(values[0]), int(values[-1])
 
 
 def _conv_size(size: int | None, kernel: int, stride: int, pad: int, dilation: int):
@@ -85,12 +78,11 @@ def synthetic_weights(
             continue
         c_in, h, w = shapes[layer.bottom[0]]
         out = (c_in, h, w)
+        spec = LayerSpec(layer.name, layer.type, tuple(layer.bottom), tuple(layer.top), layer)
         if layer.type == "Convolution":
             p = layer.convolution_param
-            kh, kw = _pair(p.kernel_size, p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0)
-            sh, sw = _pair(p.stride, p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
-            ph, pw = _pair(p.pad, p.pad_h, p.pad_w, p.HasField("pad_h") or p.HasField("pad_w"), 0)
-            dh, dw = _pair(p.dilation, 0, 0, False, 1)
+            g = conv_geometry(spec)
+            (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.pad, g.dilation
             fan_in = c_in // p.group * kh * kw
             shape = (p.num_output, c_in // p.group, kh, kw)
             arrays = [(rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)]
@@ -99,14 +91,12 @@ def synthetic_weights(
             weights[layer.name] = arrays
             out = (p.num_output, _conv_size(h, kh, sh, ph, dh), _conv_size(w, kw, sw, pw, dw))
         elif layer.type == "Pooling":
-            p = layer.pooling_param
-            if p.global_pooling:
+            g = pool_geometry(spec)
+            if g.global_pooling:
                 out = (c_in, 1, 1)
             else:
-                kh, kw = _pair([p.kernel_size], p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0)
-                sh, sw = _pair([p.stride], p.stride_h, p.stride_w, p.HasField("stride_h"), 1)
-                ph, pw = _pair([p.pad], p.pad_h, p.pad_w, p.HasField("pad_h"), 0)
-                ceil, padded = p.round_mode == pb.PoolingParameter.CEIL, bool(ph or pw)
+                (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.pad
+                ceil, padded = g.ceil_mode, bool(ph or pw)
                 out = (
                     c_in,
                     _pool_size(h, kh, sh, ph, ceil, padded),
