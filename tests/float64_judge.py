@@ -32,6 +32,7 @@ from conversion.caffe_files import NetSpec
 from tf_impl.caffe_layers import CaffeLeakyReLU, CaffePooling
 from tf_impl.keras_builder import build_keras_model
 from tf_impl.naming import keras_name
+from tf_impl.network import input_blobs
 
 # A unit is a near-tie when float64 puts it within this fraction of its blob's largest |value|
 # of a ReLU kink, or its window's best two values within it: 5x the worst float32 blob error
@@ -93,8 +94,8 @@ class Float64Net:
             and not layer.global_pooling
         ]
         # The ReLUs' inputs are the convolutions they follow; the pools' inputs their bottoms.
-        relu_inputs = [self._input_name(self.model32.get_layer(n)) for n in relus]
-        pool_inputs = [self._input_name(layer) for layer in pools]
+        relu_inputs = [_input_layer(self.model32.get_layer(n)) for n in relus]
+        pool_inputs = [_input_layer(layer) for layer in pools]
         wanted = list(dict.fromkeys(relu_inputs + pool_inputs))
         if not wanted:
             return Branches(0, 0)
@@ -113,9 +114,10 @@ class Float64Net:
             flips, wide = flips + f, wide + w
         return Branches(flips, wide)
 
-    @staticmethod
-    def _input_name(layer: keras.layers.Layer) -> str:
-        return layer._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
+
+def _input_layer(layer: keras.layers.Layer) -> str:
+    """The Keras name of the layer whose output feeds ``layer``."""
+    return keras_name(input_blobs(layer)[0])
 
 
 def _pool_flips(layer: CaffePooling, x32: tf.Tensor, x64: tf.Tensor) -> tuple[int, int]:
