@@ -1,16 +1,20 @@
 """Headless Chromium (Debian's ``chromium``; ``make browser`` installs it) for page checks:
-which images of an HTML page fail to load, and a screenshot.
+what an HTML page's images and links are once a real browser has loaded it, and a screenshot.
 
-Images are checked in the browser itself: a copy of the page, written beside it so relative
-image paths still resolve, gets a script that, once the page has loaded, records every
-``<img>`` whose ``naturalWidth`` is 0 (missing or undecodable) in a marker element; Chromium's
-``--dump-dom`` prints the DOM after that script ran.
+The check runs in the browser itself: a copy of the page, written beside it so relative paths
+still resolve, gets a script that, once the page has loaded, writes every ``<img>``'s source
+and whether it decoded (``complete && naturalWidth > 0``) and every link's resolved URL into a
+marker element; Chromium's ``--dump-dom`` prints the DOM after that script ran.
+
+Tests ask for Chromium through :func:`require_chromium`: skipped when it is absent, failed
+instead when ``DEEPDREAM_REQUIRE_BROWSER=1`` (CI sets it after installing Chromium).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,23 +24,37 @@ from pathlib import Path
 _CHECK = """
 <script>
 window.addEventListener("load", () => {
-  const images = Array.from(document.images);
-  const broken = images.filter((i) => !i.complete || i.naturalWidth === 0)
-    .map((i) => i.getAttribute("src"));
-  const marker = document.createElement("div");
-  marker.id = "browser-image-check";
-  marker.dataset.total = images.length;
-  marker.dataset.broken = JSON.stringify(broken);
+  const images = Array.from(document.images).map((i) => ({
+    src: i.getAttribute("src"), url: i.src, ok: i.complete && i.naturalWidth > 0,
+  }));
+  const links = Array.from(document.querySelectorAll("a[href]")).map((a) => a.href);
+  const marker = document.createElement("pre");
+  marker.id = "browser-page-check";
+  marker.textContent = JSON.stringify({images: images, links: links});
   document.body.appendChild(marker);
 });
 </script>
 """
-_MARKER = re.compile(r'id="browser-image-check" data-total="(\d+)" data-broken="([^"]*)"')
+_MARKER = re.compile(r'<pre id="browser-page-check">(.*?)</pre>', re.S)
 
 
 def chromium() -> str | None:
     """Path of the Chromium executable, or None when it is not installed."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def require_chromium() -> str:
+    """Chromium's path for a test; skips the test when it is missing (fails it instead under
+    ``DEEPDREAM_REQUIRE_BROWSER=1``)."""
+    import pytest
+
+    exe = chromium()
+    if exe is None:
+        message = "chromium is not installed (make browser); the page is untested"
+        if os.environ.get("DEEPDREAM_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return exe
 
 
 def _run(args: list[str], timeout: float = 120) -> str:
@@ -59,8 +77,9 @@ def _run(args: list[str], timeout: float = 120) -> str:
     return proc.stdout
 
 
-def broken_images(page: str | Path) -> tuple[int, list[str]]:
-    """(number of <img> elements, the src of each that did not load) for an HTML file."""
+def page_check(page: str | Path) -> dict:
+    """What Chromium loaded of an HTML file: ``{'images': [{'src', 'url', 'ok'}], 'links':
+    [absolute url]}`` (``src`` as written in the page, ``url`` resolved)."""
     page = Path(page).resolve()
     text = page.read_text(encoding="utf-8")
     checked = text.replace("</body>", _CHECK + "</body>") if "</body>" in text else text + _CHECK
@@ -72,8 +91,14 @@ def broken_images(page: str | Path) -> tuple[int, list[str]]:
         copy.unlink()
     match = _MARKER.search(dom)
     if match is None:
-        raise RuntimeError("the image check did not run in the page (no marker in the DOM)")
-    return int(match[1]), json.loads(html.unescape(match[2]))
+        raise RuntimeError(f"{page.name}: the check did not run in the page (no marker)")
+    return json.loads(html.unescape(match[1]))
+
+
+def broken_images(page: str | Path) -> tuple[int, list[str]]:
+    """(number of <img> elements, the src of each that did not load) for an HTML file."""
+    images = page_check(page)["images"]
+    return len(images), [i["src"] for i in images if not i["ok"]]
 
 
 def screenshot(page: str | Path, png: str | Path, width: int = 1200, height: int = 1600) -> Path:

@@ -2,80 +2,32 @@
 with no broken image and every link resolving to a file of the site; and the check itself
 fails when one picture is missing.
 
-How: each page of a copy of the site gets a small inline script that, once the page has
-loaded, writes every <img>'s ``complete && naturalWidth > 0`` and every link's resolved URL
-into the DOM; ``chromium --headless --dump-dom`` prints that DOM. Skipped when Chromium is not
-installed, unless DEEPDREAM_REQUIRE_BROWSER=1 (CI sets it, after installing Chromium).
+How: ``tests.browser.page_check`` (one headless-Chromium helper for the project's pages).
+Skipped when Chromium is not installed, unless DEEPDREAM_REQUIRE_BROWSER=1 (CI sets it, after
+installing Chromium).
 """
 
 from __future__ import annotations
 
-import html
-import json
-import os
-import re
 import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
+from tests.browser import page_check, require_chromium
 from tf_impl.atlas import AtlasDir
 from tf_impl.provenance import SYNTHETIC_LABEL
 
-CHECK_SCRIPT = """<script>
-window.addEventListener("load", function () {
-  var images = Array.prototype.map.call(document.images, function (i) {
-    return {src: i.src, ok: i.complete && i.naturalWidth > 0};
-  });
-  var links = Array.prototype.map.call(document.querySelectorAll("a[href]"), function (a) {
-    return a.href;
-  });
-  var out = document.createElement("pre");
-  out.id = "site-check";
-  out.textContent = JSON.stringify({images: images, links: links});
-  document.body.appendChild(out);
-});
-</script>"""
 
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.environ.get("DEEPDREAM_REQUIRE_BROWSER"):
-        pytest.fail("chromium is not installed (apt-get install chromium)")
-    pytest.skip("chromium is not installed (apt-get install chromium); the page is untested")
-
-
-def browser_check(page: Path, profile: Path) -> dict:
-    """{'images': [{src, ok}], 'links': [url]} of ``page`` as Chromium loaded it."""
-    text = page.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>")
-    page.write_text(text, encoding="utf-8")
-    command = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        page.resolve().as_uri(),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    match = re.search(r'<pre id="site-check">(.*?)</pre>', result.stdout, re.S)
-    assert match, f"{page.name}: no check output from chromium: {result.stderr[-500:]}"
-    return json.loads(html.unescape(match[1]))
-
-
-def site_problems(site: Path, profile: Path) -> list[str]:
+def site_problems(site: Path) -> list[str]:
     """Broken images and unresolved links (or links leaving the site) on every page."""
+    require_chromium()
     problems = []
     root = site.resolve()
     for page in sorted(site.rglob("*.html")):
-        found = browser_check(page, profile)
+        found = page_check(page)
         assert found["images"], f"{page.name} shows no image"
         problems += [
             f"{page.name}: broken image {i['src']}" for i in found["images"] if not i["ok"]
@@ -105,7 +57,7 @@ def test_every_page_renders_with_all_images_and_links(site, tmp_path):
     blob_dir = AtlasDir(copy).blob_dir(BLOB).name
     names = [*(f"channel_{c:04d}.html" for c in range(4)), "index.html"]
     assert pages == {"index.html", *(f"{blob_dir}/{name}" for name in names)}
-    assert site_problems(copy, tmp_path / "profile") == []
+    assert site_problems(copy) == []
 
 
 def test_channel_pages_show_the_crops_and_the_label(site):
@@ -120,7 +72,7 @@ def test_the_check_fails_when_a_picture_or_page_is_missing(site, tmp_path):
     copy = shutil.copytree(site, tmp_path / "copy")
     AtlasDir(copy).channel_png(BLOB, 2).unlink()
     (AtlasDir(copy).blob_dir(BLOB) / "channel_0001.html").unlink()
-    problems = site_problems(copy, tmp_path / "profile")
+    problems = site_problems(copy)
     assert any("broken image" in p and "channel_0002.png" in p for p in problems), problems
     assert any("link to" in p and "channel_0001.html" in p for p in problems), problems
 

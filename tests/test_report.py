@@ -52,15 +52,15 @@ def test_page_has_every_section_with_provenance(quick_report):
         assert f"<td>{row}</td>" in text
 
 
-@pytest.mark.skipif(browser.chromium() is None, reason="chromium not installed (make browser)")
 def test_browser_loads_every_image(quick_report):
+    browser.require_chromium()
     total, broken = browser.broken_images(quick_report)
     assert total == len(_images(quick_report)) >= 4
     assert broken == []
 
 
-@pytest.mark.skipif(browser.chromium() is None, reason="chromium not installed (make browser)")
 def test_browser_check_reports_a_missing_image(quick_report, tmp_path):
+    browser.require_chromium()
     copy = tmp_path / "report"
     shutil.copytree(quick_report.parent, copy)
     (copy / "depth.png").unlink()
