@@ -362,6 +362,16 @@ def test_dead_neuron_says_the_gradient_is_zero(big_image, keras_model_file, tmp_
     assert not out.exists()
 
 
+def test_zoom_on_a_dead_neuron_says_so_and_writes_no_frame(
+    big_image, keras_model_file, tmp_path, capsys
+):
+    out = tmp_path / "frames"
+    argv = ["zoom", big_image, "-o", out, "--frames", "2", "--model", keras_model_file, *FAST]
+    line = _error([*argv, "--layer", "inception_4c/output", "--neuron", "5"], capsys)
+    assert "gradient is zero" in line and "--neuron" in line and "frame" in line
+    assert not out.exists()
+
+
 def test_fully_connected_layer_says_which_sizes_work(keras_model_file, tmp_path, capsys):
     path = _write_image(tmp_path / "wide.png", 300, 400)
     argv = ["dream", path, "-o", tmp_path / "o.png", "--model", keras_model_file, *FAST]

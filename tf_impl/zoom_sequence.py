@@ -126,6 +126,7 @@ def run_zoom_sequence(
     seed: int = 0,
     identity: dict | None = None,
     on_frame: Callable[[int, Path], None] | None = None,
+    check_frame: Callable[[np.ndarray, np.ndarray], None] | None = None,
     **dream_kwargs,
 ) -> list[Path]:
     """Dream ``n_frames`` zoom frames into ``out_dir`` as frame_0000.png..., resuming a run
@@ -136,7 +137,9 @@ def run_zoom_sequence(
     so that a changed file is noticed. A directory holding a run with other settings is
     refused, as is one whose finished frames are gone; temporary files left by a killed run
     are removed first. ``on_frame(index, path)`` is called after each frame (also for frames
-    found already done). Returns the frame paths in order.
+    found already done). ``check_frame(input, dreamed)`` (both (H, W, 3) RGB 0-255 float32)
+    sees each newly dreamed frame before anything of it is written; an exception it raises
+    stops the run there. Returns the frame paths in order.
     """
     out_dir = Path(out_dir)
     check_zoom(n_frames, s)
@@ -165,6 +168,9 @@ def run_zoom_sequence(
 
     loop = iter_zoom_frames(net, frame, frame_offsets, range(start, n_frames), s, **dream_kwargs)
     for index, dreamed, next_frame in loop:
+        if check_frame:
+            check_frame(frame, dreamed)
+        frame = next_frame
         save_rgb(paths[index], dreamed)
         _save_state(out_dir, next_frame, index + 1, rng, identity)
         if on_frame:

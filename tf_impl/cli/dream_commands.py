@@ -293,8 +293,9 @@ def _check_sizes(net, objective, args) -> None:
     check_memory(net, objective.blobs, height, width, None if tiles is None else max_memory)
 
 
-def _check_changed(result, rgb, args) -> None:
-    """A dream that left the image exactly as it was had a zero gradient all along."""
+def _check_changed(result, rgb, args, what: str = "the dream") -> None:
+    """A dream that left its input exactly as it was had a zero gradient all along (a dead
+    unit): an error, before anything of it is written. ``what`` names the output."""
     import numpy as np
 
     if args.settings.iter_n == 0 or not np.array_equal(result, np.asarray(rgb, np.float32)):
@@ -304,8 +305,8 @@ def _check_changed(result, rgb, args) -> None:
     else:
         advice = "try another --layer"
     raise DeepDreamError(
-        f"the objective's gradient is zero on this image, so the dream left it unchanged "
-        f"({advice}); nothing was written"
+        f"the objective's gradient is zero on this image, so {what} left it unchanged "
+        f"({advice}); {what} was not written"
     )
 
 
@@ -391,6 +392,7 @@ def run_zoom(args) -> int:
                 seed=args.seed if args.seed is not None else 0,
                 identity=identity,
                 on_frame=on_frame,
+                check_frame=lambda before, after: _check_changed(after, before, args, "the frame"),
                 on_step=on_step,
                 **_dream_kwargs(settings, objective, args.guide_rgb, args.tiling),
             )
