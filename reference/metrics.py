@@ -1,5 +1,6 @@
-"""The measures shared by the reference data, the parity tests and the benchmarks: PSNR of two
-images and SHA-256 fingerprints of arrays and files."""
+"""The measures shared by the reference data, the parity tests, the report and the benchmarks:
+PSNR of two images, relative errors of two arrays (float64 arithmetic) and SHA-256
+fingerprints of arrays and files."""
 
 from __future__ import annotations
 
@@ -25,3 +26,31 @@ def sha256(array_or_path: np.ndarray | Path) -> str:
         with open(array_or_path, "rb") as stream:
             return hashlib.file_digest(stream, "sha256").hexdigest()
     return hashlib.sha256(np.ascontiguousarray(array_or_path).tobytes()).hexdigest()
+
+
+def max_rel(ours: np.ndarray, ref: np.ndarray) -> float:
+    """max|ours - ref| / max|ref|."""
+    assert ours.shape == ref.shape, (ours.shape, ref.shape)
+    ref = np.asarray(ref, np.float64)
+    return float(np.abs(np.asarray(ours, np.float64) - ref).max() / np.abs(ref).max())
+
+
+def rel_l2(ours: np.ndarray, ref: np.ndarray) -> float:
+    """||ours - ref|| / ||ref|| over all elements."""
+    assert ours.shape == ref.shape, (ours.shape, ref.shape)
+    ref = np.asarray(ref, np.float64)
+    return float(np.linalg.norm(np.asarray(ours, np.float64) - ref) / np.linalg.norm(ref))
+
+
+def median_rel(ours: np.ndarray, ref: np.ndarray) -> float:
+    """Median over pixels of |ours - ref| (L2 over channels), over the RMS pixel norm of ref.
+    Arrays (H, W, C)."""
+    ref = np.asarray(ref, np.float64)
+    errors = np.linalg.norm(np.asarray(ours, np.float64) - ref, axis=-1)
+    rms = np.sqrt(np.mean(np.sum(ref**2, axis=-1)))
+    return float(np.median(errors) / rms)
+
+
+def max_diff(ours: np.ndarray, ref: np.ndarray) -> float:
+    """max|ours - ref|."""
+    return float(np.abs(np.asarray(ours, np.float64) - np.asarray(ref, np.float64)).max())

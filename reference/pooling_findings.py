@@ -1,7 +1,7 @@
 """Caffe pooling through ONNX at odd sizes: what ONNX Runtime and onnx2tf get right and wrong.
 
 Two ONNX encodings of one Caffe Pooling layer are run by both runtimes and compared with
-Caffe's loops restated in NumPy (tests/caffe_pooling_reference.py):
+Caffe's loops restated in NumPy (reference/caffe_pooling.py):
 
 - ``export``: this project's (:mod:`conversion.onnx_export`): floor rounding with explicit
   end pads, AVE as a zero Pad then AveragePool(count_include_pad=0);

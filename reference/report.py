@@ -124,7 +124,7 @@ class Runs:
 
 
 def _stored_worst(values: dict, arrays: dict, key: str) -> float:
-    from tests.reference_data import max_rel
+    from reference.metrics import max_rel
 
     return max(
         max_rel(values[n][..., arrays[f"{key}/channels/{n}"]], arrays[f"{key}/blob/{n}"])
@@ -149,8 +149,8 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     from reference import onnx_references as onnx_ref
     from reference.caffe_job import caffe_available, run_caffe_job
     from reference.generate import forward_job, store_forward
-    from tests import reference_data as ref
-    from tests.opencv_reference import cut_prototxt, opencv_blobs
+    from reference.metrics import max_rel, median_rel, rel_l2
+    from reference.opencv_forward import cut_prototxt, opencv_blobs
     from tf_impl.dream import input_gradient
     from tf_impl.shapes import blob_shapes
 
@@ -197,15 +197,14 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
         rows, cols = cases.gradient_crop(size)
         gradient = input_gradient(net, x, cases.GRADIENT_END)[rows, cols]
         stored = arrays[f"{key}/gradient"]
-        runs.gradients[key] = (ref.rel_l2(gradient, stored), ref.median_rel(gradient, stored))
+        runs.gradients[key] = (rel_l2(gradient, stored), median_rel(gradient, stored))
     if not quick and caffe_available():
         tasks, inputs = forward_job()
         wanted = {cases.size_key(s) for s in sizes}
         fresh = store_forward(run_caffe_job(workdir / "caffe", caffemodel, prototxt, tasks, inputs))
         for key in wanted:
             runs.worst.setdefault("real Caffe (live run)", {})[key] = max(
-                ref.max_rel(fresh[f"{key}/blob/{n}"], arrays[f"{key}/blob/{n}"])
-                for n in cases.BLOBS
+                max_rel(fresh[f"{key}/blob/{n}"], arrays[f"{key}/blob/{n}"]) for n in cases.BLOBS
             )
     else:
         runs.notes.append(
@@ -217,7 +216,7 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
 
 
 def _per_blob(theirs: dict, ours: dict, names: list[str]) -> list[float]:
-    from tests.reference_data import max_rel
+    from reference.metrics import max_rel
 
     return [max_rel(theirs[n], ours[n]) for n in names]
 
@@ -461,7 +460,7 @@ def benchmark_section(page: Page) -> None:
 
 def pooling_section(page: Page, workdir: Path, quick: bool) -> None:
     from reference import pooling_findings as pf
-    from tests.caffe_pooling_reference import caffe_pool
+    from reference.caffe_pooling import caffe_pool
 
     runtimes = ("ONNX Runtime",) if quick or not _importable("onnx2tf") else pf.RUNTIMES
     findings = pf.measure(caffe_pool, workdir / "pooling", runtimes)
@@ -521,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         from PIL import Image
 
-        from tests.browser import screenshot
+        from reference.browser import screenshot
 
         shot = screenshot(page, args.out / "screenshot.png", 1100, 1500)
         with Image.open(shot) as image:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reference.metrics import max_rel, median_rel, rel_l2
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "reference" / "data"
 
 # Float32 summation order alone moves a blob by ~1e-6 of its largest value (measured 0.4-2e-6
@@ -56,33 +58,6 @@ def load(name: str) -> tuple[dict[str, np.ndarray], dict]:
         arrays = {k: data[k] for k in data.files if k != "metadata"}
         metadata = json.loads(str(data["metadata"]))
     return arrays, metadata
-
-
-def max_rel(ours: np.ndarray, ref: np.ndarray) -> float:
-    """max|ours - ref| / max|ref|."""
-    assert ours.shape == ref.shape, (ours.shape, ref.shape)
-    ref = np.asarray(ref, np.float64)
-    return float(np.abs(np.asarray(ours, np.float64) - ref).max() / np.abs(ref).max())
-
-
-def rel_l2(ours: np.ndarray, ref: np.ndarray) -> float:
-    """||ours - ref|| / ||ref|| over all elements."""
-    assert ours.shape == ref.shape, (ours.shape, ref.shape)
-    ref = np.asarray(ref, np.float64)
-    return float(np.linalg.norm(np.asarray(ours, np.float64) - ref) / np.linalg.norm(ref))
-
-
-def median_rel(ours: np.ndarray, ref: np.ndarray) -> float:
-    """Median over pixels of |ours - ref| (L2 over channels), over the RMS pixel norm of ref.
-    Arrays (H, W, C)."""
-    ref = np.asarray(ref, np.float64)
-    errors = np.linalg.norm(np.asarray(ours, np.float64) - ref, axis=-1)
-    rms = np.sqrt(np.mean(np.sum(ref**2, axis=-1)))
-    return float(np.median(errors) / rms)
-
-
-def max_diff(ours: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.abs(np.asarray(ours, np.float64) - np.asarray(ref, np.float64)).max())
 
 
 def blob_failures(name: str, ours, caffe, truth) -> tuple[str, list[str]]:

@@ -2,7 +2,7 @@
 with no broken image and every link resolving to a file of the site; and the check itself
 fails when one picture is missing.
 
-How: ``tests.browser.page_check`` (one headless-Chromium helper for the project's pages).
+How: ``reference.browser.page_check`` (one headless-Chromium helper for the project's pages).
 Skipped when Chromium is not installed, unless DEEPDREAM_REQUIRE_BROWSER=1 (CI sets it, after
 installing Chromium).
 """
@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from reference.browser import page_check, require_chromium
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
-from tests.browser import page_check, require_chromium
 from tf_impl.atlas import AtlasDir
 from tf_impl.provenance import SYNTHETIC_LABEL
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.caffe_pooling_reference import caffe_pool, pooled_length
+from reference.caffe_pooling import caffe_pool, pooled_length
 from tf_impl.caffe_layers import CaffeInnerProduct, CaffeLRN, CaffePooling, caffe_pooled_size
 
 POOL_CASES = [

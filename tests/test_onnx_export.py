@@ -2,7 +2,7 @@
 
 Pooling is where ONNX and Caffe part ways (output length, the dropped last window, AVE's
 divisor), so single-layer pooling nets are checked against the NumPy restatement of Caffe's
-loops (tests/caffe_pooling_reference.py) at odd sizes, through ONNX Runtime: max relative
+loops (reference/caffe_pooling.py) at odd sizes, through ONNX Runtime: max relative
 error <= 1e-6 (a handful of float32 additions; measured about 1e-7). The whole network's
 parity is in tests/test_parity_onnx.py.
 """
@@ -19,7 +19,7 @@ import pytest
 from conversion import caffe_schema_pb2 as pb
 from conversion.errors import DeepDreamError
 from conversion.onnx_export import caffe_end_pad, export_spec
-from tests.caffe_pooling_reference import caffe_pool, pooled_length
+from reference.caffe_pooling import caffe_pool, pooled_length
 from tf_impl.cli import main
 
 pytest.importorskip("onnxruntime")

@@ -24,8 +24,9 @@ import os
 import pytest
 
 from reference import cases, fuzz
+from reference.caffe_pooling import caffe_pool
+from reference.metrics import max_rel
 from tests import reference_data as ref
-from tests.caffe_pooling_reference import caffe_pool
 from tf_impl.shapes import blob_shapes
 
 pytest.importorskip("onnxruntime")
@@ -92,7 +93,7 @@ def onnx2tf_models(onnx_files, tmp_path_factory):
 
 
 def _errors(ours: dict, theirs: dict) -> dict[str, float]:
-    return {name: ref.max_rel(ours[name], theirs[name]) for name in theirs}
+    return {name: max_rel(ours[name], theirs[name]) for name in theirs}
 
 
 def _check(label: str, errors: dict[str, float], capsys) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conversion.googlenet import googlenet_deploy
-from tests.opencv_reference import cut_prototxt, opencv_blobs
+from reference.opencv_forward import cut_prototxt, opencv_blobs
 from tf_impl.shapes import blob_shapes
 
 pytest.importorskip("cv2")

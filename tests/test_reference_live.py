@@ -32,7 +32,7 @@ from reference.generate import (
     store_dreams,
     store_forward,
 )
-from reference.metrics import psnr
+from reference.metrics import max_diff, max_rel, median_rel, psnr, rel_l2
 from reference.test_image import make_image
 from tests import reference_data as ref
 from tf_impl.dream import deepdream, input_gradient
@@ -102,19 +102,17 @@ def _forward_failures(ours: dict, theirs: dict, net, float64_net, judge_ours: bo
             a, b = ours[f"{key}/blob/{name}"], theirs[f"{key}/blob/{name}"]
             line, bad = ref.blob_failures(name, a, b, truth_blobs[name][..., channels])
             if not judge_ours:
-                bad = [
-                    f"{key} {name}: {e:.2e}" for e in [ref.max_rel(a, b)] if e > ref.BLOB_MAX_REL
-                ]
-                line = f"{name}: Caffe32 vs Caffe32 {ref.max_rel(a, b):.2e}"
+                bad = [f"{key} {name}: {e:.2e}" for e in [max_rel(a, b)] if e > ref.BLOB_MAX_REL]
+                line = f"{name}: Caffe32 vs Caffe32 {max_rel(a, b):.2e}"
             print(f"    {line}")
             failures += bad
         g_ours, g_theirs = ours[f"{key}/gradient"], theirs[f"{key}/gradient"]
         if judge_ours:
             line, bad = ref.gradient_failures(g_ours, g_theirs, truth_gradient, branches)
         else:
-            medians = [ref.median_rel(g, truth_gradient) for g in (g_ours, g_theirs)]
+            medians = [median_rel(g, truth_gradient) for g in (g_ours, g_theirs)]
             line = (
-                f"gradient rel L2 Caffe32-Caffe32 {ref.rel_l2(g_ours, g_theirs):.2e}; medians "
+                f"gradient rel L2 Caffe32-Caffe32 {rel_l2(g_ours, g_theirs):.2e}; medians "
                 f"vs f64 {medians[0]:.2e}, {medians[1]:.2e}"
             )
             bad = [f"{key} median {m:.2e}" for m in medians if m > ref.ROUNDING_MEDIAN]
@@ -138,7 +136,7 @@ def _dream_failures(ours: dict, theirs: dict, floors: dict) -> list[str]:
         value, bar = psnr(ours[key], theirs[key]), ref.whole_dream_bar(floors[key])
         print(
             f"\n  {key}: PSNR {value:.2f} dB (bar {bar:.1f}), "
-            f"max diff {ref.max_diff(ours[key], theirs[key]):.1f}"
+            f"max diff {max_diff(ours[key], theirs[key]):.1f}"
         )
         if value < bar:
             failures.append(f"{key}: {value:.2f} dB < {bar:.1f}")
@@ -275,7 +273,7 @@ def test_caffe_notebook_session_leaks_stale_diffs(workdir, model_files, net, flo
     net_image = net.preprocess(image)
     ours = input_gradient(net, net_image, end)
     fresh_caffe, session_caffe = clean["3b"].transpose(1, 2, 0), session["3b"].transpose(1, 2, 0)
-    leak = ref.rel_l2(session_caffe, fresh_caffe)
+    leak = rel_l2(session_caffe, fresh_caffe)
     line, failures = ref.gradient_failures(
         ours,
         fresh_caffe,
@@ -326,13 +324,13 @@ def test_fuzz_nets_match_fresh_caffe(fresh_fuzz, workdir, capsys):
                     # Within float32 summation noise of each other (as for GoogLeNet), or,
                     # where Caffe's own float32 is far from float64 (a strong LRN), as close
                     # to float64 as each other.
-                    e_fresh, e_stored = ref.max_rel(a, truth[name]), ref.max_rel(b, truth[name])
-                    close = ref.max_rel(a, b) <= ref.BLOB_MAX_REL
+                    e_fresh, e_stored = max_rel(a, truth[name]), max_rel(b, truth[name])
+                    close = max_rel(a, b) <= ref.BLOB_MAX_REL
                     if not close and max(e_fresh, e_stored) > max(
                         ref.MARGIN * min(e_fresh, e_stored), ref.FLOAT32_FLOOR
                     ):
                         failures.append(
                             f"{net.name} {key} {name}: fresh Caffe {e_fresh:.2e} vs stored "
-                            f"{e_stored:.2e} from float64, {ref.max_rel(a, b):.2e} apart"
+                            f"{e_stored:.2e} from float64, {max_rel(a, b):.2e} apart"
                         )
     assert not failures

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from reference import cases
-from reference.metrics import psnr, sha256
+from reference.metrics import max_diff, psnr, sha256
 from reference.test_image import make_image
 from tests import reference_data as ref
 from tf_impl.dream import deepdream, input_gradient, jitter_offsets
@@ -114,7 +114,7 @@ def test_short_dream_matches_caffe(name, net, dreams, capsys):
     with capsys.disabled():
         print(
             f"\nCaffe short dream {name}: PSNR {value:.2f} dB, max diff "
-            f"{ref.max_diff(ours, theirs):.3f} (dream vs its input {change:.1f} dB)"
+            f"{max_diff(ours, theirs):.3f} (dream vs its input {change:.1f} dB)"
         )
     assert value >= ref.SHORT_DREAM_PSNR
 
@@ -138,7 +138,7 @@ def test_whole_dream_matches_caffe(name, net, dreams, capsys):
         print(
             f"\nCaffe dream {name}: PSNR {value:.2f} dB (bar {bar:.1f}; Caffe vs nudged Caffe "
             f"{min(floor['nudged_psnr']):.1f}, other jitter {floor['other_seed_psnr']:.1f}), "
-            f"max diff {ref.max_diff(ours, theirs):.1f}"
+            f"max diff {max_diff(ours, theirs):.1f}"
         )
     assert value >= bar
 
@@ -159,7 +159,7 @@ def test_zoom_frames_match_caffe(net, dreams, capsys):
     for k, ours in enumerate(frames):
         theirs, floor = arrays[f"zoom/{k}"], meta["floors"][f"zoom/{k}"]
         value, bar = psnr(ours, theirs), ref.whole_dream_bar(floor)
-        nudged, diff = min(floor["nudged_psnr"]), ref.max_diff(ours, theirs)
+        nudged, diff = min(floor["nudged_psnr"]), max_diff(ours, theirs)
         with capsys.disabled():
             print(
                 f"\nCaffe zoom frame {k}: PSNR {value:.2f} dB (bar {bar:.1f}; nudged Caffe "

@@ -9,8 +9,7 @@ import shutil
 
 import pytest
 
-from reference import report
-from tests import browser
+from reference import browser, report
 from tests.reference_data import DATA_DIR
 
 pytest.importorskip("onnxruntime")
