@@ -297,7 +297,7 @@ def _check_changed(result, rgb, args) -> None:
     """A dream that left the image exactly as it was had a zero gradient all along."""
     import numpy as np
 
-    if args.settings.iter_n == 0 or not np.array_equal(result, np.asarray(rgb, np.float32)):
+    if args.settings.iter_n == 0 or not np.array_equal(result, rgb):
         return  # 0 steps give the image back by design
     if args.neuron is not None or args.channels:
         advice = "a dead unit; try other --neuron/--channels, or another --layer"
