@@ -152,7 +152,7 @@ class Dreamer:
         (H, W, 3) network input in; ``out`` (H, W, 3) float32 (allocated when None) is
         overwritten and returned."""
         height, width = image.shape[:2]
-        grad = np.empty(image.shape, np.float32) if out is None else out
+        grad = aligned_empty(image.shape) if out is None else out
         grad.fill(0.0)
         for t in tiles:
             rows = _wrapped(t.y0, t.y1, shift[0], height)
@@ -184,15 +184,14 @@ class Dreamer:
         grad = self.tiled_gradient(image, guide, tiles, shift, grad)
         if self.lapnorm:
             # The pyramid is not shift-invariant: normalise the jittered gradient, as untiled.
-            rolled = tf.roll(tf.constant(grad), shift=shift, axis=[0, 1])
+            rolled = tf.roll(_tensor_view(grad), shift=shift, axis=[0, 1])
             update = lap_normalize(rolled[None], self.lapnorm)[0]
             grad[...] = tf.roll(update, shift=[-shift[0], -shift[1]], axis=[0, 1]).numpy()
             grad *= np.float32(step_size) * np.float32(self._pixel_scale)
         else:
             # TensorFlow's float32 mean, as untiled: a mean rounded otherwise (e.g. summed in
             # float64) moves every pixel of the step a little, and later steps amplify that.
-            # Its temporaries (a copy and |g|) live only here, after the tiles.
-            mean_abs = np.float32(tf.reduce_mean(tf.abs(grad)))
+            mean_abs = np.float32(tf.reduce_mean(tf.abs(_tensor_view(grad))))
             # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
             scaled = np.float32(step_size) * np.float32(self._pixel_scale)
             grad *= scaled / mean_abs if mean_abs > 0 else np.float32(0.0)
@@ -208,6 +207,28 @@ class Dreamer:
         (blob,) = self.objective.blobs
         features = self.activations(tf.constant(guide_image[None], tf.float32))[blob]
         return tf.reshape(features, [-1, features.shape[-1]])
+
+
+# TensorFlow's CPU tensors are aligned to this many bytes; it reads a NumPy array so aligned
+# in place (through DLPack), any other by copying it first.
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float32 array of ``shape`` whose data starts on a
+    :data:`TENSOR_ALIGNMENT` boundary, so :func:`_tensor_view` needs no copy of it."""
+    size = int(np.prod(shape)) * 4
+    raw = np.empty(size + TENSOR_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[start : start + size].view(np.float32).reshape(shape)
+
+
+def _tensor_view(array: np.ndarray) -> tf.Tensor:
+    """A tensor reading ``array``'s memory (no copy) when it is aligned and contiguous, else
+    a copy. Drop the tensor before changing the array."""
+    if array.flags.c_contiguous and array.ctypes.data % TENSOR_ALIGNMENT == 0:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
 
 
 def _wrapped(start: int, stop: int, shift: int, length: int) -> list[tuple[slice, slice]]:
@@ -343,14 +364,16 @@ def deepdream(
                 dreamed += np.asarray(detail)
             detail = grad = None
             for step, offset in enumerate(steps):
-                grad = np.empty_like(dreamed) if grad is None else grad
+                grad = aligned_empty(dreamed.shape) if grad is None else grad
                 dreamer.tiled_step(dreamed, offset, step_size, clip, guide_features, tiles, grad)
                 if on_step:
                     on_step(octave, step)
             del grad
         detail = None if last else dreamed - base
         del base
-    return net.deprocess(np.asarray(dreamed))
+    if isinstance(dreamed, np.ndarray):  # a tiled last octave's own array: no copy needed
+        return net.deprocess(dreamed, in_place=True)
+    return net.deprocess(dreamed.numpy())
 
 
 def input_gradient(net: DreamNet, net_image: np.ndarray, end: str = DEFAULT_END) -> np.ndarray:

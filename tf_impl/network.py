@@ -95,10 +95,10 @@ class DreamNet:
             image *= np.float32(self.scale)
         return image
 
-    def deprocess(self, net_image: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255 (a new
-        array)."""
-        image = np.array(net_image, dtype=np.float32)
+    def deprocess(self, net_image: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255, a new
+        array, or with ``in_place`` computed in ``net_image`` (float32) itself."""
+        image = net_image if in_place else np.array(net_image, dtype=np.float32)
         if self.scale != 1.0:
             image /= np.float32(self.scale)
         image += np.asarray(self.mean, np.float32)

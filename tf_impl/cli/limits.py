@@ -9,9 +9,11 @@ from tf_impl.machine_memory import available_memory, gpu_memory, step_memory
 from tf_impl.memory import step_memory_bytes
 from tf_impl.network import DreamNet
 
-# Whole-image float32 (H, W, 3) arrays alive during a tiled step (image, octave base, detail,
-# jittered copy, assembled gradient, update temporaries): measured about ten at 8K.
-WHOLE_IMAGE_ARRAYS = 10
+# Whole-image float32 (H, W, 3) arrays alive during a tiled dream: the image and its gradient
+# through the steps (the uint8 input beside them), and at the last octave's start the image,
+# the upscaled detail and its NumPy copy. Measured at 8K (--max-memory 1G, one octave): peak
+# RSS = TensorFlow and the model + the tiles' budget + 3.0 arrays.
+WHOLE_IMAGE_ARRAYS = 4
 
 
 def check_memory(
