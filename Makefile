@@ -85,7 +85,8 @@ parity: install caffe
 		tests/test_parity_onnx.py
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
-# octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
+# octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate, and the memory rows
+# (fresh processes per variant, tiled 4K and 8K dreams; ~6 min more): ~15 min on 2 cores.
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
 bench: install

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks import memory_rows
+
 MAIN_SIZE = "575x1024"
 
 
@@ -42,7 +44,7 @@ def summarize(results: dict) -> dict:
     sizes = {r["size"]: r["megapixels"] for r in results["steps"]}
     main = MAIN_SIZE if MAIN_SIZE in sizes else max(sizes, key=sizes.get)
     results["main_size"] = main
-    results["targets"] = targets(results, main)
+    results["targets"] = targets(results, main) + memory_rows.targets(results)
     return results
 
 
