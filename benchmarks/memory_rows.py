@@ -226,48 +226,34 @@ def _worker_main(argv: list[str]) -> None:
 # --- what is derived from the rows (no TensorFlow) ------------------------------------------
 
 
-def targets(results: dict) -> list[dict]:
-    """The issue's memory targets, in :func:`benchmarks.summary.targets`' record form."""
+def targets(results: dict) -> list[tuple[str, str, str, bool]]:
+    """The issue's memory targets: (what, target, measured, met) rows for
+    :func:`benchmarks.summary.targets`."""
     memory = results.get("memory")
     if not memory:
         return []
     dreams = {r["name"]: r for r in memory["dreams"] if "seconds" in r}
     out = []
-
-    def add(name, target, measured, met):
-        out.append(
-            {
-                "name": name,
-                "target": target,
-                "measured": measured,
-                "met": met,
-                "result": "met" if met else "MISSED",
-            }
-        )
-
     for name, bound in (("4K tiled", TILED_4K_PEAK_GB), ("8K tiled", TILED_8K_PEAK_GB)):
         if name in dreams:
             peak = dreams[name]["peak_rss_mb"] * 2**20 / 1e9
-            add(
-                f"peak RSS, {name} dream (fresh process)",
-                f"<= {bound:.0f} GB",
-                f"{peak:.2f} GB",
-                peak <= bound,
-            )
+            what = f"peak RSS, {name} dream (fresh process)"
+            out.append((what, f"<= {bound:.0f} GB", f"{peak:.2f} GB", peak <= bound))
     if "4K tiled" in dreams and "4K untiled" in dreams:
         tiled, whole = dreams["4K tiled"]["seconds"], dreams["4K untiled"]["seconds"]
-        add(
-            "tiled 4K time / untiled 4K time",
-            f"<= {TILED_4K_SLOWDOWN}x",
-            f"{tiled / whole:.2f}x ({tiled:.1f} s / {whole:.1f} s)",
-            tiled / whole <= TILED_4K_SLOWDOWN,
+        measured = f"{tiled / whole:.2f}x ({tiled:.1f} s / {whole:.1f} s)"
+        ratio_met = tiled / whole <= TILED_4K_SLOWDOWN
+        out.append(
+            ("tiled 4K time / untiled 4K time", f"<= {TILED_4K_SLOWDOWN}x", measured, ratio_met)
         )
     g = memory["gradient"]
-    add(
-        f"tiled vs untiled step gradient, {g['height']}x{g['width']} noise",
-        f"rel. L2 <= {TILED_GRADIENT_REL_L2:g}",
-        f"{g['rel_l2']:.1e} ({g['tiles']} tiles)",
-        g["rel_l2"] <= TILED_GRADIENT_REL_L2,
+    out.append(
+        (
+            f"tiled vs untiled step gradient, {g['height']}x{g['width']} noise",
+            f"rel. L2 <= {TILED_GRADIENT_REL_L2:g}",
+            f"{g['rel_l2']:.1e} ({g['tiles']} tiles)",
+            g["rel_l2"] <= TILED_GRADIENT_REL_L2,
+        )
     )
     return out
 

@@ -44,7 +44,7 @@ def summarize(results: dict) -> dict:
     sizes = {r["size"]: r["megapixels"] for r in results["steps"]}
     main = MAIN_SIZE if MAIN_SIZE in sizes else max(sizes, key=sizes.get)
     results["main_size"] = main
-    results["targets"] = targets(results, main) + memory_rows.targets(results)
+    results["targets"] = targets(results, main)
     return results
 
 
@@ -91,4 +91,6 @@ def targets(results: dict, main_size: str) -> list[dict]:
         f"{retrace['traces_added']} (step traced {retrace['traces_before']}x before)",
         retrace["traces_added"] == 0,
     )
+    for row in memory_rows.targets(results):
+        add(*row)
     return out
