@@ -2,26 +2,43 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# `make install GPU=1`: TensorFlow's CUDA build (NVIDIA GPUs, Linux x86_64) instead of
+# tensorflow-cpu; later targets keep the installed flavour; `make install GPU=0` goes back.
+# Each flavour has its own stamp and installing one removes the other's, so a switch
+# re-installs.
+GPU ?= $(if $(wildcard $(VENV)/.installed-gpu),1)
+WITH_GPU := $(filter-out 0,$(GPU))
+STAMP := $(VENV)/.installed$(if $(WITH_GPU),-gpu)
 
 MODEL ?= bvlc_googlenet
 # onnx2tf pins TF 2.19 / NumPy 1.26 / protobuf 4; installed without them (see pyproject's extras).
 ONNX2TF := onnx2tf==1.29.24
+# TensorFlow's CUDA build (pyproject.toml's gpu extra), whose files GPU=1 lays down last.
+TF_GPU := tensorflow==2.21.*
+, := ,
 
 .PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke \
 	bench-atlas report
 
 install: $(STAMP)
 
-# Re-installs only when pyproject.toml changes; quick when already done. The dev extra is
-# everything the targets below use (sample photo, tests, benchmark plot, linter, protoc).
+# Re-installs only when pyproject.toml changes (or the flavour does); quick when already done.
+# The dev extra is everything the targets below use (sample photo, tests, benchmark plot,
+# linter, protoc). GPU=1 adds the gpu extra (TensorFlow with its CUDA libraries, several GB),
+# then removes tensorflow-cpu, whose files are TensorFlow's own (the same `tensorflow`
+# package), and lays the CUDA build's files down again over what that removal deleted.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev$(if $(WITH_GPU),$(,)gpu)]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(ONNX2TF)"
+ifneq ($(WITH_GPU),)
+	$(BIN)/python -m pip uninstall --quiet --yes tensorflow-cpu
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps "$(TF_GPU)"
+endif
+	rm -f $(VENV)/.installed $(VENV)/.installed-gpu
 	touch $(STAMP)
 
 # The main job: the notebook's default dream on a sample photo that matplotlib ships
@@ -68,7 +85,8 @@ parity: install caffe
 		tests/test_parity_onnx.py
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
-# octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
+# octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate, and the memory rows
+# (fresh processes per variant, tiled 4K and 8K dreams; ~6 min more): ~15 min on 2 cores.
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
 bench: install

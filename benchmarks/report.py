@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import memory_rows
 from benchmarks.summary import summarize
 
 LABELS = {
@@ -144,6 +145,7 @@ def markdown(results: dict) -> str:
         from benchmarks.onnx_forward import forward_table
 
         lines += ["", *forward_table(forward)]
+    lines += memory_rows.markdown(results)
     lines += ["", "### Targets", ""]
     rows = [[t["name"], t["target"], t["measured"], t["result"]] for t in results["targets"]]
     lines += _table(["what", "target", "measured", "result"], rows)

@@ -1,6 +1,6 @@
 """``make bench``: TF2 against Caffe, per step and per dream, against the machine's ceiling.
 
-    python -m benchmarks.run             # full run (< 15 min on 2 cores), into benchmarks/results
+    python -m benchmarks.run             # full run (~15 min on 2 cores), into benchmarks/results
     python -m benchmarks.run --smoke     # one tiny size, one repetition (CI), into a temp dir
     python -m benchmarks.run --mixed bfloat16 --sizes 575x1024 --tag bf16
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # These import TensorFlow: after the log level is set and the arguments are checked.
-    from benchmarks import machine, onnx_forward, suite
+    from benchmarks import machine, memory_rows, onnx_forward, suite
     from benchmarks.caffe_worker import CaffeWorker
     from benchmarks.model import write_model
     from benchmarks.tf_workloads import mixed_precision_net
@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             print("forward only: ONNX Runtime vs TF2")
             results["forward_only"] = onnx_forward.forward_rows(
                 net, caffemodel, sizes, reps, workdir, info["cores"]
+            )
+            print("memory: fresh processes per variant, tiled dreams, tiled gradient")
+            net.save(workdir / "bench.keras")
+            results["memory"] = memory_rows.measure(
+                net, workdir / "bench.keras", workdir, args.smoke
             )
         finally:
             if worker is not None:

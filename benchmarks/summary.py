@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks import memory_rows
+
 MAIN_SIZE = "575x1024"
 
 
@@ -89,4 +91,6 @@ def targets(results: dict, main_size: str) -> list[dict]:
         f"{retrace['traces_added']} (step traced {retrace['traces_before']}x before)",
         retrace["traces_added"] == 0,
     )
+    for row in memory_rows.targets(results):
+        add(*row)
     return out

@@ -231,3 +231,27 @@ def test_a_budget_too_small_is_one_error_line(keras_model_file, tmp_path, capsys
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "too small to tile" in lines[0]
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_tiled_step_makes_no_whole_image_copy(net):
+    # The step rolls by index arithmetic on the crops and updates the image in place: beyond
+    # the image and the gradient it is given, NumPy holds one crop and its gradient at a time,
+    # and once, after the tiles, the copy of the gradient that TensorFlow's mean |g| reads.
+    # A jittered copy kept through the step or an out-of-place update would add a whole image.
+    import tracemalloc
+
+    image = noise((480, 640))
+    objective = L2("inception_3a/output")
+    tiles = plan_tiles(net, objective, 480, 640, TilePolicy(tile=(96, 96)))
+    crop_bytes = max((t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles) * 3 * 4
+    assert 2 * crop_bytes < image.nbytes / 2  # so a second whole-image copy would show
+    dreamer = dreamer_for(net, objective)
+    grad = np.empty_like(image)
+    dreamer.tiled_step(image, (7, -5), 1.5, True, NO_GUIDE, tiles, grad)  # traced once before
+    tracemalloc.start()
+    try:
+        dreamer.tiled_step(image, (7, -5), 1.5, True, NO_GUIDE, tiles, grad)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= image.nbytes + 2 * crop_bytes + 2**16

@@ -73,6 +73,7 @@ class Dreamer:
         self.lapnorm = lapnorm
         self.model = net.submodel(list(objective.blobs))
         lower, upper = net.input_bounds()
+        self._bounds = (np.float32(lower), np.float32(upper))  # (3,) each, for tiled steps
         self._lower = tf.constant(lower, tf.float32)
         self._upper = tf.constant(upper, tf.float32)
         self._pixel_scale = float(net.scale)
@@ -92,16 +93,6 @@ class Dreamer:
                 tf.TensorSpec([None, None, 3], tf.float32, name="crop"),
                 tf.TensorSpec([len(objective.blobs), None], tf.int32, name="windows"),
                 tf.TensorSpec([None, None], tf.float32, name="guide"),
-            ],
-        )
-        self._apply_gradient = tf.function(
-            self._apply,
-            input_signature=[
-                tf.TensorSpec([None, None, 3], tf.float32, name="shifted"),
-                tf.TensorSpec([None, None, 3], tf.float32, name="gradient"),
-                tf.TensorSpec([2], tf.int32, name="shift"),
-                tf.TensorSpec([], tf.float32, name="step_size"),
-                tf.TensorSpec([], tf.bool, name="clip"),
             ],
         )
 
@@ -128,10 +119,7 @@ class Dreamer:
         """One notebook make_step on a network-input image (H, W, 3); offset = (ox, oy)."""
         shift = tf.stack([offset[1], offset[0]])  # (oy along height, ox along width)
         shifted = tf.roll(image, shift=shift, axis=[0, 1])
-        return self._apply(shifted, self.gradient(shifted, guide), shift, step_size, clip)
-
-    def _apply(self, shifted, grad, shift, step_size, clip):
-        """The step from the jittered image's gradient: normalise, step, unroll, clip."""
+        grad = self.gradient(shifted, guide)
         if self.lapnorm:
             update = step_size * self._pixel_scale * lap_normalize(grad[None], self.lapnorm)[0]
         else:
@@ -149,22 +137,67 @@ class Dreamer:
             score = tile_score(self.objective, self.activations(crop[None]), guide, windows)
         return tape.gradient(score, crop)
 
-    def tiled_gradient(self, image: np.ndarray, guide: tf.Tensor, tiles: list[Tile]) -> np.ndarray:
-        """:meth:`gradient` assembled tile by tile (:mod:`tf_impl.tiling`): the same up to
-        float32 rounding, in the memory of one tile. (H, W, 3) network input in and out."""
-        grad = np.zeros(image.shape, np.float32)
+    def tiled_gradient(
+        self,
+        image: np.ndarray,
+        guide: tf.Tensor,
+        tiles: list[Tile],
+        shift: tuple[int, int] = (0, 0),
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`gradient` at ``roll(image, shift)`` (shift: (rows, columns)) assembled tile
+        by tile (:mod:`tf_impl.tiling`), the same up to float32 rounding, in the memory of
+        one tile, and rolled back: ``out[p]`` is the gradient at the rolled image's pixel
+        ``p + shift``. The roll is index arithmetic on the crops, never a whole-image copy.
+        (H, W, 3) network input in; ``out`` (H, W, 3) float32 (allocated when None) is
+        overwritten and returned."""
+        height, width = image.shape[:2]
+        grad = aligned_empty(image.shape) if out is None else out
+        grad.fill(0.0)
         for t in tiles:
-            crop = tf.constant(image[t.y0 : t.y1, t.x0 : t.x1])
-            grad[t.y0 : t.y1, t.x0 : t.x1] += self._tile_gradient(crop, t.windows, guide).numpy()
+            rows = _wrapped(t.y0, t.y1, shift[0], height)
+            cols = _wrapped(t.x0, t.x1, shift[1], width)
+            crop = np.empty((t.y1 - t.y0, t.x1 - t.x0, 3), np.float32)
+            for (crop_y, image_y), (crop_x, image_x) in ((r, c) for r in rows for c in cols):
+                crop[crop_y, crop_x] = image[image_y, image_x]
+            tile_grad = self._tile_gradient(tf.constant(crop), t.windows, guide).numpy()
+            for (crop_y, image_y), (crop_x, image_x) in ((r, c) for r in rows for c in cols):
+                grad[image_y, image_x] += tile_grad[crop_y, crop_x]
         return grad
 
-    def tiled_step(self, image, offset, step_size, clip, guide, tiles: list[Tile]):
-        """:attr:`step` with :meth:`tiled_gradient` for the gradient (the same step up to
-        float32 rounding): jitter roll, then the whole gradient's normalisation."""
-        shift = tf.constant([int(offset[1]), int(offset[0])])
-        shifted = tf.roll(image, shift=shift, axis=[0, 1])
-        grad = self.tiled_gradient(shifted.numpy(), guide, tiles)
-        return self._apply_gradient(shifted, tf.constant(grad), shift, step_size, clip)
+    def tiled_step(
+        self,
+        image: np.ndarray,
+        offset: Sequence[int],
+        step_size: float,
+        clip: bool,
+        guide: tf.Tensor,
+        tiles: list[Tile],
+        grad: np.ndarray | None = None,
+    ) -> None:
+        """:attr:`step` with :meth:`tiled_gradient` for the gradient, **in place** on the
+        float32 (H, W, 3) ``image`` (the same step up to float32 rounding): jitter roll,
+        normalisation over the whole assembled gradient, unroll, clip. ``offset``: (ox, oy).
+        ``grad``: an (H, W, 3) float32 scratch array to reuse across steps (else allocated).
+        Besides the image, the step holds one whole-image array: the gradient."""
+        shift = (int(offset[1]), int(offset[0]))  # (oy along height, ox along width)
+        grad = self.tiled_gradient(image, guide, tiles, shift, grad)
+        if self.lapnorm:
+            # The pyramid is not shift-invariant: normalise the jittered gradient, as untiled.
+            rolled = tf.roll(_tensor_view(grad), shift=shift, axis=[0, 1])
+            update = lap_normalize(rolled[None], self.lapnorm)[0]
+            grad[...] = tf.roll(update, shift=[-shift[0], -shift[1]], axis=[0, 1]).numpy()
+            grad *= np.float32(step_size) * np.float32(self._pixel_scale)
+        else:
+            # TensorFlow's float32 mean, as untiled: a mean rounded otherwise (e.g. summed in
+            # float64) moves every pixel of the step a little, and later steps amplify that.
+            mean_abs = np.float32(tf.reduce_mean(tf.abs(_tensor_view(grad))))
+            # A zero gradient (e.g. a dead channel) must leave the image unchanged, not NaN.
+            scaled = np.float32(step_size) * np.float32(self._pixel_scale)
+            grad *= scaled / mean_abs if mean_abs > 0 else np.float32(0.0)
+        image += grad
+        if clip:
+            np.clip(image, *self._bounds, out=image)
 
     def guide_features(self, guide_image: np.ndarray | None) -> tf.Tensor:
         """(m, c) guide vectors at the objective's blob for a network-input guide image (at
@@ -174,6 +207,40 @@ class Dreamer:
         (blob,) = self.objective.blobs
         features = self.activations(tf.constant(guide_image[None], tf.float32))[blob]
         return tf.reshape(features, [-1, features.shape[-1]])
+
+
+# TensorFlow's CPU tensors are aligned to this many bytes; it reads a NumPy array so aligned
+# in place (through DLPack), any other by copying it first.
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float32 array of ``shape`` whose data starts on a
+    :data:`TENSOR_ALIGNMENT` boundary, so :func:`_tensor_view` needs no copy of it."""
+    size = int(np.prod(shape)) * 4
+    raw = np.empty(size + TENSOR_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[start : start + size].view(np.float32).reshape(shape)
+
+
+def _tensor_view(array: np.ndarray) -> tf.Tensor:
+    """A tensor reading ``array``'s memory (no copy) when it is aligned and contiguous, else
+    a copy. Drop the tensor before changing the array."""
+    if array.flags.c_contiguous and array.ctypes.data % TENSOR_ALIGNMENT == 0:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
+
+
+def _wrapped(start: int, stop: int, shift: int, length: int) -> list[tuple[slice, slice]]:
+    """Positions ``start:stop`` of an axis of ``length`` rolled by ``shift`` (as np.roll):
+    [(slice of the crop, slice of the unrolled axis)], one pair, or two where it wraps."""
+    first = (start - shift) % length
+    size = stop - start
+    head = min(size, length - first)
+    pairs = [(slice(0, head), slice(first, first + head))]
+    if head < size:
+        pairs.append((slice(head, size), slice(0, size - head)))
+    return pairs
 
 
 # {net: {objective: Dreamer}}: compiled steps live as long as their network, and no longer.
@@ -255,8 +322,8 @@ def deepdream(
     settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end, lapnorm)
     if objective is None:
         objective = Guided(end) if guide is not None else L2(end)
-    image = np.asarray(rgb, dtype=np.float32)
-    sizes = octave_sizes(image.shape[0], image.shape[1], octave_n, octave_scale)
+    rgb = np.asarray(rgb)
+    sizes = octave_sizes(rgb.shape[0], rgb.shape[1], octave_n, octave_scale)
     check_dream_size(net, objective.blobs, sizes)
     n_steps = settings.steps()
     if offsets is None:
@@ -268,27 +335,44 @@ def deepdream(
     plans = [plan_tiles(net, objective, *size, tiling) for size in reversed(sizes)]
     dreamer = dreamer_for(net, objective, lapnorm)
     guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
-    bases = [tf.constant(net.preprocess(image))]
+    # The largest octave's base stays a NumPy array that this function owns: a tiled last
+    # octave dreams on it in place (the fewer whole-image arrays, the larger the image).
+    bases = [net.preprocess(rgb)]
     for size in sizes[1:]:
         bases.append(zoom_bilinear_graph(bases[-1], tf.constant(size, tf.int32)))
+    if plans[-1] is None:
+        bases[0] = tf.constant(bases[0])
     step_size_t = tf.constant(step_size, tf.float32)
     clip_t = tf.constant(clip)
-    detail = tf.zeros_like(bases[-1])
-    for octave, base in enumerate(reversed(bases)):
+    detail = tf.zeros_like(bases[-1]) if plans[0] is None else None  # None: zero
+    for octave, tiles in enumerate(plans):
+        last = octave == len(plans) - 1
+        base, bases[-1 - octave] = bases[-1 - octave], None  # smaller bases: freed when done
         if octave > 0:
-            detail = zoom_bilinear_graph(detail, tf.shape(base)[:2])
-        dreamed = base + detail
-        for step in range(iter_n):
-            offset = tf.constant(offsets[octave * iter_n + step])
-            if plans[octave] is None:
-                dreamed = dreamer.step(dreamed, offset, step_size_t, clip_t, guide_features)
-            else:
-                dreamed = dreamer.tiled_step(
-                    dreamed, offset, step_size_t, clip_t, guide_features, plans[octave]
-                )
-            if on_step:
-                on_step(octave, step)
-        detail = dreamed - base
+            detail = zoom_bilinear_graph(detail, tf.constant(tuple(base.shape[:2]), tf.int32))
+        steps = offsets[octave * iter_n : (octave + 1) * iter_n]
+        if tiles is None:
+            dreamed = base + detail
+            for step, offset in enumerate(steps):
+                offset_t = tf.constant(offset)
+                dreamed = dreamer.step(dreamed, offset_t, step_size_t, clip_t, guide_features)
+                if on_step:
+                    on_step(octave, step)
+        else:
+            dreamed = base if last else np.array(base, np.float32)
+            if detail is not None:
+                dreamed += np.asarray(detail)
+            detail = grad = None
+            for step, offset in enumerate(steps):
+                grad = aligned_empty(dreamed.shape) if grad is None else grad
+                dreamer.tiled_step(dreamed, offset, step_size, clip, guide_features, tiles, grad)
+                if on_step:
+                    on_step(octave, step)
+            del grad
+        detail = None if last else dreamed - base
+        del base
+    if isinstance(dreamed, np.ndarray):  # a tiled last octave's own array: no copy needed
+        return net.deprocess(dreamed, in_place=True)
     return net.deprocess(dreamed.numpy())
 
 

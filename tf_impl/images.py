@@ -85,10 +85,20 @@ def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -
     return check_output_file(output, tuple(OUTPUT_FORMATS), inputs)
 
 
+# Rows that to_uint8 clips at a time: its only float temporary.
+_ROWS_AT_ONCE = 256
+
+
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float RGB 0-255 (H, W, 3) -> uint8 as the notebook saves and shows its dreams:
-    ``np.uint8(np.clip(rgb, 0, 255))``, clipped then truncated (not rounded)."""
-    return np.uint8(np.clip(rgb, 0, 255))
+    ``np.uint8(np.clip(rgb, 0, 255))``, clipped then truncated (not rounded); a block of
+    rows at a time, so a large image needs no whole float copy."""
+    rgb = np.asarray(rgb)
+    out = np.empty(rgb.shape, np.uint8)
+    for start in range(0, len(rgb), _ROWS_AT_ONCE):
+        rows = slice(start, start + _ROWS_AT_ONCE)
+        out[rows] = np.clip(rgb[rows], 0, 255)
+    return out
 
 
 def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:

@@ -1,7 +1,10 @@
-"""The memory this process can still use: the kernel's estimate, bounded by a cgroup limit."""
+"""The memory this process can still use: the host's (the kernel's estimate, bounded by a
+cgroup limit), and where TensorFlow runs steps on a GPU, that GPU's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 _CGROUP_FILES = (
@@ -35,3 +38,43 @@ def available_memory() -> tuple[int | None, str]:
             best, source = room, "cgroup memory limit"
         break
     return best, source
+
+
+@dataclass(frozen=True)
+class DeviceMemory:
+    """A GPU that TensorFlow sees: its name ('GPU:0') and the bytes TensorFlow can still
+    allocate on it (its allocator's limit less what it holds now)."""
+
+    name: str
+    free: int
+
+
+def gpu_memory() -> list[DeviceMemory]:
+    """TensorFlow's visible GPUs in placement order (steps run on the first) with their free
+    memory; [] when it sees none. Imports TensorFlow."""
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return []
+    from tensorflow.python.client import device_lib  # the one API that gives the limit
+
+    gpus = []
+    for device in device_lib.list_local_devices():
+        if device.device_type == "GPU":
+            name = device.name.split("device:")[-1]
+            held = tf.config.experimental.get_memory_info(name)["current"]
+            gpus.append(DeviceMemory(name, max(int(device.memory_limit) - held, 0)))
+    return gpus
+
+
+def step_memory(
+    gpus: Sequence[DeviceMemory] | None = None,
+    host: Callable[[], tuple[int | None, str]] = available_memory,
+) -> tuple[int | None, str]:
+    """(bytes a dream step can use, where the figure comes from): the first GPU's free memory
+    when TensorFlow sees a GPU (it places the step there), else the host's ``host()``
+    (:func:`available_memory`). ``gpus`` defaults to :func:`gpu_memory`."""
+    gpus = gpu_memory() if gpus is None else gpus
+    if gpus:
+        return gpus[0].free, f"{gpus[0].name} memory"
+    return host()

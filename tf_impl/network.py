@@ -85,19 +85,23 @@ class DreamNet:
         return keras.Model(self.keras_model.input, outputs)
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) RGB 0-255 image -> (H, W, 3) float32 network input (e.g. BGR - mean)."""
-        image = np.asarray(rgb, dtype=np.float32)
-        if self.channel_order == "BGR":
-            image = image[..., ::-1]
-        image = image - np.asarray(self.mean, dtype=np.float32)
-        return image if self.scale == 1.0 else image * np.float32(self.scale)
-
-    def deprocess(self, net_image: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255."""
-        image = np.asarray(net_image, dtype=np.float32)
+        """(H, W, 3) RGB 0-255 image -> (H, W, 3) float32 network input (e.g. BGR - mean), a
+        new array (the only whole-image array it allocates)."""
+        rgb = np.asarray(rgb)
+        image = np.empty(rgb.shape, np.float32)
+        image[...] = rgb[..., ::-1] if self.channel_order == "BGR" else rgb
+        image -= np.asarray(self.mean, dtype=np.float32)
         if self.scale != 1.0:
-            image = image / np.float32(self.scale)
-        image = image + np.asarray(self.mean, np.float32)
+            image *= np.float32(self.scale)
+        return image
+
+    def deprocess(self, net_image: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255, a new
+        array, or with ``in_place`` computed in ``net_image`` (float32) itself."""
+        image = net_image if in_place else np.array(net_image, dtype=np.float32)
+        if self.scale != 1.0:
+            image /= np.float32(self.scale)
+        image += np.asarray(self.mean, np.float32)
         return image[..., ::-1] if self.channel_order == "BGR" else image
 
     def blobs(self, net_image: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.machine_memory import available_memory
+from tf_impl.machine_memory import step_memory
 from tf_impl.memory import step_memory_bytes
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
@@ -73,8 +73,10 @@ class Tile:
 
 def default_max_memory() -> int | None:
     """The default step budget in bytes: DEFAULT_BUDGET_SHARE of the memory available now
-    (MemAvailable, or the room under a cgroup limit); None when it cannot be read."""
-    available, _ = available_memory()
+    where the step runs (the GPU's when TensorFlow sees one, else the host's MemAvailable or
+    room under a cgroup limit: :func:`~tf_impl.machine_memory.step_memory`); None when it
+    cannot be read."""
+    available, _ = step_memory()
     return None if available is None else int(available * DEFAULT_BUDGET_SHARE)
 
 

@@ -298,7 +298,7 @@ def _check_changed(result, rgb, args, what: str = "the dream") -> None:
     unit): an error, before anything of it is written. ``what`` names the output."""
     import numpy as np
 
-    if args.settings.iter_n == 0 or not np.array_equal(result, np.asarray(rgb, np.float32)):
+    if args.settings.iter_n == 0 or not np.array_equal(result, rgb):
         return  # 0 steps give the image back by design
     if args.neuron is not None or args.channels:
         advice = "a dead unit; try other --neuron/--channels, or another --layer"

@@ -1,0 +1,317 @@
+"""``make bench``'s memory rows (issue 10): peak RSS per variant and tiled dreams, each in a
+fresh process, and the tiled step's gradient against the untiled one.
+
+Peak resident memory must be measured one variant per process: a process that ran eager, XLA
+and a 4K step reports the largest of them for all (the first benchmark said 17.5 GB at 4K
+that way). So every row here runs ``python -m benchmarks.memory_rows WORKER-ARGS`` and reads
+back the child's peak RSS (VmHWM, which starts afresh at exec) and its timings as one JSON
+line. Rows (records in ``results["memory"]``):
+
+- ``variants``: per step variant (bare eager / tf.function / XLA forward + backward, the
+  compiled dream step) and size: one warm-up call, one timed call, the process's peak RSS.
+- ``dreams``: one dream of one octave and one step (what ``deepdream dream --octaves 1
+  --steps 1`` runs on a uint8 image: dream, convert to 8 bits, write the file; the image
+  is generated, not decoded) at 4K
+  untiled, 4K tiled and 8K tiled under ``--max-memory``-like budgets: seconds of the dream
+  (tracing included, as a user waits for it) and the process's peak RSS.
+- ``gradient``: tiled against untiled input gradient of the same image (rel. L2).
+
+Nothing here imports TensorFlow at module level: :mod:`benchmarks.summary` and
+:mod:`benchmarks.report` read the records without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GIB = 2**30
+# (name, height, width, tile budget in bytes or None for untiled) of the dream rows.
+DREAMS = (
+    ("4K untiled", 2160, 3840, None),
+    ("4K tiled", 2160, 3840, GIB),
+    ("8K tiled", 4320, 7680, GIB),
+)
+# Smoke (CI): the smallest size whose step tiles under a budget (at 210x373 the
+# receptive field's halo is most of the image).
+SMOKE_DREAMS = (("411x731 untiled", 411, 731, None), ("411x731 tiled", 411, 731, 128 * 2**20))
+VARIANTS = ("tf-eager", "tf-function", "tf-xla", "tf-dream-step")
+VARIANT_SIZES = ("575x1024", "1080p")
+# The gradient check: a noise image (ReLU and max-pool near-ties are rare in it, see
+# tests/test_tiling.py) at the main octave size, in tiles of about 256x256 px.
+GRADIENT_SIZE, GRADIENT_TILE = (575, 1024), (256, 256)
+SMOKE_GRADIENT_SIZE, SMOKE_GRADIENT_TILE = (210, 373), (96, 96)
+# An untiled step needs about this many bytes per pixel (GoogLeNet to inception_4c/output,
+# 6.4 GB at 4K): rows that need more than the memory available are skipped, with a note.
+UNTILED_BYTES_PER_PIXEL = 800
+WORKER_TIMEOUT_S = 1800
+
+# The issue's targets for these rows.
+TILED_4K_PEAK_GB, TILED_8K_PEAK_GB, TILED_4K_SLOWDOWN, TILED_GRADIENT_REL_L2 = 3.0, 4.0, 1.5, 1e-5
+
+
+def _run_worker(args: list[str]) -> dict:
+    """Run one worker in a fresh interpreter; its last stdout line is its JSON record, or
+    {'error': ...} when it failed."""
+    command = [sys.executable, "-m", "benchmarks.memory_rows", *args]
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=WORKER_TIMEOUT_S,
+            check=False,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {done.returncode}: {tail[:200]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(net, model_path: Path, workdir: Path, smoke: bool) -> dict:
+    """Every memory row (see the module's docstring): fresh processes for the variants and
+    the dreams, this process for the gradient check. ``model_path``: ``net`` saved as a
+    ``.keras`` file, which the workers load."""
+    from benchmarks.suite import SIZES
+    from tf_impl.machine_memory import available_memory
+
+    variants = []
+    for size in [] if smoke else VARIANT_SIZES:
+        for variant in VARIANTS:
+            variants.append(_variant_row(model_path, variant, size, *SIZES[size]))
+    dreams = []
+    for name, height, width, budget in SMOKE_DREAMS if smoke else DREAMS:
+        row = {"name": name, "height": height, "width": width, "max_memory": budget}
+        available, _ = available_memory()
+        needs = UNTILED_BYTES_PER_PIXEL * height * width if budget is None else 4 * GIB
+        if available is not None and needs > available:
+            row["skipped"] = f"needs about {needs / 1e9:.1f} GB, {available / 1e9:.1f} available"
+        else:
+            args = ["dream", str(model_path), str(workdir), str(height), str(width)]
+            row.update(_run_worker([*args, str(budget or 0)]))
+        print(f"  {name}: " + _dream_text(row))
+        dreams.append(row)
+    size, tile = (
+        (SMOKE_GRADIENT_SIZE, SMOKE_GRADIENT_TILE) if smoke else (GRADIENT_SIZE, GRADIENT_TILE)
+    )
+    gradient = gradient_row(net, size, tile)
+    print(f"  tiled vs untiled gradient at {size[0]}x{size[1]}: rel. L2 {gradient['rel_l2']:.2e}")
+    return {"variants": variants, "dreams": dreams, "gradient": gradient}
+
+
+def _variant_row(model_path: Path, variant: str, size: str, height: int, width: int) -> dict:
+    row = {"impl": variant, "size": size, "height": height, "width": width}
+    row.update(_run_worker(["variant", str(model_path), variant, str(height), str(width)]))
+    text = row.get("error") or f"{row['seconds']:.2f} s, peak RSS {row['peak_rss_mb']:.0f} MiB"
+    print(f"  fresh process {variant} {size}: {text}")
+    return row
+
+
+def _dream_text(row: dict) -> str:
+    if "skipped" in row or "error" in row:
+        return row.get("skipped") or row["error"]
+    return f"{row['seconds']:.1f} s, peak RSS {row['peak_rss_mb'] / 1024:.2f} GiB"
+
+
+def gradient_row(net, size: tuple[int, int], tile: tuple[int, int]) -> dict:
+    """Rel. L2 of the tiled input gradient (tiles of about ``tile`` px) against the untiled
+    one, L2 at the notebook's blob, on a uniform noise image of ``size`` (height, width)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tf_impl.dream import DEFAULT_END, NO_GUIDE, dreamer_for
+    from tf_impl.objectives import L2
+    from tf_impl.tiling import TilePolicy, plan_tiles
+
+    objective = L2(DEFAULT_END)
+    image = np.random.default_rng(0).uniform(-100, 100, (*size, 3)).astype(np.float32)
+    tiles = plan_tiles(net, objective, *size, TilePolicy(tile=tile))
+    dreamer = dreamer_for(net, objective)
+    whole = dreamer.gradient(tf.constant(image)).numpy()
+    tiled = dreamer.tiled_gradient(image, NO_GUIDE, tiles)
+    rel = float(np.linalg.norm(tiled - whole) / np.linalg.norm(whole))
+    return {
+        "height": size[0],
+        "width": size[1],
+        "tile": list(tile),
+        "tiles": len(tiles),
+        "rel_l2": rel,
+    }
+
+
+# --- the workers (each runs in its own process) ---------------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kib) / 1024
+
+
+def _variant_worker(model_path: str, variant: str, height: int, width: int) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks.tf_workloads import bare_gradient, dream_step, timed
+    from tf_impl.dream import DEFAULT_END
+    from tf_impl.models import load_net
+
+    net = load_net(model_path, None)
+    if variant == "tf-dream-step":
+        run = dream_step(net)
+    else:
+        run = bare_gradient(net.submodel([DEFAULT_END]), variant.removeprefix("tf-"))
+    image = tf.constant(
+        np.random.default_rng(0).uniform(-100, 100, (height, width, 3)).astype(np.float32)
+    )
+    first, _ = timed(run, image)
+    seconds, cpu = timed(run, image)
+    return {"first_s": first, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget: int) -> dict:
+    """What ``deepdream dream IMAGE -o OUT --octaves 1 --steps 1 [--max-memory B]`` does,
+    with the dream timed alone: a uint8 image in, 8-bit file out."""
+    import numpy as np
+
+    from tf_impl.dream import deepdream
+    from tf_impl.images import save_rgb
+    from tf_impl.models import load_net
+    from tf_impl.objectives import L2
+    from tf_impl.tiling import TilePolicy, plan_tiles
+
+    net = load_net(model_path, None)
+    rng = np.random.default_rng(height * width)
+    coarse = rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3), np.uint8)
+    rgb = np.repeat(np.repeat(coarse, 16, axis=0), 16, axis=1)[:height, :width].copy()
+    del coarse
+    tiling = TilePolicy(max_memory=budget) if budget else None
+    tiles = plan_tiles(net, L2("inception_4c/output"), height, width, tiling)
+    start = time.perf_counter()
+    result = deepdream(net, rgb, octave_n=1, iter_n=1, seed=0, tiling=tiling)
+    seconds = time.perf_counter() - start
+    save_rgb(Path(workdir) / f"dream-{height}x{width}-{budget}.bmp", result)
+    return {"seconds": seconds, "tiles": len(tiles or []), "peak_rss_mb": _peak_rss_mb()}
+
+
+def _worker_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory_rows")
+    sub = parser.add_subparsers(dest="kind", required=True)
+    variant = sub.add_parser("variant")
+    variant.add_argument("model")
+    variant.add_argument("variant", choices=VARIANTS)
+    variant.add_argument("height", type=int)
+    variant.add_argument("width", type=int)
+    dream = sub.add_parser("dream")
+    dream.add_argument("model")
+    dream.add_argument("workdir")
+    dream.add_argument("height", type=int)
+    dream.add_argument("width", type=int)
+    dream.add_argument("budget", type=int, help="tile budget in bytes, 0: untiled")
+    args = parser.parse_args(argv)
+    if args.kind == "variant":
+        record = _variant_worker(args.model, args.variant, args.height, args.width)
+    else:
+        record = _dream_worker(args.model, args.workdir, args.height, args.width, args.budget)
+    print(json.dumps(record))
+
+
+# --- what is derived from the rows (no TensorFlow) ------------------------------------------
+
+
+def targets(results: dict) -> list[tuple[str, str, str, bool]]:
+    """The issue's memory targets: (what, target, measured, met) rows for
+    :func:`benchmarks.summary.targets`."""
+    memory = results.get("memory")
+    if not memory:
+        return []
+    dreams = {r["name"]: r for r in memory["dreams"] if "seconds" in r}
+    out = []
+    for name, bound in (("4K tiled", TILED_4K_PEAK_GB), ("8K tiled", TILED_8K_PEAK_GB)):
+        if name in dreams:
+            peak = dreams[name]["peak_rss_mb"] * 2**20 / 1e9
+            what = f"peak RSS, {name} dream (fresh process)"
+            out.append((what, f"<= {bound:.0f} GB", f"{peak:.2f} GB", peak <= bound))
+    if "4K tiled" in dreams and "4K untiled" in dreams:
+        tiled, whole = dreams["4K tiled"]["seconds"], dreams["4K untiled"]["seconds"]
+        measured = f"{tiled / whole:.2f}x ({tiled:.1f} s / {whole:.1f} s)"
+        ratio_met = tiled / whole <= TILED_4K_SLOWDOWN
+        out.append(
+            ("tiled 4K time / untiled 4K time", f"<= {TILED_4K_SLOWDOWN}x", measured, ratio_met)
+        )
+    g = memory["gradient"]
+    out.append(
+        (
+            f"tiled vs untiled step gradient, {g['height']}x{g['width']} noise",
+            f"rel. L2 <= {TILED_GRADIENT_REL_L2:g}",
+            f"{g['rel_l2']:.1e} ({g['tiles']} tiles)",
+            g["rel_l2"] <= TILED_GRADIENT_REL_L2,
+        )
+    )
+    return out
+
+
+def markdown(results: dict) -> list[str]:
+    """The report's memory section (empty without memory rows)."""
+    memory = results.get("memory")
+    if not memory:
+        return []
+    lines = []
+    if not memory["variants"]:
+        lines += ["", "Peak RSS per variant in fresh processes: full runs only (not --smoke)."]
+    else:
+        lines += [
+            "",
+            "### Peak resident memory per variant, each in a fresh process",
+            "",
+            "| variant | size | seconds (warm step) | peak RSS MiB |",
+            "|---|---|---|---|",
+        ]
+        for r in memory["variants"]:
+            cells = (
+                [r["error"][:60], "-"]
+                if "error" in r
+                else [f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}"]
+            )
+            lines.append(f"| {r['impl']} | {r['size']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "### One-octave, one-step dreams in fresh processes (tiling, issue 10)",
+        "",
+        "Seconds of the dream (tracing included); peak RSS of the whole process "
+        "(TensorFlow, the model and the 8-bit write included).",
+        "",
+        "| dream | size | tile budget | tiles | seconds | peak RSS GB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in memory["dreams"]:
+        budget = f"{r['max_memory'] / GIB:g} GiB" if r["max_memory"] else "untiled"
+        if "seconds" in r:
+            cells = [
+                str(r["tiles"]),
+                f"{r['seconds']:.1f}",
+                f"{r['peak_rss_mb'] * 2**20 / 1e9:.2f}",
+            ]
+        else:
+            cells = ["-", r.get("skipped") or r.get("error", "")[:60], "-"]
+        size = f"{r['height']}x{r['width']}"
+        lines.append(f"| {r['name']} | {size} | {budget} | " + " | ".join(cells) + " |")
+    g = memory["gradient"]
+    lines += [
+        "",
+        f"Tiled vs untiled input gradient ({g['height']}x{g['width']} noise, tiles of "
+        f"about {g['tile'][0]}x{g['tile'][1]} px, {g['tiles']} tiles): rel. L2 "
+        f"{g['rel_l2']:.1e}.",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv[1:])
