@@ -9,7 +9,7 @@ MODEL ?= bvlc_googlenet
 ONNX2TF := onnx2tf==1.29.24
 
 .PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas report
+	bench-atlas report peer-torch
 
 install: $(STAMP)
 
@@ -71,8 +71,17 @@ parity: install caffe
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
-bench: install
-	$(BIN)/python -m benchmarks.run
+# `make bench PEER=torch` adds the same dream step in PyTorch (eager and torch.compile) beside
+# TF's, after installing the `peer` extra: opt-in only, as PyPI's Linux torch wheel carries
+# CUDA libraries of several GB (a CPU-only torch 2.13.0 installed beforehand satisfies it).
+ifneq ($(filter-out torch,$(PEER)),)
+$(error PEER=$(PEER) is not a known peer; the one peer is PEER=torch)
+endif
+bench: install $(if $(PEER),peer-$(PEER))
+	$(BIN)/python -m benchmarks.run $(if $(PEER),--peer $(PEER))
+
+peer-torch: install
+	$(BIN)/python -m pip install --quiet -e ".[peer]"
 
 # CI smoke version: one tiny size, one repetition (under a minute), results in a temp dir.
 bench-smoke: install
