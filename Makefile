@@ -71,13 +71,14 @@ parity: install caffe
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate (~8 min on 2 cores).
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
-# `make bench PEER=torch` adds the same dream step in PyTorch (eager and torch.compile) beside
-# TF's, after installing the `peer` extra: opt-in only, as PyPI's Linux torch wheel carries
-# CUDA libraries of several GB (a CPU-only torch 2.13.0 installed beforehand satisfies it).
-ifneq ($(filter-out torch,$(PEER)),)
-$(error PEER=$(PEER) is not a known peer; the one peer is PEER=torch)
+# `make bench PEER=torch` adds the same dream step in PyTorch (eager; PEER=torch-compiled also
+# under torch.compile) beside TF's, after installing the `peer` extra: opt-in only, as PyPI's
+# Linux torch wheel carries CUDA libraries of several GB (a CPU-only torch 2.13.0 installed
+# beforehand satisfies it).
+ifneq ($(filter-out torch torch-compiled,$(PEER)),)
+$(error PEER=$(PEER) is not a known peer; use PEER=torch or PEER=torch-compiled)
 endif
-bench: install $(if $(PEER),peer-$(PEER))
+bench: install $(if $(PEER),peer-torch)
 	$(BIN)/python -m benchmarks.run $(if $(PEER),--peer $(PEER))
 
 peer-torch: install

@@ -44,9 +44,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--peer",
-        choices=["torch"],
-        help="also time the same dream step in PyTorch, eager and torch.compile (the optional "
-        "peer extra: make bench PEER=torch installs it)",
+        choices=["torch", "torch-compiled"],
+        help="also time the same dream step in PyTorch, eager (torch-compiled: and under "
+        "torch.compile, which crashed at 1080p here); the optional peer extra, which "
+        "make bench PEER=torch installs",
     )
     parser.add_argument("--tag", help="suffix of the result files' names, e.g. bf16")
     parser.add_argument(
@@ -55,10 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="output folder (default benchmarks/results; a temp dir with --smoke)",
     )
     args = parser.parse_args(argv)
-    if args.peer == "torch" and importlib.util.find_spec("torch") is None:
-        parser.exit(
-            2, "--peer torch needs PyTorch; run `make bench PEER=torch`, which installs it\n"
-        )
+    if args.peer and importlib.util.find_spec("torch") is None:
+        parser.exit(2, f"--peer {args.peer} needs PyTorch; run `make bench PEER={args.peer}`\n")
     return args
 
 
@@ -139,7 +138,8 @@ def peer_contenders(peer: str | None, caffemodel: Path, net) -> list:
     from conversion.caffe_files import build_net_spec
 
     threads = machine.tf_threads()["intra_op"]
-    return torch_peer.contenders(build_net_spec(caffemodel), net, threads)
+    spec = build_net_spec(caffemodel)
+    return torch_peer.contenders(spec, net, threads, compiled=peer == "torch-compiled")
 
 
 def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers=()) -> dict:
