@@ -310,8 +310,10 @@ def contenders(spec: NetSpec, net, threads: int, compiled: bool = False) -> list
 
     The compiled one is opt-in: with PyTorch 2.13.0's inductor on a 2-core Xeon (AVX-512)
     its step corrupted the heap at 1920x1080 (glibc aborts, ending the run) and under AVX2
-    emulation raised out-of-range indices at 210x373 and 575x1024; eager was sound at
-    every size."""
+    emulation raised out-of-range indices at 210x373 and 575x1024. The ``aot_eager`` backend
+    and inductor without vector kernels (``cpp.vec_isa_ok = False``) ran 1080p soundly, and
+    the pooling and LRN functions compiled alone were exact: inductor's vectorised C++ for
+    the whole graph is at fault. Eager was sound at every size."""
     from benchmarks.suite import Contender  # imports TensorFlow, as the grid already has
     from benchmarks.tf_workloads import STEP_OFFSET
     from tf_impl.dream import DEFAULT_END
