@@ -18,7 +18,7 @@ TF_GPU := tensorflow==2.21.*
 , := ,
 
 .PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas report
+	bench-atlas report peer-torch
 
 install: $(STAMP)
 
@@ -89,8 +89,18 @@ parity: install caffe
 # (fresh processes per variant, tiled 4K and 8K dreams; ~6 min more): ~15 min on 2 cores.
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
-bench: install
-	$(BIN)/python -m benchmarks.run
+# `make bench PEER=torch` adds the same dream step in PyTorch (eager; PEER=torch-compiled also
+# under torch.compile) beside TF's, after installing the `peer` extra: opt-in only, as PyPI's
+# Linux torch wheel carries CUDA libraries of several GB (a CPU-only torch 2.13.0 installed
+# beforehand satisfies it).
+ifneq ($(filter-out torch torch-compiled,$(PEER)),)
+$(error PEER=$(PEER) is not a known peer; use PEER=torch or PEER=torch-compiled)
+endif
+bench: install $(if $(PEER),peer-torch)
+	$(BIN)/python -m benchmarks.run $(if $(PEER),--peer $(PEER))
+
+peer-torch: install
+	$(BIN)/python -m pip install --quiet -e ".[peer]"
 
 # CI smoke version: one tiny size, one repetition (under a minute), results in a temp dir.
 bench-smoke: install

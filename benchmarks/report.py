@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import memory_rows
-from benchmarks.summary import summarize
+from benchmarks.summary import PEERS, summarize
 
 LABELS = {
     "tf-eager": "TF eager",
@@ -23,6 +23,8 @@ LABELS = {
     "tf-function-bfloat16": "TF tf.function bf16",
     "tf-function-float16": "TF tf.function fp16",
     "caffe": "Caffe",
+    "torch-eager": "PyTorch eager",
+    "torch-compiled": "PyTorch compiled",
 }
 
 
@@ -146,6 +148,7 @@ def markdown(results: dict) -> str:
 
         lines += ["", *forward_table(forward)]
     lines += memory_rows.markdown(results)
+    lines += peer_table(results.get("peer") or [], results["steps"])
     lines += ["", "### Targets", ""]
     rows = [[t["name"], t["target"], t["measured"], t["result"]] for t in results["targets"]]
     lines += _table(["what", "target", "measured", "result"], rows)
@@ -161,6 +164,36 @@ def markdown(results: dict) -> str:
             f"the float32 one: {mixed['psnr_vs_float32_db']:.1f} dB.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def peer_table(peer: list[dict], steps: list[dict]) -> list[str]:
+    """The PyTorch peer's section (none without peer rows): seconds per dream step and TF's
+    speed against the best PyTorch step (best PyTorch seconds / TF seconds)."""
+    if not peer:
+        return []
+    info = next(r["threads"] for r in steps if r["impl"] == peer[0]["best_peer"])
+    rows = [
+        [
+            p["size"],
+            f"{p['tf_s']:.3f}",
+            *(f"{p['peer_s'][k]:.3f}" if k in p["peer_s"] else "-" for k in PEERS),
+            f"{p['tf_speed']:.2f}x",
+        ]
+        for p in peer
+    ]
+    return [
+        "",
+        f"### The PyTorch peer: the same dream step (PyTorch {info['torch']}, "
+        f"{info['intra_op']} threads, {info['cpu_capability']} kernels, "
+        f"OMP_WAIT_POLICY {info['omp_wait_policy']})",
+        "",
+        *_table(
+            ["size", "TF dream step s", *(LABELS[k] + " s" for k in PEERS), "TF speed vs best"],
+            rows,
+        ),
+        "",
+        "TF speed vs best = best PyTorch seconds / TF seconds: >= 1.0x means TF's step is ahead.",
+    ]
 
 
 def plot(results: dict, path: Path) -> Path:

@@ -3,6 +3,7 @@
     python -m benchmarks.run             # full run (~15 min on 2 cores), into benchmarks/results
     python -m benchmarks.run --smoke     # one tiny size, one repetition (CI), into a temp dir
     python -m benchmarks.run --mixed bfloat16 --sizes 575x1024 --tag bf16
+    python -m benchmarks.run --peer torch  # also the same step in PyTorch (make bench PEER=torch)
 
 Writes ``<machine>-<date>.json`` (every raw time), ``.md`` (the tables) and ``.png`` (seconds
 per step against megapixels). Caffe rows need pycaffe (``make caffe``); GPU rows appear when
@@ -12,6 +13,7 @@ TensorFlow sees a GPU.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -40,18 +42,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["bfloat16", "float16"],
         help="also time a mixed-precision copy (bfloat16 suits CPUs) and its dream's PSNR",
     )
+    parser.add_argument(
+        "--peer",
+        choices=["torch", "torch-compiled"],
+        help="also time the same dream step in PyTorch, eager (torch-compiled: and under "
+        "torch.compile, which crashed at 1080p here); the optional peer extra, which "
+        "make bench PEER=torch installs",
+    )
     parser.add_argument("--tag", help="suffix of the result files' names, e.g. bf16")
     parser.add_argument(
         "--out",
         type=Path,
         help="output folder (default benchmarks/results; a temp dir with --smoke)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.peer and importlib.util.find_spec("torch") is None:
+        parser.exit(2, f"--peer {args.peer} needs PyTorch; run `make bench PEER={args.peer}`\n")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.peer:
+        # PyTorch's OpenMP threads spin at every barrier: on a loaded machine that made its
+        # 2-thread step 3-10x slower (measured); read once, when PyTorch loads libgomp.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # These import TensorFlow: after the log level is set and the arguments are checked.
     from benchmarks import machine, memory_rows, onnx_forward, suite
     from benchmarks.caffe_worker import CaffeWorker
@@ -89,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         caffemodel, prototxt, net = write_model(workdir)
         mixed = mixed_precision_net(net, args.mixed) if args.mixed else None
         worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
+        peers = peer_contenders(args.peer, caffemodel, net)
         try:
-            results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir)
+            results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers)
             print("forward only: ONNX Runtime vs TF2")
             results["forward_only"] = onnx_forward.forward_rows(
                 net, caffemodel, sizes, reps, workdir, info["cores"]
@@ -118,7 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> dict:
+def peer_contenders(peer: str | None, caffemodel: Path, net) -> list:
+    """The ``--peer`` contenders (none without it), on TensorFlow's intra-op thread count."""
+    if peer is None:
+        return []
+    from benchmarks import machine, torch_peer
+    from conversion.caffe_files import build_net_spec
+
+    threads = machine.tf_threads()["intra_op"]
+    spec = build_net_spec(caffemodel)
+    return torch_peer.contenders(spec, net, threads, compiled=peer == "torch-compiled")
+
+
+def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers=()) -> dict:
     """Every measurement in order; returns the raw results (see benchmarks.summary for what is
     derived from them)."""
     # TensorFlow-importing modules, as in main.
@@ -133,7 +162,7 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir) -> di
     blas = [worker.request("matmul", n=2048, reps=matmul_reps)] if worker else []
 
     print("per step: forward + backward to inception_4c/output")
-    contenders = suite.tf_contenders(net, devices, mixed)
+    contenders = suite.tf_contenders(net, devices, mixed) + list(peers)
     blas_threads = {**(caffe_info or {}).get("blas", {}), "env": (caffe_info or {}).get("env")}
     steps = suite.step_grid(net, contenders, worker, sizes, reps, blas_threads)
     for c in contenders:

@@ -43,12 +43,14 @@ SOLO_MP = 3.0
 
 @dataclass
 class Contender:
-    """One thing timed per step: ``run(image)`` for TF, or Caffe through its worker."""
+    """One thing timed per step: ``run(image)`` for TF (or a peer), or Caffe through its
+    worker. ``threads``: a peer's thread pools for the record (TF's are read at record time)."""
 
     impl: str
     device: str
     device_name: str
     run: Callable | None = None
+    threads: dict | None = None
 
 
 def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) -> list[Contender]:
@@ -198,7 +200,7 @@ def step_grid(
         for c in everyone:
             first, *timed_runs = runs[id(c)]
             record = _record(c, name, gflop, first, timed_runs)
-            threads = dict(caffe_threads) if c.impl == CAFFE else machine.tf_threads()
+            threads = dict(caffe_threads) if c.impl == CAFFE else c.threads or machine.tf_threads()
             record["threads"] = threads
             record["load_average"] = [load_before, machine.load_average()]
             record["interleaved"] = not solo

@@ -10,6 +10,9 @@ import numpy as np
 from benchmarks import memory_rows
 
 MAIN_SIZE = "575x1024"
+TF_STEP = "tf-dream-step"
+# The optional PyTorch peer's rows (benchmarks.torch_peer): the same dream step.
+PEERS = ("torch-eager", "torch-compiled")
 
 
 def matmul_rate(run: dict) -> float:
@@ -44,14 +47,40 @@ def summarize(results: dict) -> dict:
     sizes = {r["size"]: r["megapixels"] for r in results["steps"]}
     main = MAIN_SIZE if MAIN_SIZE in sizes else max(sizes, key=sizes.get)
     results["main_size"] = main
+    results["peer"] = peer_ratios(results["steps"])
     results["targets"] = targets(results, main)
     return results
+
+
+def peer_ratios(steps: list[dict]) -> list[dict]:
+    """Per size with a TF dream step and a PyTorch peer row (CPU): both times, the best peer
+    and ``tf_speed`` = best peer seconds / TF seconds (>= 1: TF's step is ahead; the
+    issue's measure). Empty without peer rows."""
+    cpu = {(r["impl"], r["size"]): r for r in steps if r["device"] == "/CPU:0"}
+    out = []
+    for size in dict.fromkeys(r["size"] for r in steps):
+        tf_row = cpu.get((TF_STEP, size))
+        peers = {p: cpu[(p, size)]["median_s"] for p in PEERS if (p, size) in cpu}
+        peers = {p: t for p, t in peers.items() if t}
+        if not (tf_row and tf_row["median_s"] and peers):
+            continue
+        best = min(peers, key=peers.get)
+        out.append(
+            {
+                "size": size,
+                "tf_s": tf_row["median_s"],
+                "peer_s": peers,
+                "best_peer": best,
+                "tf_speed": peers[best] / tf_row["median_s"],
+            }
+        )
+    return out
 
 
 def targets(results: dict, main_size: str) -> list[dict]:
     """The issue's targets with what was measured; a miss is reported as such."""
     steps = {(r["impl"], r["size"]): r for r in results["steps"] if r["device"] == "/CPU:0"}
-    bare, step = steps.get(("tf-function", main_size)), steps.get(("tf-dream-step", main_size))
+    bare, step = steps.get(("tf-function", main_size)), steps.get((TF_STEP, main_size))
     xla = steps.get(("tf-xla", main_size))
     out = []
 
@@ -84,6 +113,15 @@ def targets(results: dict, main_size: str) -> list[dict]:
         ratio = step["median_s"] / bare["median_s"]
         measured = f"{ratio:.3f}x ({step['median_s']:.3f} s / {bare['median_s']:.3f} s)"
         add(f"dream step / bare forward+backward at {main_size}", "<= 1.1x", measured, ratio <= 1.1)
+    peer = results.get("peer") or []
+    if peer:
+        measured = ", ".join(f"{p['size']} {p['tf_speed']:.2f}x" for p in peer)
+        add(
+            "TF dream step vs PyTorch's (best of eager / compiled), every size",
+            ">= 1.0x",
+            measured,
+            all(p["tf_speed"] >= 1.0 for p in peer),
+        )
     retrace = results["retrace"]
     add(
         "traces added by a dream at a new size",
