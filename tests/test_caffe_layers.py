@@ -95,3 +95,57 @@ def test_inner_product_flattens_in_caffe_chw_order():
     layer.set_weights([weight.T, bias])
     expected = x.transpose(0, 3, 1, 2).reshape(2, -1) @ weight.T + bias
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def _caffe_lrn_float64(x, g, n, alpha, beta, k):
+    """NumPy float64 restatement of Caffe's CrossChannelForward/Backward_cpu (lrn_layer.cpp):
+    (top, bottom_diff) for NHWC ``x`` and upstream gradient ``g``."""
+    channels, half = x.shape[-1], n // 2
+
+    def window_sum(values):
+        padded = np.pad(values, [(0, 0)] * 3 + [(half, half)])
+        return sum(padded[..., i : i + channels] for i in range(n))
+
+    scale = k + alpha / n * window_sum(x**2)
+    top = x * scale**-beta
+    bottom_diff = g * scale**-beta - 2 * alpha * beta / n * x * window_sum(g * top / scale)
+    return top, bottom_diff
+
+
+@pytest.mark.parametrize(
+    "channels,n,alpha,beta,k,pixel",
+    [
+        (64, 5, 1e-4, 0.75, 1.0, 100.0),  # GoogLeNet's norm1/norm2 at dream-input scale
+        (192, 5, 1e-4, 0.75, 1.0, 30.0),
+        (9, 3, 1.0, 0.75, 2.0, 1.0),  # strong: the window term dominates k
+        (16, 7, 0.5, 0.6, 1.5, 2.0),  # beta != 0.75: the pow path
+    ],
+)
+@pytest.mark.parametrize("dtype,max_rel_l2", [(tf.float32, 1e-6), (tf.bfloat16, 2e-2)])
+def test_lrn_forward_and_gradient_match_caffe_in_float64(
+    channels, n, alpha, beta, k, pixel, dtype, max_rel_l2
+):
+    """CaffeLRN's forward and its hand-written backward against Caffe's formulas in float64.
+
+    Tolerance: relative L2 over the tensor. float32 rounding (epsilon 6e-8) over a dozen
+    operations measured 6e-8 to 9e-8 here (TensorFlow's own LRN kernel: the same), so 1e-6 is
+    float32 rounding with margin; bfloat16's epsilon is 3.9e-3 (measured 3e-3 to 5e-3), so
+    2e-2. A wrong rule (Caffe's 2 or alpha/n dropped, the window off by one channel) moves
+    the gradient by 1e-2 or more at these scales."""
+    rng = np.random.default_rng(channels)
+    x = rng.normal(size=(2, 5, 6, channels)) * pixel
+    g = rng.normal(size=x.shape)
+    expected_top, expected_diff = _caffe_lrn_float64(x, g, n, alpha, beta, k)
+    inputs = tf.constant(x, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        top = CaffeLRN(n, alpha, beta, k, dtype=dtype)(inputs)
+        score = tf.reduce_sum(top * tf.constant(g, dtype))
+    assert top.dtype == dtype
+    diff = tape.gradient(score, inputs)
+
+    def rel_l2(got, want):
+        return np.linalg.norm(np.asarray(got, np.float64) - want) / np.linalg.norm(want)
+
+    assert rel_l2(tf.cast(top, tf.float64), expected_top) <= max_rel_l2
+    assert rel_l2(tf.cast(diff, tf.float64), expected_diff) <= max_rel_l2

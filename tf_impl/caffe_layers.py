@@ -9,7 +9,7 @@ Each layer reproduces what Caffe's CPU implementation computes, at any input hei
   window clipped to the padded input (padding cells count, overflow cells do not); global
   pooling; ``round_mode: FLOOR`` too.
 - :class:`CaffeLRN`: across-channel local response normalisation with Caffe's ``alpha`` (which
-  Caffe divides by ``local_size``).
+  Caffe divides by ``local_size``) and Caffe's backward (:mod:`tf_impl.lrn`).
 - :class:`CaffeInnerProduct`: flattens in Caffe's C, H, W order before the matrix product.
 - :class:`CaffeSoftmax`: softmax over the channel axis.
 
@@ -21,6 +21,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tf_impl.lrn import caffe_lrn, caffe_lrn_formula
 
 _PACKAGE = "deepdream_caffe"
 
@@ -249,25 +251,10 @@ class CaffeLRN(keras.layers.Layer):
         self.k = float(k)
 
     def call(self, inputs):
-        if inputs.dtype == tf.float64:  # TF's LRN kernels stop at float32
-            return self._explicit(inputs)
-        return tf.nn.local_response_normalization(
-            inputs,
-            depth_radius=(self.local_size - 1) // 2,
-            bias=self.k,
-            alpha=self.alpha / self.local_size,
-            beta=self.beta,
-        )
-
-    def _explicit(self, inputs):
-        """The formula itself: x * (k + alpha/n * window sum of x^2)^-beta, the window sum as
-        a product with a (C, C) band matrix of ones (|i - j| <= n // 2)."""
-        channels = int(inputs.shape[-1])
-        index = np.arange(channels)
-        band = (np.abs(index[:, None] - index[None, :]) <= self.local_size // 2).astype(np.float64)
-        window = tf.tensordot(tf.square(inputs), tf.constant(band, inputs.dtype), axes=1)
-        scale = self.k + self.alpha / self.local_size * window
-        return inputs * tf.pow(scale, -self.beta)
+        args = (self.local_size, self.alpha, self.beta, self.k)
+        if inputs.dtype == tf.float64:  # the float64 ground truth: the plain formula, autodiff
+            return caffe_lrn_formula(inputs, *args)
+        return caffe_lrn(inputs, *args)
 
     def get_config(self):
         return {
