@@ -32,7 +32,9 @@ def bfloat16_net(net: DreamNet) -> DreamNet:
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         return layer.__class__.from_config({**layer.get_config(), "dtype": "bfloat16"})
 
-    model = keras.models.clone_model(net.keras_model, clone_function=clone)
+    source = net.keras_model.inputs[0]
+    inputs = keras.Input(batch_shape=source.shape, dtype="bfloat16", name=source.name)
+    model = keras.models.clone_model(net.keras_model, inputs, clone_function=clone)
     model.set_weights(net.keras_model.get_weights())  # rounded to bfloat16 here, once
     return DreamNet(
         model,
