@@ -151,3 +151,20 @@ def test_note_on_a_cpu_without_bfloat16(
     assert slow_precision_note("float32") is None
     monkeypatch.setattr(cpu_features, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
     assert slow_precision_note("bfloat16") is None
+
+
+def test_zoom_in_bfloat16_never_resumes_a_float32_sequence(
+    image_file, keras_model_file, tmp_path, capsys
+):
+    frames = tmp_path / "frames"
+    argv = ["zoom", image_file, "-o", frames, "--model", keras_model_file, "--octaves", "1"]
+    argv += ["--steps", "1", "--quiet", "--seed", "0"]
+    code = main([str(a) for a in [*argv, "--frames", "1", "--precision", "bfloat16"]])
+    assert code == 0, capsys.readouterr().err
+    assert (frames / "frame_0000.png").is_file()
+    capsys.readouterr()
+    code = main([str(a) for a in [*argv, "--frames", "2"]])  # float32 now
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "made with other settings" in err and "precision" in err
+    assert not (frames / "frame_0001.png").exists()
