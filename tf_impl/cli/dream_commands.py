@@ -120,9 +120,9 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default=PRECISIONS[0],
-        help="what the network computes in: bfloat16 is faster on CPUs with AVX512-BF16 or "
-        "AMX (the image and the step's normalisation stay float32), not the same dream "
-        "(default: %(default)s)",
+        help="what the network computes in: bfloat16 is about 2x faster on CPUs with "
+        "AMX-BF16 (the image and the step's normalisation stay float32), not the same "
+        "dream (default: %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
