@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from reference.cpu import cpu_flags, cpu_model
+from tf_impl.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model
 
 _STATUS = Path("/proc/self/status")
 
@@ -70,12 +70,11 @@ def machine_info() -> dict:
         mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     except (OSError, AttributeError):
         mem_kb = 0
-    flags = cpu_flags()
     return {
         "cpu": cpu_model(),
         "cores": usable_cores(),
         "memory_gib": round(mem_kb / 2**20, 1),
-        "cpu_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "cpu_bf16": cpu_has_bfloat16(),
         "gpus": gpu_devices(),
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -22,6 +22,8 @@ LABELS = {
     "tf-dream-step": "TF dream step",
     "tf-function-bfloat16": "TF tf.function bf16",
     "tf-function-float16": "TF tf.function fp16",
+    "tf-dream-step-bfloat16": "TF dream step bf16",
+    "tf-dream-step-float16": "TF dream step fp16",
     "caffe": "Caffe",
     "torch-eager": "PyTorch eager",
     "torch-compiled": "PyTorch compiled",
@@ -154,15 +156,7 @@ def markdown(results: dict) -> str:
     lines += _table(["what", "target", "measured", "result"], rows)
     mixed = results.get("mixed")
     if mixed:
-        lines += [
-            "",
-            f"### Mixed precision ({mixed['dtype']}, CPU)",
-            "",
-            f"Full dream {mixed['runs']['float32']['median_s']:.1f} s float32 vs "
-            f"{mixed['runs']['mixed']['median_s']:.1f} s {mixed['dtype']} "
-            f"(speed-up {mixed['speedup']:.2f}x); PSNR of the {mixed['dtype']} dream against "
-            f"the float32 one: {mixed['psnr_vs_float32_db']:.1f} dB.",
-        ]
+        lines += ["", f"### Mixed precision ({mixed['dtype']}, CPU)", "", _mixed_text(mixed)]
     return "\n".join(lines) + "\n"
 
 
@@ -194,6 +188,28 @@ def peer_table(peer: list[dict], steps: list[dict]) -> list[str]:
         "",
         "TF speed vs best = best PyTorch seconds / TF seconds: >= 1.0x means TF's step is ahead.",
     ]
+
+
+def _mixed_text(mixed: dict) -> str:
+    """The mixed-precision paragraph: times, speed-up and PSNRs, or why it was skipped."""
+    dtype = mixed["dtype"]
+    if "skipped" in mixed:
+        return f"{dtype}: {mixed['skipped']}."
+    runs = mixed["runs"]
+    text = (
+        f"Full dream {runs['float32']['median_s']:.1f} s float32 vs "
+        f"{runs['mixed']['median_s']:.1f} s {dtype} (speed-up {mixed['speedup']:.2f}x). "
+        f"PSNR of the {dtype} dream against the float32 one: "
+    )
+    if "psnr_one_step_per_octave_db" not in mixed:  # results from before the quality rows
+        return text + f"{mixed['psnr_vs_float32_db']:.1f} dB."
+    return text + (
+        f"{mixed['psnr_one_step_per_octave_db']:.1f} dB with one step per octave, "
+        f"{mixed['psnr_vs_float32_db']:.1f} dB for the whole dream, where float32 from the "
+        f"image nudged by one ulp scores {mixed['psnr_float32_nudged_db']:.1f} dB against "
+        "float32 (every step amplifies rounding differences: the floor of any other "
+        "arithmetic)."
+    )
 
 
 def plot(results: dict, path: Path) -> Path:

@@ -28,6 +28,7 @@ from tf_impl.settings import NOTEBOOK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SMOKE_SIZE = "210x373"
+BF16_SKIP = "skipped: this CPU has neither AVX512-BF16 nor AMX-BF16"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +60,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.peer and importlib.util.find_spec("torch") is None:
         parser.exit(2, f"--peer {args.peer} needs PyTorch; run `make bench PEER={args.peer}`\n")
     return args
+
+
+def mixed_runs(dtype: str | None, info: dict) -> bool:
+    """Whether to time the ``--mixed`` copy: bfloat16 only where the CPU has bfloat16
+    instructions (elsewhere it is emulated, several times slower than float32: the run says
+    so and its bfloat16 target is skipped, not failed)."""
+    if dtype == "bfloat16" and not info["cpu_bf16"]:
+        print(f"bfloat16: {BF16_SKIP}")
+        return False
+    return dtype is not None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         caffemodel, prototxt, net = write_model(workdir)
-        mixed = mixed_precision_net(net, args.mixed) if args.mixed else None
+        mixed = mixed_precision_net(net, args.mixed) if mixed_runs(args.mixed, info) else None
         worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
         peers = peer_contenders(args.peer, caffemodel, net)
         try:
@@ -184,7 +195,7 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers
     )
     dream["image"] = source
     retrace = suite.retrace_check(net)
-    mixed_record = None
+    mixed_record = {"dtype": args.mixed, "skipped": BF16_SKIP} if args.mixed else None
     if mixed is not None:
         print(f"mixed precision ({args.mixed}) full dream")
         mixed_record = suite.mixed_dream(net, mixed, image, params, args.dream_reps)

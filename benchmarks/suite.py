@@ -21,7 +21,7 @@ from benchmarks import machine
 from benchmarks.caffe_worker import CaffeWorker
 from benchmarks.flops import step_gflop
 from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
-from reference.metrics import psnr
+from reference.metrics import nudge_ulp, psnr
 from tf_impl.dream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
 from tf_impl.network import DreamNet
 from tf_impl.objectives import L2
@@ -39,6 +39,8 @@ CAFFE = "caffe"
 # Above this many megapixels TF and Caffe cannot both hold a step's memory on a 24 GiB machine:
 # the contenders then run one after another, not interleaved.
 SOLO_MP = 3.0
+# Seed of the one-ulp nudge of the dream image for the float32 chaos floor (any fixed seed).
+NUDGE_SEED = 1000
 
 
 @dataclass
@@ -56,7 +58,7 @@ class Contender:
 def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) -> list[Contender]:
     """The TF ways to take a step, on every device: bare eager / tf.function / XLA, the full
     compiled dream step (``Dreamer.step``, what ``deepdream`` runs), and
-    (with a mixed-precision copy) the bare tf.function in it."""
+    (with a mixed-precision copy) the bare tf.function and the dream step in it."""
     model = net.submodel([DEFAULT_END])
     contenders = []
     for dev in devices:
@@ -65,9 +67,11 @@ def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) ->
             contenders.append(Contender(f"tf-{mode}", dev["device"], dev["name"], fn))
         contenders.append(Contender("tf-dream-step", dev["device"], dev["name"], dream_step(net)))
         if mixed is not None:
+            dtype = mixed.metadata["mixed_precision"]
             fn = bare_gradient(mixed.submodel([DEFAULT_END]), "function")
-            label = f"tf-function-{mixed.metadata['mixed_precision']}"
-            contenders.append(Contender(label, dev["device"], dev["name"], fn))
+            contenders.append(Contender(f"tf-function-{dtype}", dev["device"], dev["name"], fn))
+            step = dream_step(mixed)
+            contenders.append(Contender(f"tf-dream-step-{dtype}", dev["device"], dev["name"], step))
     return contenders
 
 
@@ -299,21 +303,29 @@ def retrace_check(net: DreamNet, second: tuple[int, int] = (300, 400)) -> dict:
 
 def mixed_dream(net: DreamNet, mixed: DreamNet, image: np.ndarray, params: dict, reps: int):
     """Full dream in float32 and in the mixed-precision copy (CPU, same offsets), alternated:
-    times, speed-up (float32 / mixed) and the mixed dream's PSNR against the float32 one."""
+    times, speed-up (float32 / mixed) and quality judged as the suite judges Caffe's: PSNR
+    against the float32 dream with one step per octave (the warm-up dreams) and for the whole
+    dream, beside the float32 chaos floor, the float32 dream from the image nudged by one ulp
+    (:func:`~reference.metrics.nudge_ulp`) against the float32 dream."""
     octaves = params["octave_n"]
     offsets = jitter_offsets(octaves * params["iter_n"], params["jitter"], seed=0)
     nets = {"float32": net, "mixed": mixed}
-    for dnet in nets.values():
-        _tf_dream(dnet, image, offsets[:octaves], {**params, "iter_n": 1})
+    one_step = {
+        which: _tf_dream(dnet, image, offsets[:octaves], {**params, "iter_n": 1})[1]
+        for which, dnet in nets.items()
+    }
     outputs, runs = {}, {k: [] for k in nets}
     for rep in range(reps):
         for which in list(nets) if rep % 2 == 0 else list(nets)[::-1]:
             run, outputs[which] = _tf_dream(nets[which], image, offsets, params)
             runs[which].append(run)
+    _, nudged = _tf_dream(net, nudge_ulp(image, NUDGE_SEED), offsets, params)
     summary = _summaries(runs)
     return {
         "dtype": mixed.metadata["mixed_precision"],
         "runs": summary,
         "speedup": summary["float32"]["median_s"] / summary["mixed"]["median_s"],
-        "psnr_vs_float32_db": psnr(outputs["float32"], outputs["mixed"]),
+        "psnr_vs_float32_db": psnr(outputs["mixed"], outputs["float32"]),
+        "psnr_one_step_per_octave_db": psnr(one_step["mixed"], one_step["float32"]),
+        "psnr_float32_nudged_db": psnr(nudged, outputs["float32"]),
     }

@@ -122,6 +122,29 @@ def targets(results: dict, main_size: str) -> list[dict]:
             measured,
             all(p["tf_speed"] >= 1.0 for p in peer),
         )
+    mixed = results.get("mixed") or {}
+    if mixed.get("dtype") == "bfloat16":
+        name = "full dream, bfloat16 vs float32 (CPUs with AVX512-BF16 / AMX-BF16)"
+        if "skipped" in mixed:
+            out.append(
+                {
+                    "name": name,
+                    "target": ">= 1.5x faster",
+                    "measured": mixed["skipped"],
+                    "met": None,
+                    "result": "skipped",
+                }
+            )
+        else:
+            ratio = mixed["speedup"]
+            quality = (
+                f"; PSNR vs float32 {mixed['psnr_vs_float32_db']:.1f} dB (float32 vs nudged "
+                f"float32 {mixed['psnr_float32_nudged_db']:.1f} dB), one step per octave "
+                f"{mixed['psnr_one_step_per_octave_db']:.1f} dB"
+                if "psnr_float32_nudged_db" in mixed
+                else ""
+            )
+            add(name, ">= 1.5x faster", f"{ratio:.2f}x{quality}", ratio >= 1.5)
     retrace = results["retrace"]
     add(
         "traces added by a dream at a new size",

@@ -8,6 +8,7 @@ Every timed callable takes a network-input image (H, W, 3) float32 tensor and re
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -17,8 +18,9 @@ import tensorflow as tf
 
 from tf_impl.caffe_layers import CaffeLRN
 from tf_impl.dream import DEFAULT_END, NO_GUIDE, dreamer_for
-from tf_impl.network import DreamNet
+from tf_impl.network import DreamNet, run_model
 from tf_impl.objectives import L2
+from tf_impl.precision import bfloat16_net
 from tf_impl.settings import NOTEBOOK
 
 IMAGE_SPEC = tf.TensorSpec([None, None, 3], tf.float32, name="image")
@@ -36,7 +38,7 @@ def bare_gradient(model: keras.Model, mode: str) -> Callable[[tf.Tensor], tf.Ten
     def gradient(image):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(image)
-            acts = tf.cast(model(image[None], training=False), tf.float32)
+            (acts,) = run_model(model, image[None])
             score = 0.5 * tf.reduce_sum(tf.square(acts))
         return tape.gradient(score, image)
 
@@ -81,9 +83,14 @@ def matmul_gflops(n: int = 2048, reps: int = 5, device: str = "/CPU:0") -> dict:
 
 
 def mixed_precision_net(net: DreamNet, dtype: str = "bfloat16") -> DreamNet:
-    """A copy of ``net`` computing in ``dtype`` ('bfloat16' or 'float16') with float32
-    weights and outputs cast back by the objective (Keras mixed precision). LRN stays float32:
-    TensorFlow's CPU LRN kernel has no bfloat16 version."""
+    """A copy of ``net`` computing in ``dtype``, outputs cast back to float32 by
+    :func:`~tf_impl.network.run_model`. bfloat16: the project's bfloat16 net, what
+    ``--precision bfloat16`` dreams with (:func:`tf_impl.precision.bfloat16_net`: every
+    layer in bfloat16). float16: Keras mixed precision (float32 weights cast per layer;
+    LRN kept float32)."""
+    if dtype == "bfloat16":
+        low = bfloat16_net(net)
+        return dataclasses.replace(low, metadata={**low.metadata, "mixed_precision": dtype})
     policy = keras.DTypePolicy(f"mixed_{dtype}")
 
     def clone(layer):

@@ -7,9 +7,8 @@ the settings that narrow what the libraries may use."""
 from __future__ import annotations
 
 import os
-import platform
-import re
-from pathlib import Path
+
+from tf_impl.cpu_features import cpu_flags, cpu_model
 
 # The extensions that decide which float32 kernels OpenBLAS and oneDNN run.
 VECTOR_EXTENSIONS = (
@@ -31,25 +30,6 @@ KERNEL_SETTINGS = (
     "OPENBLAS_NUM_THREADS",
     "OMP_NUM_THREADS",
 )
-
-
-def _cpuinfo_field(name: str) -> str | None:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    match = re.search(rf"^{name}\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else None
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo), or the platform's processor string."""
-    return _cpuinfo_field("model name") or platform.processor() or "unknown CPU"
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (/proc/cpuinfo), empty where unknown."""
-    return set((_cpuinfo_field("flags") or "").split())
 
 
 def cpu_facts() -> dict:

@@ -38,7 +38,7 @@ from conversion.synthetic import write_synthetic_model
 from reference import cases, fuzz
 from reference.caffe_job import CAFFE_THREADS, caffe_versions, run_caffe_job
 from reference.cpu import cpu_facts
-from reference.metrics import psnr, sha256
+from reference.metrics import nudge_ulp, psnr, sha256
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CAFFE_BUILD = "brocolli-caffe 9.0.2 (a BVLC Caffe fork), CPU, built by reference/build_caffe.sh"
@@ -122,9 +122,7 @@ def dream_job() -> tuple[list[dict], dict[str, np.ndarray]]:
 def nudged_image(k: int) -> np.ndarray:
     """The dream image as float32 with every value moved by one ulp, up or down at random
     (``np.random.RandomState(NUDGE_SEEDS[k])``): a rounding-sized change of the input."""
-    image = cases.dream_image().astype(np.float32)
-    up = np.random.RandomState(NUDGE_SEEDS[k]).rand(*image.shape) < 0.5
-    return np.nextafter(image, np.where(up, np.float32(np.inf), np.float32(-np.inf)))
+    return nudge_ulp(cases.dream_image(), NUDGE_SEEDS[k])
 
 
 def floor_job() -> tuple[list[dict], dict[str, np.ndarray]]:

@@ -1,6 +1,6 @@
 """The measures shared by the reference data, the parity tests, the report and the benchmarks:
-PSNR of two images, relative errors of two arrays (float64 arithmetic) and SHA-256
-fingerprints of arrays and files."""
+PSNR of two images, relative errors of two arrays (float64 arithmetic), the one-ulp nudge that
+sets float32's chaos floor, and SHA-256 fingerprints of arrays and files."""
 
 from __future__ import annotations
 
@@ -18,6 +18,15 @@ def psnr(ours: np.ndarray, ref: np.ndarray, peak: float = 255.0) -> float:
         raise ValueError(f"PSNR of arrays of different shapes {ours.shape} and {ref.shape}")
     mse = float(np.mean((ours - ref) ** 2))
     return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
+
+
+def nudge_ulp(image: np.ndarray, seed: int) -> np.ndarray:
+    """``image`` as float32 with every value moved by one ulp, up or down at random
+    (``np.random.RandomState(seed)``): a rounding-sized change of the input, whose dream
+    shows how far a correct float32 dream drifts from itself."""
+    image = np.asarray(image, np.float32)
+    up = np.random.RandomState(seed).rand(*image.shape) < 0.5
+    return np.nextafter(image, np.where(up, np.float32(np.inf), np.float32(-np.inf)))
 
 
 def sha256(array_or_path: np.ndarray | Path) -> str:

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from conversion.errors import DeepDreamError
 from tf_impl.lapnorm import lap_normalize
-from tf_impl.network import DreamNet
+from tf_impl.network import DreamNet, run_model
 from tf_impl.objectives import L2, Guided
 from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
 from tf_impl.settings import NOTEBOOK, DreamSettings
@@ -97,10 +97,9 @@ class Dreamer:
         )
 
     def activations(self, batch: tf.Tensor) -> dict[str, tf.Tensor]:
-        """{blob: (1, h, w, c)} for a (1, H, W, 3) network-input batch."""
-        outputs = self.model(batch, training=False)
-        if not isinstance(outputs, list | tuple):
-            outputs = [outputs]
+        """{blob: (1, h, w, c) float32} for a (1, H, W, 3) float32 network-input batch,
+        whatever the net computes in (:func:`~tf_impl.network.run_model`)."""
+        outputs = run_model(self.model, batch)
         return dict(zip(self.objective.blobs, outputs, strict=True))
 
     @property

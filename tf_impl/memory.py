@@ -18,9 +18,10 @@ STEP_BYTES_PER_ACTIVATION_BYTE = 1.05
 
 def step_memory_bytes(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> int:
     """Estimated peak memory in bytes of one dream step on a (height, width) image whose
-    objective reads ``blobs``: the float32 outputs of every layer the step runs (input to
-    the deepest blob), scaled by the measured ratio :data:`STEP_BYTES_PER_ACTIVATION_BYTE`."""
+    objective reads ``blobs``: the outputs of every layer the step runs (input to the
+    deepest blob) in the net's compute dtype (4 bytes a value in float32, 2 in bfloat16),
+    scaled by the measured ratio :data:`STEP_BYTES_PER_ACTIVATION_BYTE`."""
     shapes = blob_shapes(net, height, width)
     layers = net.submodel(list(blobs)).layers
     values = sum(prod(max(d, 0) for d in shapes[caffe_name(layer.name)]) for layer in layers)
-    return int(STEP_BYTES_PER_ACTIVATION_BYTE * 4 * values)
+    return int(STEP_BYTES_PER_ACTIVATION_BYTE * net.compute_dtype.size * values)

@@ -42,11 +42,22 @@ def input_blobs(layer: keras.layers.Layer) -> list[str]:
     return [caffe_name(t._keras_history.operation.name) for t in node.input_tensors]
 
 
+def run_model(model: keras.Model, batch: tf.Tensor) -> list[tf.Tensor]:
+    """``model`` (a net's Keras model or a sub-model) on a float32 (N, H, W, 3) batch: cast
+    to the model's input dtype on the way in (bfloat16 for a bfloat16 net), every output cast
+    to float32 on the way out, so what reads blobs (an objective's reduction, the gradient's
+    normalisation) stays float32 whatever the net computes in. A list, one per output."""
+    outputs = model(tf.cast(batch, model.inputs[0].dtype), training=False)
+    if not isinstance(outputs, list | tuple):
+        outputs = [outputs]
+    return [tf.cast(o, tf.float32) for o in outputs]
+
+
 @dataclass(eq=False)  # compared and hashed by identity: compiled steps are cached per net
 class DreamNet:
     """A Keras model plus what is needed to feed it and to name its blobs.
 
-    ``keras_model`` takes (N, H, W, 3) float32: pixels (0-255) in the channel order
+    ``keras_model`` takes (N, H, W, 3) :attr:`compute_dtype`: pixels (0-255) in the channel order
     ``channel_order``, minus ``mean`` (in that order), times ``scale``. Caffe's GoogLeNet:
     BGR, mean (104, 116, 122), scale 1. ``metadata`` records where the model came from.
     """
@@ -56,6 +67,12 @@ class DreamNet:
     channel_order: str = "BGR"
     scale: float = 1.0
     metadata: dict = field(default_factory=dict)
+
+    @property
+    def compute_dtype(self) -> tf.DType:
+        """The dtype every layer computes in: the input layer's (float32; bfloat16 for
+        :func:`tf_impl.precision.bfloat16_net`'s nets)."""
+        return tf.as_dtype(self.keras_model.inputs[0].dtype)
 
     def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (lower, upper) network-input values of pixels 0 and 255, shape (3,)."""
@@ -107,9 +124,7 @@ class DreamNet:
     def blobs(self, net_image: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Blobs for one preprocessed image (H, W, 3): {name: (h, w, c) float32, NHWC less N}."""
         batch = tf.constant(np.asarray(net_image, dtype=np.float32)[None])
-        outputs = self.submodel(names)(batch, training=False)
-        if len(names) == 1:
-            outputs = [outputs]
+        outputs = run_model(self.submodel(names), batch)
         return {n: o.numpy()[0] for n, o in zip(names, outputs, strict=True)}
 
     def save(self, path: str | Path) -> None:

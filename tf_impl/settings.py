@@ -117,6 +117,11 @@ ZOOM_STEP = 0.05
 """The notebook's zoom sequence's ``s``: each frame zooms into the centre by 1 / (1 - s)."""
 
 
+PRECISIONS = ("float32", "bfloat16")
+"""What a dream's network can compute in (:mod:`tf_impl.precision`): float32 (Caffe's, the
+default) first."""
+
+
 def check_zoom(n_frames: int, s: float) -> None:
     """Refuse a zoom sequence of fewer than one frame or a zoom step outside (0, 0.5)."""
     if not _is_int(n_frames) or n_frames < 1:

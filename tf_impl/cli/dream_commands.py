@@ -12,7 +12,15 @@ from tqdm import tqdm
 from conversion.errors import DeepDreamError
 from tf_impl.cli.options import add_model_options
 from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed
-from tf_impl.settings import NOTEBOOK, ZOOM_STEP, DreamSettings, check_zoom, flag, help_text
+from tf_impl.settings import (
+    NOTEBOOK,
+    PRECISIONS,
+    ZOOM_STEP,
+    DreamSettings,
+    check_zoom,
+    flag,
+    help_text,
+)
 
 DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
@@ -107,6 +115,14 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         metavar="HxW",
         help="run every step in tiles of about HxW pixels (rounded up to the layer's stride), "
         "whatever the memory",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=PRECISIONS[0],
+        help="what the network computes in: bfloat16 is about 2x faster on CPUs with "
+        "AMX-BF16 (the image and the step's normalisation stay float32), not the same "
+        "dream (default: %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -250,8 +266,12 @@ def _prepare(args):
     # only after the arguments are checked. The same holds in the commands below.
     from tf_impl.models import load_net
     from tf_impl.objectives import make_objective
+    from tf_impl.precision import slow_precision_note, with_precision
 
-    net = load_net(args.model, args.prototxt)
+    note = slow_precision_note(args.precision)
+    if note:
+        print(note, file=sys.stderr)
+    net = with_precision(load_net(args.model, args.prototxt), args.precision)
     objective = make_objective(
         net,
         args.layer,
@@ -354,6 +374,7 @@ def _zoom_identity(args, objective) -> dict:
         "guide image": contents(args.guide),
         "guide-channels image": contents(args.guide_channels),
         "objective": repr(objective),
+        "precision": args.precision,
         "height": args.rgb.shape[0],
         "width": args.rgb.shape[1],
     }
