@@ -86,7 +86,8 @@ parity: install caffe
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate, and the memory rows
-# (fresh processes per variant, tiled 4K and 8K dreams; ~6 min more): ~15 min on 2 cores.
+# (fresh processes per variant, tiled 4K and 8K dreams; ~6 min more), and the bfloat16 net's
+# rows (skipped, saying so, on CPUs without bfloat16 instructions): ~20 min on 2 cores.
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
 # `make bench PEER=torch` adds the same dream step in PyTorch (eager; PEER=torch-compiled also
@@ -97,7 +98,7 @@ ifneq ($(filter-out torch torch-compiled,$(PEER)),)
 $(error PEER=$(PEER) is not a known peer; use PEER=torch or PEER=torch-compiled)
 endif
 bench: install $(if $(PEER),peer-torch)
-	$(BIN)/python -m benchmarks.run $(if $(PEER),--peer $(PEER))
+	$(BIN)/python -m benchmarks.run --mixed bfloat16 $(if $(PEER),--peer $(PEER))
 
 peer-torch: install
 	$(BIN)/python -m pip install --quiet -e ".[peer]"
