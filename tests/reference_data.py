@@ -5,11 +5,12 @@ the project's network in double precision, same weights), against which our floa
 and Caffe's are both measured; TF32-vs-Caffe32 is reported beside them.
 
 - blobs: max relative error ``max|x - f64| / max|f64|``; ours may be at most ``MARGIN`` times
-  Caffe's (measured ratios 0.5-1.14: both are float32 summations in different orders). Our
+  Caffe's (measured ratios 0.5-1.75: both are float32 summations in different orders). Our
   distance to Caffe's values is reported, not judged: where Caffe's float32 is the inaccurate
   one (a strong LRN, alpha = 1: Caffe 2.4e-5 from float64, ours 1.3e-6), it exceeds 1e-5;
 - input gradients: see :func:`gradient_failures` (branch decisions, rounding where no unit
-  flips, median pixel error no worse than Caffe's within ``MARGIN``);
+  flips, median pixel error no worse than Caffe's within ``MARGIN``, or within float32
+  rounding where near-ties flip);
 - dreams: PSNR (peak 255, ``reference.metrics.psnr``) on the float images, and max |difference|.
 """
 
@@ -28,13 +29,13 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "reference" / "data"
 # Float32 summation order alone moves a blob by ~1e-6 of its largest value (measured 0.4-2e-6
 # for ours and Caffe's against float64, and Caffe against itself on other BLAS kernels).
 BLOB_MAX_REL = 1e-5
-# How much farther from float64 than Caffe's float32 ours may be (blob max-rel, gradient
-# median). Correct float32 kernels differ here: TF's Eigen kernels (AVX2 CPUs) measured up to
-# 1.14x Caffe's; oneDNN's (TF's default on AVX-512 CPUs; its 3x3 convolutions accumulate 1.5-
-# 2.2x Eigen's rounding, measured layer by layer) up to 1.75x for a blob (inception_4c/output
-# at 97x173: 9.5e-7 vs 5.4e-7, i.e. 8 float32 ulps vs 5) and 1.9x for the gradient median at
-# 575x1024 (49 near-tie flips, each moving a patch). Caffe against itself on other OpenBLAS
-# kernels: up to 1.25x. A wrong rule is 10x+ off (tests/test_float64_judge.py).
+# How much farther from float64 than Caffe's float32 ours may be (blob max-rel; gradient
+# median where no unit flips). Correct float32 kernels differ here: TF's Eigen kernels (AVX2
+# CPUs) measured up to 1.14x Caffe's; oneDNN's (TF's default on AVX-512 CPUs; its 3x3
+# convolutions accumulate 1.5-2.2x Eigen's rounding, measured layer by layer) up to 1.75x for a
+# blob (inception_4c/output at 97x173: 9.5e-7 vs 5.4e-7, i.e. 8 float32 ulps vs 5); Caffe
+# against itself on other OpenBLAS kernels: up to 1.25x. A wrong rule is 10x+ off
+# (tests/test_float64_judge.py).
 MARGIN = 2.5
 # Below a few float32 ulps of the scale (small nets, short sums) the order of a summation is
 # all that differs: ratios of such errors mean nothing, so the margin never asks for less.
@@ -96,7 +97,11 @@ def gradient_failures(ours, caffe, truth, branches) -> tuple[str, list[str]]:
     rounding_bar = max(ROUNDING_REL_L2, MARGIN * rel["Caffe32"])
     if branches.flips == 0 and rel["TF32"] > rounding_bar:
         bad.append(f"no branch flips, yet rel L2 {rel['TF32']:.2e} > {rounding_bar:.2e}")
-    if med["TF32"] > max(MARGIN * med["Caffe32"], FLOAT32_FLOOR):
+    # The median pixel error: no worse than Caffe's. Where near-ties flip, each moves a patch
+    # and how many flip is float32 luck (ours 49 at 575x1024 on oneDNN, Caffe's run there far
+    # fewer): then what any correct float32 gradient meets is enough as well.
+    floor = ROUNDING_MEDIAN if branches.flips else FLOAT32_FLOOR
+    if med["TF32"] > max(MARGIN * med["Caffe32"], floor):
         bad.append(f"median {med['TF32']:.2e} > {MARGIN} x Caffe's {med['Caffe32']:.2e}")
     return line, bad
 
