@@ -46,6 +46,8 @@ def _sizes(steps: list[dict]) -> list[str]:
 
 def _failure(error: str) -> str:
     """Short table text for a failed measurement (the JSON keeps the whole message)."""
+    if error.startswith("skipped"):
+        return "skipped"
     return "out of memory" if "memory" in error.lower() else "failed"
 
 
