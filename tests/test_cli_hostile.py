@@ -573,6 +573,28 @@ def test_ctrl_c_while_tensorflow_imports_is_one_line(image, keras_model_file, tm
     assert err.strip() == "deepdream: interrupted"
 
 
+class _InterruptedImport:
+    """A meta-path finder for ``tensorflow`` that fails as a C extension's initialisation does
+    when Ctrl-C lands inside it: ImportError raised from the KeyboardInterrupt."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as interrupt:
+                raise ImportError("initialization failed") from interrupt
+
+
+def test_ctrl_c_inside_an_extension_while_importing_is_an_interrupt(
+    image, keras_model_file, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    monkeypatch.setattr(sys, "meta_path", [_InterruptedImport(), *sys.meta_path])
+    argv = ["dream", image, "-o", tmp_path / "o.png", "--model", keras_model_file]
+    code, err = _run(argv, capsys)
+    assert code == 130 and err == "deepdream: interrupted"
+
+
 def test_zoom_refuses_a_directory_another_process_is_writing(
     image, keras_model_file, tmp_path, capsys
 ):

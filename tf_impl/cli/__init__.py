@@ -52,6 +52,12 @@ def _import_tensorflow_quietly() -> None:
     try:
         os.dup2(devnull, 2)
         import tensorflow  # noqa: F401
+    except ImportError as error:
+        # Ctrl-C inside a C extension's initialisation surfaces as "ImportError:
+        # initialization failed" raised from the KeyboardInterrupt: it is still an interrupt.
+        if isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from error
+        raise
     finally:
         os.dup2(saved, 2)
         os.close(saved)
