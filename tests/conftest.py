@@ -10,6 +10,12 @@ import pytest
 from conversion.synthetic import write_synthetic_model
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# An older CPU emulated by capping oneDNN (OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2):
+# TensorFlow still reads this CPU's own features, so it would keep the oneDNN rewrites it turns
+# off by default on real AVX2-only CPUs, and its bfloat16 matmul then crashes in the capped
+# oneDNN. Turn them off as such a CPU does (before TensorFlow is imported).
+if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_SEED = 0
