@@ -45,7 +45,7 @@ endif
 # (the `sample` extra; a plain install dreams on your own photos).
 # MODEL may be a path, e.g. make dream MODEL=~/Downloads/bvlc_googlenet.caffemodel
 dream: install
-	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.sample_image)" -o dream.png \
+	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.images.sample)" -o dream.png \
 		--model "$(MODEL)" --seed 0
 
 test: install browser

@@ -9,10 +9,10 @@ per convolution, i.e. the forward's multiply-adds again.
 
 from __future__ import annotations
 
-from tf_impl.caffe_layers import CaffeConvolution, CaffeInnerProduct
-from tf_impl.naming import caffe_name
-from tf_impl.network import DreamNet, input_blobs
-from tf_impl.shapes import blob_shapes
+from tf_impl.net.layers import CaffeConvolution, CaffeInnerProduct
+from tf_impl.net.naming import caffe_name
+from tf_impl.net.network import DreamNet, input_blobs
+from tf_impl.net.shapes import blob_shapes
 
 
 def forward_macs(net: DreamNet, blob: str, height: int, width: int) -> int:

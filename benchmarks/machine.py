@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model
+from tf_impl.host.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model
 
 _STATUS = Path("/proc/self/status")
 

@@ -80,7 +80,7 @@ def measure(net, model_path: Path, workdir: Path, smoke: bool) -> dict:
     the dreams, this process for the gradient check. ``model_path``: ``net`` saved as a
     ``.keras`` file, which the workers load."""
     from benchmarks.suite import SIZES
-    from tf_impl.machine_memory import available_memory
+    from tf_impl.host.memory import available_memory
 
     variants = []
     for size in [] if smoke else VARIANT_SIZES:
@@ -126,9 +126,9 @@ def gradient_row(net, size: tuple[int, int], tile: tuple[int, int]) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from tf_impl.dream import DEFAULT_END, NO_GUIDE, dreamer_for
-    from tf_impl.objectives import L2
-    from tf_impl.tiling import TilePolicy, plan_tiles
+    from tf_impl.dream.deepdream import DEFAULT_END, NO_GUIDE, dreamer_for
+    from tf_impl.dream.objectives import L2
+    from tf_impl.dream.tiling import TilePolicy, plan_tiles
 
     objective = L2(DEFAULT_END)
     image = np.random.default_rng(0).uniform(-100, 100, (*size, 3)).astype(np.float32)
@@ -160,8 +160,8 @@ def _variant_worker(model_path: str, variant: str, height: int, width: int) -> d
     import tensorflow as tf
 
     from benchmarks.tf_workloads import bare_gradient, dream_step, timed
-    from tf_impl.dream import DEFAULT_END
-    from tf_impl.models import load_net
+    from tf_impl.dream.deepdream import DEFAULT_END
+    from tf_impl.models.loading import load_net
 
     net = load_net(model_path, None)
     if variant == "tf-dream-step":
@@ -181,11 +181,11 @@ def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget
     with the dream timed alone: a uint8 image in, 8-bit file out."""
     import numpy as np
 
-    from tf_impl.dream import deepdream
-    from tf_impl.images import save_rgb
-    from tf_impl.models import load_net
-    from tf_impl.objectives import L2
-    from tf_impl.tiling import TilePolicy, plan_tiles
+    from tf_impl.dream.deepdream import deepdream
+    from tf_impl.dream.objectives import L2
+    from tf_impl.dream.tiling import TilePolicy, plan_tiles
+    from tf_impl.images.files import save_rgb
+    from tf_impl.models.loading import load_net
 
     net = load_net(model_path, None)
     rng = np.random.default_rng(height * width)

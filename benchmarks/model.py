@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from conversion.synthetic import write_synthetic_model
-from tf_impl.convert import convert_caffemodel
-from tf_impl.network import DreamNet
+from tf_impl.models.convert import convert_caffemodel
+from tf_impl.net.network import DreamNet
 
 WEIGHTS_SEED = 0
 SHARED = Path(os.environ.get("DEEPDREAM_SHARED", Path(__file__).resolve().parents[2] / "shared"))

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.suite import SIZES
-from tf_impl.network import DreamNet
+from tf_impl.net.network import DreamNet
 
 BLOB = "inception_4c/output"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
 from reference.cases import NOTEBOOK_DEFAULTS
-from tf_impl.settings import NOTEBOOK
+from tf_impl.dream.settings import NOTEBOOK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SMOKE_SIZE = "210x373"

@@ -22,9 +22,9 @@ from benchmarks.caffe_worker import CaffeWorker
 from benchmarks.flops import step_gflop
 from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
 from reference.metrics import nudge_ulp, psnr
-from tf_impl.dream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
-from tf_impl.network import DreamNet
-from tf_impl.objectives import L2
+from tf_impl.dream.deepdream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
+from tf_impl.dream.objectives import L2
+from tf_impl.net.network import DreamNet
 
 # Name -> (height, width): the sky image's four octaves (notebook defaults), 1080p and 4K.
 SIZES = {

@@ -5,7 +5,7 @@ One round renders one whole group (``batch`` channels, each batch element ascend
 channel); seconds per channel = round time / batch, stored in ``extra_info`` with the CPU
 seconds per channel (all threads): on a shared machine the wall time grows with the load,
 the CPU time much less, and CPU time / cores bounds the unloaded wall time from below.
-The batch is the default's (:class:`tf_impl.render_settings.RenderSettings`);
+The batch is the default's (:class:`tf_impl.atlas.render_settings.RenderSettings`);
 ``BENCH_ATLAS_BATCHES=1,4,8,16`` adds the sweep that chose it.
 """
 
@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import pytest
 
-from tf_impl.feature_render import ChannelRenderer
-from tf_impl.render_settings import RenderSettings
+from tf_impl.atlas.render import ChannelRenderer
+from tf_impl.atlas.render_settings import RenderSettings
 
 BLOB = "inception_3b/output"
 SWEEP = [int(b) for b in os.environ.get("BENCH_ATLAS_BATCHES", "").split(",") if b]
@@ -28,7 +28,7 @@ SWEEP = [int(b) for b in os.environ.get("BENCH_ATLAS_BATCHES", "").split(",") if
 @pytest.fixture(scope="module")
 def net():
     """The synthetic GoogLeNet (speed does not depend on the weights)."""
-    from tf_impl.models import load_net
+    from tf_impl.models.loading import load_net
 
     return load_net("synthetic")
 

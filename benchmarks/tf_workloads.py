@@ -16,12 +16,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.caffe_layers import CaffeLRN
-from tf_impl.dream import DEFAULT_END, NO_GUIDE, dreamer_for
-from tf_impl.network import DreamNet, run_model
-from tf_impl.objectives import L2
-from tf_impl.precision import bfloat16_net
-from tf_impl.settings import NOTEBOOK
+from tf_impl.dream.deepdream import DEFAULT_END, NO_GUIDE, dreamer_for
+from tf_impl.dream.objectives import L2
+from tf_impl.dream.precision import bfloat16_net
+from tf_impl.dream.settings import NOTEBOOK
+from tf_impl.net.layers import CaffeLRN
+from tf_impl.net.network import DreamNet, run_model
 
 IMAGE_SPEC = tf.TensorSpec([None, None, 3], tf.float32, name="image")
 BARE_MODES = ("eager", "function", "xla")
@@ -51,7 +51,8 @@ def bare_gradient(model: keras.Model, mode: str) -> Callable[[tf.Tensor], tf.Ten
 
 def dream_step(net: DreamNet, end: str = DEFAULT_END) -> Callable[[tf.Tensor], tf.Tensor]:
     """One complete notebook step (roll, forward, gradient, normalise, unroll, clip) through the
-    project's cached compiled :class:`~tf_impl.dream.Dreamer`, the same one ``deepdream`` uses."""
+    project's cached compiled :class:`~tf_impl.dream.deepdream.Dreamer`, the same one
+    ``deepdream`` uses."""
     dreamer = dreamer_for(net, L2(end))
     offset = tf.constant(STEP_OFFSET, tf.int32)
     step_size, clip = tf.constant(NOTEBOOK.step_size), tf.constant(NOTEBOOK.clip)
@@ -84,8 +85,8 @@ def matmul_gflops(n: int = 2048, reps: int = 5, device: str = "/CPU:0") -> dict:
 
 def mixed_precision_net(net: DreamNet, dtype: str = "bfloat16") -> DreamNet:
     """A copy of ``net`` computing in ``dtype``, outputs cast back to float32 by
-    :func:`~tf_impl.network.run_model`. bfloat16: the project's bfloat16 net, what
-    ``--precision bfloat16`` dreams with (:func:`tf_impl.precision.bfloat16_net`: every
+    :func:`~tf_impl.net.network.run_model`. bfloat16: the project's bfloat16 net, what
+    ``--precision bfloat16`` dreams with (:func:`tf_impl.dream.precision.bfloat16_net`: every
     layer in bfloat16). float16: Keras mixed precision (float32 weights cast per layer;
     LRN kept float32)."""
     if dtype == "bfloat16":

@@ -8,7 +8,7 @@ both frameworks run the very same layers:
 - Convolution: symmetric zero padding, stride, dilation, groups; weights in Caffe's OIHW
   layout, which is PyTorch's.
 - Pooling: MAX or AVE with Caffe's ceil rounding and its rule that drops a last window
-  starting inside the padding (:func:`tf_impl.caffe_layers.caffe_pooled_size`). PyTorch's
+  starting inside the padding (:func:`tf_impl.net.layers.caffe_pooled_size`). PyTorch's
   ceil mode applies that rule on every layer, Caffe only on padded ones; the two differ only
   where a window could start past an unpadded input (kernel < stride), which is refused. In
   FLOOR mode neither drops a window (Caffe needs pad < kernel). The AVE divisor counts
@@ -316,8 +316,8 @@ def contenders(spec: NetSpec, net, threads: int, compiled: bool = False) -> list
     the whole graph is at fault. Eager was sound at every size."""
     from benchmarks.suite import Contender  # imports TensorFlow, as the grid already has
     from benchmarks.tf_workloads import STEP_OFFSET
-    from tf_impl.dream import DEFAULT_END
-    from tf_impl.settings import NOTEBOOK
+    from tf_impl.dream.deepdream import DEFAULT_END
+    from tf_impl.dream.settings import NOTEBOOK
 
     torch.set_num_threads(threads)
     lower, upper = net.input_bounds()

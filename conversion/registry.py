@@ -13,7 +13,7 @@ model registry does. Three kinds:
 - ``synthetic``: GoogLeNet with the project's seeded synthetic weights
   (:mod:`conversion.synthetic`), generated on the spot; its metadata says so.
 
-This module knows nothing of TensorFlow: ``tf_impl.models`` builds the networks.
+This module knows nothing of TensorFlow: ``tf_impl.models.loading`` builds the networks.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class ModelInfo:
         channel_order: ``"BGR"`` or ``"RGB"``: network input = (pixels - mean) * scale.
         scale: see ``channel_order``.
         default_layer: the blob to dream on by default; ``None`` means the notebook's
-            (``tf_impl.settings.NOTEBOOK.end``).
+            (``tf_impl.dream.settings.NOTEBOOK.end``).
         description: one or two sentences for listings and error messages.
         license: terms under which the weights are published.
     """

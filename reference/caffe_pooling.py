@@ -1,5 +1,5 @@
 """A NumPy restatement of Caffe's CPU pooling loops (pooling_layer.cpp), for one channel-last
-image: an independent check of :class:`tf_impl.caffe_layers.CaffePooling` at edge cases
+image: an independent check of :class:`tf_impl.net.layers.CaffePooling` at edge cases
 GoogLeNet never reaches (padding with stride > 1, windows dropped by the padding rule)."""
 
 from __future__ import annotations

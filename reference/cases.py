@@ -9,7 +9,7 @@ NumPy keeps stable across versions); stored per size are a few blobs (a channel 
 the wide ones) and the input gradient of 0.5 * sum(a^2) at ``inception_4c/output`` (a central
 crop at the two largest sizes, to keep the files small).
 
-Dream cases: the notebook's defaults (``tf_impl.settings.NOTEBOOK``: 4 octaves x 10 steps,
+Dream cases: the notebook's defaults (``tf_impl.dream.settings.NOTEBOOK``: 4 octaves x 10 steps,
 octave scale 1.4, step 1.5, jitter 32, clip) on a procedural 200x300 test image, with the
 jitter drawn like the notebook from ``np.random.RandomState(seed)``; the same with 1 step per
 octave ("short" dreams, which stay comparable pixel for pixel); and 3 frames of the zoom loop
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference.test_image import make_image
-from tf_impl.settings import NOTEBOOK, ZOOM_STEP
+from tf_impl.dream.settings import NOTEBOOK, ZOOM_STEP
 
 WEIGHTS_SEED = 0
 WEIGHTS_FORMAT = "V1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tf_impl.cpu_features import cpu_flags, cpu_model
+from tf_impl.host.cpu_features import cpu_flags, cpu_model
 
 # The extensions that decide which float32 kernels OpenBLAS and oneDNN run.
 VECTOR_EXTENSIONS = (

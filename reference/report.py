@@ -138,7 +138,7 @@ class Model:
 
     caffemodel: Path
     prototxt: Path
-    net: object  # tf_impl.network.DreamNet
+    net: object  # tf_impl.net.network.DreamNet
 
 
 def measure(model: Model, quick: bool, workdir: Path) -> Runs:
@@ -151,8 +151,8 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     from reference.generate import forward_job, store_forward
     from reference.metrics import max_rel, median_rel, rel_l2
     from reference.opencv_forward import cut_prototxt, opencv_blobs
-    from tf_impl.dream import input_gradient
-    from tf_impl.shapes import blob_shapes
+    from tf_impl.dream.deepdream import input_gradient
+    from tf_impl.net.shapes import blob_shapes
 
     arrays, _ = _load("forward")
     sizes = [(97, 173)] if quick else list(cases.SIZES)
@@ -305,7 +305,7 @@ def gradient_section(page: Page, runs: Runs) -> None:
 
 
 def _tf_dream(net, image, offsets, iter_n: int):
-    from tf_impl.dream import deepdream
+    from tf_impl.dream.deepdream import deepdream
 
     end = cases.DREAMS[DREAM][0]
     return deepdream(net, image, end=end, iter_n=iter_n, offsets=offsets)
@@ -478,7 +478,7 @@ def pooling_section(page: Page, workdir: Path, quick: bool) -> None:
 def build(out: Path, quick: bool) -> Path:
     """Measure and write ``out``/index.html and its PNGs; returns the page's path."""
     from reference.generate import build_model
-    from tf_impl.convert import convert_caffemodel
+    from tf_impl.models.convert import convert_caffemodel
 
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):

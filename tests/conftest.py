@@ -47,7 +47,7 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def nets(model_files):
     """{'V1': net from the V1 caffemodel alone, 'V2': net from V2 caffemodel + prototxt}."""
-    from tf_impl.convert import convert_caffemodel  # imports TensorFlow: after the log level
+    from tf_impl.models.convert import convert_caffemodel  # imports TensorFlow: after the log level
 
     return {
         "V1": convert_caffemodel(model_files["V1"]),
@@ -81,7 +81,7 @@ def keras_model_file(net, tmp_path_factory) -> Path:
 def synthetic_model_file(net, tmp_path_factory) -> Path:
     """The synthetic GoogLeNet as a .keras file whose metadata says its weights are synthetic
     (as ``--model synthetic`` gives), so what is made with it must carry the label."""
-    from tf_impl.network import DreamNet
+    from tf_impl.net.network import DreamNet
 
     labelled = DreamNet(
         net.keras_model,

@@ -29,10 +29,10 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.caffe_files import NetSpec
-from tf_impl.caffe_layers import CaffeLeakyReLU, CaffePooling
-from tf_impl.keras_builder import build_keras_model
-from tf_impl.naming import keras_name
-from tf_impl.network import input_blobs
+from tf_impl.net.builder import build_keras_model
+from tf_impl.net.layers import CaffeLeakyReLU, CaffePooling
+from tf_impl.net.naming import keras_name
+from tf_impl.net.network import input_blobs
 
 # A unit is a near-tie when float64 puts it within this fraction of its blob's largest |value|
 # of a ReLU kink, or its window's best two values within it: 5x the worst float32 blob error

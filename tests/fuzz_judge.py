@@ -11,8 +11,8 @@ from conversion.caffe_files import build_net_spec
 from reference import cases, fuzz
 from tests import reference_data as ref
 from tests.float64_judge import Float64Net
-from tf_impl.convert import convert_caffemodel
-from tf_impl.dream import input_gradient
+from tf_impl.dream.deepdream import input_gradient
+from tf_impl.models.convert import convert_caffemodel
 
 
 def converted(net: fuzz.FuzzNet, directory: Path):

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from reference.caffe_pooling import caffe_pool, pooled_length
-from tf_impl.caffe_layers import CaffeInnerProduct, CaffeLRN, CaffePooling, caffe_pooled_size
+from tf_impl.net.layers import CaffeInnerProduct, CaffeLRN, CaffePooling, caffe_pooled_size
 
 POOL_CASES = [
     # kernel, stride, pad: GoogLeNet's three, then padded/strided ones that hit the drop rule

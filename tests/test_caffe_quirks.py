@@ -13,7 +13,7 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import build_net_spec, read_caffemodel, read_prototxt
 from conversion.errors import DeepDreamError
 from conversion.splits import insert_splits
-from tf_impl.convert import convert_caffemodel
+from tf_impl.models.convert import convert_caffemodel
 
 
 def _net(text: str) -> pb.NetParameter:

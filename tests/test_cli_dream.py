@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tf_impl.cli import main
-from tf_impl.images import load_rgb
+from tf_impl.images.files import load_rgb
 
 FAST = ["--octaves", "2", "--steps", "2", "--quiet", "--seed", "0"]
 

@@ -10,8 +10,8 @@ from conversion.caffe_files import build_net_spec, read_caffemodel
 from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.synthetic import synthetic_googlenet
-from tf_impl.convert import convert_caffemodel
-from tf_impl.network import load_dreamnet
+from tf_impl.models.convert import convert_caffemodel
+from tf_impl.net.network import load_dreamnet
 
 
 def _write(path, net: pb.NetParameter):
@@ -137,7 +137,7 @@ def test_unknown_blob_suggests_close_names(net):
 def test_keras_names_are_valid_and_reversible(name):
     import re
 
-    from tf_impl.naming import caffe_name, keras_name
+    from tf_impl.net.naming import caffe_name, keras_name
 
     escaped = keras_name(name)
     assert re.fullmatch(r"[A-Za-z0-9_.>-]+", escaped) and "/" not in escaped

@@ -1,4 +1,5 @@
-"""DeepDream semantics (tf_impl.dream, tf_impl.objectives) against independent re-statements.
+"""DeepDream semantics (tf_impl.dream.deepdream, tf_impl.dream.objectives) against independent
+re-statements.
 
 The notebook's ``make_step`` and ``deepdream`` are re-stated here in NumPy/SciPy (float64) and
 compared with the compiled TensorFlow versions, with fixed jitter offsets. For an exact
@@ -27,7 +28,7 @@ import pytest
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.dream import (
+from tf_impl.dream.deepdream import (
     DEFAULT_END,
     Dreamer,
     check_dream_size,
@@ -37,10 +38,10 @@ from tf_impl.dream import (
     jitter_offsets,
     octave_sizes,
 )
-from tf_impl.network import DreamNet
-from tf_impl.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
-from tf_impl.resample import zoom_bilinear_graph
-from tf_impl.shapes import blob_shapes
+from tf_impl.dream.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
+from tf_impl.dream.resample import zoom_bilinear_graph
+from tf_impl.net.network import DreamNet
+from tf_impl.net.shapes import blob_shapes
 
 nd = pytest.importorskip("scipy.ndimage")
 

@@ -13,9 +13,9 @@ from conversion.caffe_schema_pb2 import LayerParameter
 from reference import cases
 from tests import reference_data as ref
 from tests.float64_judge import Float64Net
-from tf_impl.dream import input_gradient
-from tf_impl.keras_builder import build_keras_model
-from tf_impl.network import DreamNet
+from tf_impl.dream.deepdream import input_gradient
+from tf_impl.net.builder import build_keras_model
+from tf_impl.net.network import DreamNet
 
 SIZE = (97, 173)
 

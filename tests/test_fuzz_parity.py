@@ -14,7 +14,7 @@ from reference import cases, fuzz
 from reference.metrics import sha256
 from tests import fuzz_judge
 from tests import reference_data as ref
-from tf_impl.convert import convert_caffemodel
+from tf_impl.models.convert import convert_caffemodel
 
 NAMES = [net.name for net in fuzz.NETS]
 

@@ -45,8 +45,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_impl.dream import deepdream
-from tf_impl.images import to_uint8
+from tf_impl.dream.deepdream import deepdream
+from tf_impl.images.files import to_uint8
 
 WEIGHTS_ENV = "DEEPDREAM_BVLC_GOOGLENET_CAFFEMODEL"
 SEEDS = (1, 2, 3)
@@ -88,7 +88,7 @@ def jpeg_settings(path: Path) -> dict:
 
 
 def as_published(rgb: np.ndarray, settings: dict) -> np.ndarray:
-    """The notebook's display conversion (:func:`~tf_impl.images.to_uint8`) through a JPEG
+    """The notebook's display conversion (:func:`~tf_impl.images.files.to_uint8`) through a JPEG
     written with ``settings`` (see :func:`jpeg_settings`) and back: (H, W, 3) float32."""
     buffer = io.BytesIO()
     Image.fromarray(to_uint8(rgb)).save(buffer, "jpeg", **settings)
@@ -155,7 +155,7 @@ def real_net():
         pytest.skip(f"{WEIGHTS_ENV} is not set (the real bvlc_googlenet.caffemodel)")
     if not Path(path).is_file():
         pytest.skip(f"{WEIGHTS_ENV}={path}: no such file")
-    from tf_impl.convert import convert_caffemodel
+    from tf_impl.models.convert import convert_caffemodel
 
     return convert_caffemodel(path)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conversion.errors import DeepDreamError
-from tf_impl.dream import deepdream
-from tf_impl.models import load_keras_app
+from tf_impl.dream.deepdream import deepdream
+from tf_impl.models.loading import load_keras_app
 
 
 @pytest.fixture(scope="module")

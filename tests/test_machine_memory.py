@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tf_impl.machine_memory import DeviceMemory, gpu_memory, step_memory
+from tf_impl.host.memory import DeviceMemory, gpu_memory, step_memory
 
 HOST = (12 * 10**9, "MemAvailable")
 

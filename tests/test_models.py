@@ -9,7 +9,7 @@ import pytest
 
 from conversion import registry
 from conversion.download import sha1_of
-from tf_impl.models import load_net
+from tf_impl.models.loading import load_net
 
 
 @pytest.fixture()
@@ -47,9 +47,9 @@ def test_named_model_is_converted_once_and_cached(named_model, net, tmp_path):
 
 
 def test_stale_cached_conversion_is_redone(named_model, tmp_path, monkeypatch):
-    import tf_impl.convert
+    import tf_impl.models.convert
 
     load_net(named_model.name)
-    monkeypatch.setattr(tf_impl.convert, "CONVERTER_VERSION", 999)
+    monkeypatch.setattr(tf_impl.models.convert, "CONVERTER_VERSION", 999)
     net = load_net(named_model.name)
     assert net.metadata["converter_version"] == 999

@@ -27,7 +27,7 @@ from reference import cases, fuzz
 from reference.caffe_pooling import caffe_pool
 from reference.metrics import max_rel
 from tests import reference_data as ref
-from tf_impl.shapes import blob_shapes
+from tf_impl.net.shapes import blob_shapes
 
 pytest.importorskip("onnxruntime")
 

@@ -14,7 +14,7 @@ import pytest
 
 from conversion.googlenet import googlenet_deploy
 from reference.opencv_forward import cut_prototxt, opencv_blobs
-from tf_impl.shapes import blob_shapes
+from tf_impl.net.shapes import blob_shapes
 
 pytest.importorskip("cv2")
 

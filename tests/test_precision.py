@@ -1,4 +1,4 @@
-"""bfloat16 nets (``tf_impl.precision``, ``--precision bfloat16``): every layer in bfloat16,
+"""bfloat16 nets (``tf_impl.dream.precision``, ``--precision bfloat16``): every layer in bfloat16,
 the dream's own arithmetic in float32, the CLI option end to end, and the note on CPUs
 without bfloat16 instructions."""
 
@@ -11,14 +11,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tf_impl import cpu_features
-from tf_impl.caffe_layers import CaffeConvolution, CaffeInnerProduct, CaffeLRN, CaffePooling
 from tf_impl.cli import main
-from tf_impl.dream import dreamer_for
-from tf_impl.images import load_rgb
-from tf_impl.network import input_blobs
-from tf_impl.objectives import L2
-from tf_impl.precision import bfloat16_net, slow_precision_note
+from tf_impl.dream.deepdream import dreamer_for
+from tf_impl.dream.objectives import L2
+from tf_impl.dream.precision import bfloat16_net, slow_precision_note
+from tf_impl.host import cpu_features
+from tf_impl.images.files import load_rgb
+from tf_impl.net.layers import CaffeConvolution, CaffeInnerProduct, CaffeLRN, CaffePooling
+from tf_impl.net.network import input_blobs
 
 # bfloat16 keeps 8 significant bits: machine epsilon 2^-8 (a rounding moves a value by at
 # most half of that, relatively). A layer that computes new values rounds them: a

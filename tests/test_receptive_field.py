@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.receptive_field import receptive_field
+from tf_impl.net.receptive_field import receptive_field
 
 
 @pytest.mark.parametrize(

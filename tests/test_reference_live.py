@@ -35,8 +35,8 @@ from reference.generate import (
 from reference.metrics import max_diff, max_rel, median_rel, psnr, rel_l2
 from reference.test_image import make_image
 from tests import reference_data as ref
-from tf_impl.dream import deepdream, input_gradient
-from tf_impl.zoom_sequence import zoom_sequence_frames
+from tf_impl.dream.deepdream import deepdream, input_gradient
+from tf_impl.dream.zoom import zoom_sequence_frames
 
 pytestmark = [
     pytest.mark.caffe,
@@ -202,7 +202,7 @@ def other_weights(workdir, model_files):
     from conversion.caffe_files import build_net_spec
     from conversion.synthetic import write_synthetic_model
     from tests.float64_judge import Float64Net
-    from tf_impl.convert import convert_caffemodel
+    from tf_impl.models.convert import convert_caffemodel
 
     model, prototxt = write_synthetic_model(workdir / "other", OTHER_SEED, "V2", "other_v2")
     net = convert_caffemodel(model, prototxt)

@@ -27,8 +27,8 @@ from reference import cases
 from reference.metrics import max_diff, psnr, sha256
 from reference.test_image import make_image
 from tests import reference_data as ref
-from tf_impl.dream import deepdream, input_gradient, jitter_offsets
-from tf_impl.zoom_sequence import zoom_sequence_frames
+from tf_impl.dream.deepdream import deepdream, input_gradient, jitter_offsets
+from tf_impl.dream.zoom import zoom_sequence_frames
 
 SIZE_IDS = [cases.size_key(s) for s in cases.SIZES]
 

@@ -1,4 +1,5 @@
-"""tf_impl.resample against scipy.ndimage (order=1), the resampling the DeepDream notebook uses.
+"""tf_impl.dream.resample against scipy.ndimage (order=1), the resampling the DeepDream
+notebook uses.
 
 Data are random float32 images in 0..255. Tolerance: max abs error <= 1e-5 on that 0..255 range
 (``ATOL``), which is below one float32 ulp for values >= 128 (ulp 1.5e-5), so in practice the
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_impl.resample import (
+from tf_impl.dream.resample import (
     affine_zoom_center,
     affine_zoom_center_graph,
     zoom_bilinear,

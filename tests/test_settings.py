@@ -8,8 +8,8 @@ from PIL import Image
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli import build_parser, main
-from tf_impl.dream import deepdream
-from tf_impl.settings import NOTEBOOK, DreamSettings, check_zoom, flag
+from tf_impl.dream.deepdream import deepdream
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings, check_zoom, flag
 
 # (setting, CLI value, API value): each out of its range.
 BAD = [

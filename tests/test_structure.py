@@ -44,7 +44,7 @@ def test_conversion_and_cli_parser_load_without_tensorflow():
     before TensorFlow loads."""
     code = (
         "import sys, conversion.caffe_files, conversion.download, conversion.synthetic\n"
-        "import tf_impl.settings\n"
+        "import tf_impl.dream.settings\n"
         "from tf_impl.cli import build_parser\n"
         "build_parser()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"

@@ -19,14 +19,14 @@ import tensorflow as tf
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli import main
-from tf_impl.dream import NO_GUIDE, deepdream, dreamer_for
-from tf_impl.images import load_rgb, save_rgb
-from tf_impl.memory import step_memory_bytes
-from tf_impl.models import load_keras_app
-from tf_impl.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
-from tf_impl.receptive_field import blob_reach
-from tf_impl.tiling import TilePolicy, plan_tiles
-from tf_impl.zoom_sequence import zoom_sequence_frames
+from tf_impl.dream.deepdream import NO_GUIDE, deepdream, dreamer_for
+from tf_impl.dream.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
+from tf_impl.dream.tiling import TilePolicy, plan_tiles
+from tf_impl.dream.zoom import zoom_sequence_frames
+from tf_impl.images.files import load_rgb, save_rgb
+from tf_impl.models.loading import load_keras_app
+from tf_impl.net.receptive_field import blob_reach
+from tf_impl.net.step_memory import step_memory_bytes
 
 TOLERANCE = 1e-5
 SMALL_TILES = TilePolicy(tile=(64, 64))

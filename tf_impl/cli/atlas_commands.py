@@ -10,9 +10,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from conversion.errors import DeepDreamError
+from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.cli.options import add_model_options, parse_channels
 from tf_impl.cli.parsing import finite_float
-from tf_impl.render_settings import RenderSettings
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
@@ -119,9 +119,9 @@ def run_atlas(args) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
     from tqdm import tqdm
 
-    from tf_impl.atlas import check_writable_dir, pending_count, plan_atlas, render_atlas
-    from tf_impl.image_crops import load_image_folder
-    from tf_impl.models import load_net
+    from tf_impl.atlas.atlas_dir import check_writable_dir, pending_count, plan_atlas, render_atlas
+    from tf_impl.atlas.dataset_crops import load_image_folder
+    from tf_impl.models.loading import load_net
 
     if args.images and not args.html:
         raise DeepDreamError("--images goes with --html (the crops are shown on the site)")
@@ -142,8 +142,8 @@ def run_atlas(args) -> int:
 
 
 def _write_site(net, root, blobs, images) -> None:
-    from tf_impl.atlas_site import write_site
-    from tf_impl.image_crops import strongest_crops
+    from tf_impl.atlas.dataset_crops import strongest_crops
+    from tf_impl.atlas.site import write_site
 
     crops = strongest_crops(net, images, blobs) if images else None
     index = write_site(root, crops, images)
@@ -152,10 +152,10 @@ def _write_site(net, root, blobs, images) -> None:
 
 def run_page(args) -> int:
     """Write the site of an existing atlas directory."""
-    from tf_impl.atlas import AtlasDir, check_writable_dir
-    from tf_impl.atlas_site import write_site
-    from tf_impl.image_crops import load_image_folder
-    from tf_impl.models import load_net
+    from tf_impl.atlas.atlas_dir import AtlasDir, check_writable_dir
+    from tf_impl.atlas.dataset_crops import load_image_folder
+    from tf_impl.atlas.site import write_site
+    from tf_impl.models.loading import load_net
 
     atlas = AtlasDir(check_writable_dir(args.atlas))
     index = atlas.index()
@@ -174,12 +174,12 @@ def run_channels(args) -> int:
     """Print, and optionally write, the channels an image excites most."""
     import numpy as np
 
-    from tf_impl.atomic import atomic_output, check_output_file
-    from tf_impl.channel_overlay import overlay_sheet
-    from tf_impl.channel_stats import blob_activations, channel_stats, top_channels
-    from tf_impl.images import check_output_path, load_rgb, save_rgb
-    from tf_impl.models import load_net
-    from tf_impl.provenance import model_title, weights_label
+    from conversion.outputs import atomic_output, check_output_file
+    from tf_impl.atlas.overlay import overlay_sheet
+    from tf_impl.images.files import check_output_path, load_rgb, save_rgb
+    from tf_impl.models.loading import load_net
+    from tf_impl.models.provenance import model_title, weights_label
+    from tf_impl.net.channel_stats import blob_activations, channel_stats, top_channels
 
     if args.json:
         check_output_file(args.json, (".json",), (args.image,))

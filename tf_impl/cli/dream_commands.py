@@ -12,7 +12,7 @@ from tqdm import tqdm
 from conversion.errors import DeepDreamError
 from tf_impl.cli.options import add_model_options
 from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed
-from tf_impl.settings import (
+from tf_impl.dream.settings import (
     NOTEBOOK,
     PRECISIONS,
     ZOOM_STEP,
@@ -210,15 +210,15 @@ def _check_octave_count(settings: DreamSettings, height: int, width: int) -> Non
 
 def _input_files(args) -> tuple:
     """Every file the command reads: the image, guide, model file and prototxt."""
-    from tf_impl.model_files import model_file
+    from tf_impl.models.files import model_file
 
     return (args.input, args.guide, args.guide_channels, model_file(args.model), args.prototxt)
 
 
 def _check_inputs(args) -> None:
     """Before TensorFlow: settings, model arguments, the images (kept on ``args``)."""
-    from tf_impl.images import load_rgb
-    from tf_impl.model_files import check_model_arguments
+    from tf_impl.images.files import load_rgb
+    from tf_impl.models.files import check_model_arguments
 
     args.settings = _settings(args)
     check_model_arguments(args.model, args.prototxt)
@@ -230,7 +230,7 @@ def _check_inputs(args) -> None:
 
 def check_dream(args) -> None:
     """``dream``'s checks that need no TensorFlow (run before it is imported)."""
-    from tf_impl.images import check_output_path
+    from tf_impl.images.files import check_output_path
 
     check_output_path(args.output, _input_files(args))
     _check_inputs(args)
@@ -238,7 +238,7 @@ def check_dream(args) -> None:
 
 def check_zoom_args(args) -> None:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
-    from tf_impl.atomic import check_not_an_input, check_output_file, probe_writable
+    from conversion.outputs import check_not_an_input, check_output_file, probe_writable
 
     check_zoom(args.frames, args.scale)
     out_dir = Path(args.output)
@@ -264,9 +264,9 @@ def _prepare(args):
     """Load the model and build the objective; check the sizes and memory the dream needs."""
     # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
     # only after the arguments are checked. The same holds in the commands below.
-    from tf_impl.models import load_net
-    from tf_impl.objectives import make_objective
-    from tf_impl.precision import slow_precision_note, with_precision
+    from tf_impl.dream.objectives import make_objective
+    from tf_impl.dream.precision import slow_precision_note, with_precision
+    from tf_impl.models.loading import load_net
 
     note = slow_precision_note(args.precision)
     if note:
@@ -292,8 +292,8 @@ def _prepare(args):
 
 def _check_sizes(net, objective, args) -> None:
     from tf_impl.cli.limits import check_memory
-    from tf_impl.dream import check_dream_size, octave_sizes
-    from tf_impl.input_size import check_image_fits
+    from tf_impl.dream.deepdream import check_dream_size, octave_sizes
+    from tf_impl.net.input_size import check_image_fits
 
     height, width = args.rgb.shape[:2]
     check_image_fits(net, objective.blobs, height, width, "image")
@@ -305,7 +305,7 @@ def _check_sizes(net, objective, args) -> None:
     check_dream_size(
         net, objective.blobs, octave_sizes(height, width, settings.octave_n, settings.octave_scale)
     )
-    from tf_impl.tiling import TilePolicy, default_max_memory, plan_tiles
+    from tf_impl.dream.tiling import TilePolicy, default_max_memory, plan_tiles
 
     max_memory = default_max_memory() if args.max_memory is None else args.max_memory
     args.tiling = TilePolicy(max_memory=max_memory, tile=args.tile)
@@ -338,8 +338,8 @@ def _dream_kwargs(settings: DreamSettings, objective, guide, tiling) -> dict:
 
 def run_dream(args) -> int:
     """Dream on one image and write it (atomically)."""
-    from tf_impl.dream import deepdream
-    from tf_impl.images import save_rgb
+    from tf_impl.dream.deepdream import deepdream
+    from tf_impl.images.files import save_rgb
 
     net, objective = _prepare(args)
     settings = args.settings
@@ -361,7 +361,7 @@ def run_dream(args) -> int:
 def _zoom_identity(args, objective) -> dict:
     """What identifies a zoom run besides the dream settings: every input's contents."""
     from conversion.download import sha1_of
-    from tf_impl.model_files import model_file
+    from tf_impl.models.files import model_file
 
     def contents(path):
         return None if path is None else sha1_of(Path(path))
@@ -382,8 +382,8 @@ def _zoom_identity(args, objective) -> dict:
 
 def run_zoom(args) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
-    from tf_impl.atomic import directory_lock
-    from tf_impl.zoom_sequence import run_zoom_sequence, write_animation
+    from conversion.outputs import directory_lock
+    from tf_impl.dream.zoom import run_zoom_sequence, write_animation
 
     out_dir = Path(args.output)
     net, objective = _prepare(args)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conversion.errors import DeepDreamError
-from tf_impl.atomic import check_output_file
+from conversion.outputs import check_output_file
 from tf_impl.cli.model_commands import add_pooling_field13_option
 
 

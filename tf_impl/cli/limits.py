@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conversion.errors import DeepDreamError
-from tf_impl.machine_memory import available_memory, gpu_memory, step_memory
-from tf_impl.memory import step_memory_bytes
-from tf_impl.network import DreamNet
+from tf_impl.host.memory import available_memory, gpu_memory, step_memory
+from tf_impl.net.network import DreamNet
+from tf_impl.net.step_memory import step_memory_bytes
 
 # Whole-image float32 (H, W, 3) arrays alive during a tiled dream: the image and its gradient
 # through the steps (the uint8 input beside them), and at the last octave's start the image,

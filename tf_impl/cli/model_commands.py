@@ -8,9 +8,9 @@ import re
 import numpy as np
 
 from conversion.errors import DeepDreamError
-from tf_impl.atomic import atomic_output, check_output_file
+from conversion.outputs import atomic_output, check_output_file
 from tf_impl.cli.parsing import HelpFormatter
-from tf_impl.model_files import check_model_arguments, model_file
+from tf_impl.models.files import check_model_arguments, model_file
 
 OFFLINE = "deepdream synthetic-model -o synthetic.keras"
 
@@ -78,10 +78,10 @@ def register(subparsers) -> None:
         "DeepDream notebook does: RGB->BGR minus the mean) and save the chosen blobs as "
         "float32 arrays in Caffe's NCHW layout, keyed by their Caffe names.",
         epilog="examples (the sample photo comes with matplotlib):\n"
-        '  deepdream blobs bvlc_googlenet "$(python -m tf_impl.sample_image)" '
+        '  deepdream blobs bvlc_googlenet "$(python -m tf_impl.images.sample)" '
         "--blob inception_4c/output --blob inception_3b/5x5_reduce -o blobs.npz\n"
         f"  {OFFLINE}          # offline: random weights\n"
-        '  deepdream blobs synthetic.keras "$(python -m tf_impl.sample_image)" '
+        '  deepdream blobs synthetic.keras "$(python -m tf_impl.images.sample)" '
         "--blob inception_4c/output -o blobs.npz\n",
         formatter_class=HelpFormatter,
     )
@@ -98,7 +98,7 @@ def register(subparsers) -> None:
 
 
 def _load(args):
-    from tf_impl.models import load_net
+    from tf_impl.models.loading import load_net
 
     return load_net(args.model, args.prototxt)
 
@@ -121,7 +121,7 @@ def check_convert(args) -> None:
 
 def check_blobs(args) -> None:
     """``blobs``'s checks before TensorFlow: model arguments, output, the image (kept)."""
-    from tf_impl.images import load_rgb
+    from tf_impl.images.files import load_rgb
 
     check_model(args)
     inputs = (args.image, model_file(args.model), args.prototxt)
@@ -131,7 +131,7 @@ def check_blobs(args) -> None:
 
 def run_convert(args) -> int:
     """Convert and save; prints what was written."""
-    from tf_impl.convert import convert_caffemodel
+    from tf_impl.models.convert import convert_caffemodel
 
     net = convert_caffemodel(args.caffemodel, args.prototxt, args.pooling_field13)
     net.save(args.output)
@@ -144,7 +144,7 @@ def run_convert(args) -> int:
 
 def run_layers(args) -> int:
     """Print one line per blob: name, Keras layer type, channels, [shape at --size]."""
-    from tf_impl.shapes import blob_shapes
+    from tf_impl.net.shapes import blob_shapes
 
     net = _load(args)
     shapes = blob_shapes(net, *args.size) if args.size else None
@@ -164,7 +164,7 @@ def run_layers(args) -> int:
 def run_blobs(args) -> int:
     """Save the requested blobs for one image as NCHW float32 arrays in an .npz file."""
     from tf_impl.cli.limits import check_memory
-    from tf_impl.input_size import check_image_fits
+    from tf_impl.net.input_size import check_image_fits
 
     output, rgb = args.output, args.rgb
     net = _load(args)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from tf_impl.atomic import check_output_file
+from conversion.outputs import check_output_file
 from tf_impl.cli.parsing import HelpFormatter, seed
 
 LABEL = "synthetic GoogLeNet (random He-scaled weights, seed {seed}): not for real dreams"
 EXAMPLES = """examples (everything offline; the sample photo comes with matplotlib):
   deepdream synthetic-model -o synthetic.keras
   deepdream layers synthetic.keras --size 224x224
-  deepdream dream "$(python -m tf_impl.sample_image)" -o d.png --model synthetic.keras
+  deepdream dream "$(python -m tf_impl.images.sample)" -o d.png --model synthetic.keras
   deepdream synthetic-model -o synthetic.caffemodel && \\
     deepdream convert synthetic.caffemodel -o converted.keras
 """
@@ -52,9 +52,9 @@ def run_synthetic_model(args) -> int:
     import tempfile
     from pathlib import Path
 
+    from conversion.outputs import atomic_output
     from conversion.synthetic import synthetic_googlenet
-    from tf_impl.atomic import atomic_output
-    from tf_impl.convert import convert_caffemodel
+    from tf_impl.models.convert import convert_caffemodel
 
     label = LABEL.format(seed=args.seed)
     net_param = synthetic_googlenet(args.seed, "V2", args.classes)

@@ -27,10 +27,10 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
+from conversion.outputs import atomic_output
 from conversion.registry import CAFFE_MEAN_BGR
-from tf_impl import caffe_layers  # noqa: F401  (registers the layers for load_model)
-from tf_impl.atomic import atomic_output
-from tf_impl.naming import caffe_name
+from tf_impl.net import layers as caffe_layers  # noqa: F401  (registers the layers for load_model)
+from tf_impl.net.naming import caffe_name
 
 METADATA_ENTRY = "deepdream.json"
 
@@ -71,7 +71,7 @@ class DreamNet:
     @property
     def compute_dtype(self) -> tf.DType:
         """The dtype every layer computes in: the input layer's (float32; bfloat16 for
-        :func:`tf_impl.precision.bfloat16_net`'s nets)."""
+        :func:`tf_impl.dream.precision.bfloat16_net`'s nets)."""
         return tf.as_dtype(self.keras_model.inputs[0].dtype)
 
     def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:

@@ -11,10 +11,10 @@ from conversion.download import cache_dir, fetch_caffemodel
 from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.registry import MODELS, ModelInfo, get_model_info
-from tf_impl import convert
-from tf_impl.model_files import check_model_arguments
-from tf_impl.network import DreamNet, load_dreamnet
-from tf_impl.provenance import load_synthetic_net
+from tf_impl.models import convert
+from tf_impl.models.files import check_model_arguments
+from tf_impl.models.provenance import load_synthetic_net
+from tf_impl.net.network import DreamNet, load_dreamnet
 
 
 def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from conversion.registry import ModelInfo
-from tf_impl.network import DreamNet
+from tf_impl.net.network import DreamNet
 
 SYNTHETIC_SEED = 0
 SYNTHETIC_LABEL = "synthetic weights (seeded), not GoogLeNet's features"
@@ -22,7 +22,7 @@ def load_synthetic_net(info: ModelInfo) -> DreamNet:
     (seed :data:`SYNTHETIC_SEED`), converted in memory; its metadata says the weights are
     synthetic."""
     from conversion.synthetic import write_synthetic_model
-    from tf_impl.convert import convert_caffemodel
+    from tf_impl.models.convert import convert_caffemodel
 
     with tempfile.TemporaryDirectory() as directory:
         caffemodel, prototxt = write_synthetic_model(Path(directory), SYNTHETIC_SEED, "V2")

@@ -2,7 +2,8 @@
 
 The model takes one NHWC float32 input of any height and width (BGR, mean-subtracted, 0-255
 scale, as Caffe's GoogLeNet expects) and has one Keras layer per Caffe layer, named after it
-(see :mod:`tf_impl.naming`). Caffe's in-place layers (a ReLU whose top is its bottom) become their
+(see :mod:`tf_impl.net.naming`). Caffe's in-place layers (a ReLU whose top is its bottom) become
+their
 own Keras layers, so both values stay reachable: the convolution's name gives the pre-ReLU
 blob and the ReLU layer's name the post-ReLU blob, exactly as ``net.forward(end=NAME)`` leaves
 ``net.blobs`` in pycaffe.
@@ -23,8 +24,8 @@ from conversion.layer_params import (
     inner_product_weights,
     pool_geometry,
 )
-from tf_impl import caffe_layers
-from tf_impl.naming import keras_name
+from tf_impl.net import layers as caffe_layers
+from tf_impl.net.naming import keras_name
 
 
 def _convolution(layer: LayerSpec, in_channels: int):
@@ -118,7 +119,7 @@ def build_keras_model(spec: NetSpec, dtype: str = "float32") -> keras.Model:
     "float64" builds the same network in double precision (the weights are the file's
     float32 values, exactly): the ground truth the parity tests judge float32 results by.
     Outputs: every blob no other layer reads (the last layer's first), so that every layer
-    stays in the model and addressable; use :func:`tf_impl.network.DreamNet.submodel` for
+    stays in the model and addressable; use :func:`tf_impl.net.network.DreamNet.submodel` for
     others. A Split layer (Caffe's fan-out of a blob to several readers) becomes one identity
     layer named after it; all its tops are that value. Raises DeepDreamError naming the layer
     for unsupported types or mismatched weights.

@@ -19,7 +19,7 @@ reused for every octave and image size. The steps are called one by one from Pyt
 ``tf.while_loop`` over them missed TensorFlow's oneDNN graph rewrites on CPU and ran 1.4x
 slower). Only the input gradient is computed (no weight gradients). Step size is in 0-255
 pixel units whatever the model's input scaling. The settings and their defaults are
-:mod:`tf_impl.settings`'s.
+:mod:`tf_impl.dream.settings`'s.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.lapnorm import lap_normalize
-from tf_impl.network import DreamNet, run_model
-from tf_impl.objectives import L2, Guided
-from tf_impl.resample import zoom_bilinear_graph, zoom_factor_size
-from tf_impl.settings import NOTEBOOK, DreamSettings
-from tf_impl.shapes import blob_shapes
-from tf_impl.tiling import Tile, TilePolicy, plan_tiles, tile_score
+from tf_impl.dream.lapnorm import lap_normalize
+from tf_impl.dream.objectives import L2, Guided
+from tf_impl.dream.resample import zoom_bilinear_graph, zoom_factor_size
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings
+from tf_impl.dream.tiling import Tile, TilePolicy, plan_tiles, tile_score
+from tf_impl.net.network import DreamNet, run_model
+from tf_impl.net.shapes import blob_shapes
 
 DEFAULT_END = NOTEBOOK.end
 NO_GUIDE = tf.zeros([0, 0], tf.float32)
@@ -64,7 +64,7 @@ class Dreamer:
     ``step`` is one ``tf.function`` (dynamic height and width): :attr:`traces` says how often
     it was traced (once, whatever the image and octave sizes). ``lapnorm``: 0 for the
     notebook's gradient normalisation (divide by mean |g|), or N > 0 for the Laplacian-pyramid
-    normalisation with N levels (:func:`tf_impl.lapnorm.lap_normalize`; the step is then
+    normalisation with N levels (:func:`tf_impl.dream.lapnorm.lap_normalize`; the step is then
     ``step_size`` times the normalised gradient).
     """
 
@@ -98,7 +98,7 @@ class Dreamer:
 
     def activations(self, batch: tf.Tensor) -> dict[str, tf.Tensor]:
         """{blob: (1, h, w, c) float32} for a (1, H, W, 3) float32 network-input batch,
-        whatever the net computes in (:func:`~tf_impl.network.run_model`)."""
+        whatever the net computes in (:func:`~tf_impl.net.network.run_model`)."""
         outputs = run_model(self.model, batch)
         return dict(zip(self.objective.blobs, outputs, strict=True))
 
@@ -145,7 +145,7 @@ class Dreamer:
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """:meth:`gradient` at ``roll(image, shift)`` (shift: (rows, columns)) assembled tile
-        by tile (:mod:`tf_impl.tiling`), the same up to float32 rounding, in the memory of
+        by tile (:mod:`tf_impl.dream.tiling`), the same up to float32 rounding, in the memory of
         one tile, and rolled back: ``out[p]`` is the gradient at the rolled image's pixel
         ``p + shift``. The roll is index arithmetic on the crops, never a whole-image copy.
         (H, W, 3) network input in; ``out`` (H, W, 3) float32 (allocated when None) is
@@ -313,9 +313,9 @@ def deepdream(
     a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
     after each step. ``lapnorm`` > 0 replaces the notebook's gradient normalisation by the
     Laplacian-pyramid one with that many levels (see :class:`Dreamer`). ``tiling`` (none by
-    default) runs steps tile by tile when it says so (:mod:`tf_impl.tiling`: the same dream up
+    default) runs steps tile by tile when it says so (:mod:`tf_impl.dream.tiling`: the same dream up
     to float32 rounding). The settings are
-    checked by :class:`~tf_impl.settings.DreamSettings` (DeepDreamError for values out of
+    checked by :class:`~tf_impl.dream.settings.DreamSettings` (DeepDreamError for values out of
     range).
     """
     settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end, lapnorm)

@@ -9,7 +9,7 @@ Each layer reproduces what Caffe's CPU implementation computes, at any input hei
   window clipped to the padded input (padding cells count, overflow cells do not); global
   pooling; ``round_mode: FLOOR`` too.
 - :class:`CaffeLRN`: across-channel local response normalisation with Caffe's ``alpha`` (which
-  Caffe divides by ``local_size``) and Caffe's backward (:mod:`tf_impl.lrn`).
+  Caffe divides by ``local_size``) and Caffe's backward (:mod:`tf_impl.net.lrn`).
 - :class:`CaffeInnerProduct`: flattens in Caffe's C, H, W order before the matrix product.
 - :class:`CaffeSoftmax`: softmax over the channel axis.
 
@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.lrn import caffe_lrn, caffe_lrn_formula
+from tf_impl.net.lrn import caffe_lrn, caffe_lrn_formula
 
 _PACKAGE = "deepdream_caffe"
 

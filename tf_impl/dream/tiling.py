@@ -2,7 +2,7 @@
 
 A step's gradient is a sum over the units of the objective's blob(s). Split the units into
 tiles (rectangles in blob space); for each tile, run the network on the crop of the image
-that holds the tile units' reach (:mod:`tf_impl.receptive_field`), score only the tile's
+that holds the tile units' reach (:mod:`tf_impl.net.receptive_field`), score only the tile's
 units, and add the crop's input gradient into the whole gradient. The crops overlap, their
 gradients add up. Each crop computes its units exactly as the whole image does, because:
 
@@ -16,7 +16,7 @@ gradients add up. Each crop computes its units exactly as the whole image does, 
   taken over the whole blob's positions.
 
 The step itself (jitter roll, normalisation by mean |g| over the whole assembled gradient,
-unroll, clip) is the untiled step's (:class:`tf_impl.dream.Dreamer`). Tiling engages only
+unroll, clip) is the untiled step's (:class:`tf_impl.dream.deepdream.Dreamer`). Tiling engages only
 when asked for: a tile size, or a memory budget that the whole image's step would exceed.
 """
 
@@ -30,12 +30,12 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.machine_memory import step_memory
-from tf_impl.memory import step_memory_bytes
-from tf_impl.network import DreamNet
-from tf_impl.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
-from tf_impl.receptive_field import NotLocalError, Reach, blob_reach
-from tf_impl.shapes import blob_shapes
+from tf_impl.dream.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
+from tf_impl.host.memory import step_memory
+from tf_impl.net.network import DreamNet
+from tf_impl.net.receptive_field import NotLocalError, Reach, blob_reach
+from tf_impl.net.shapes import blob_shapes
+from tf_impl.net.step_memory import step_memory_bytes
 
 # Share of the machine's available memory a step may use by default: the rest is headroom
 # for the whole-image arrays (image, gradient, octaves) and for other processes.
@@ -74,7 +74,7 @@ class Tile:
 def default_max_memory() -> int | None:
     """The default step budget in bytes: DEFAULT_BUDGET_SHARE of the memory available now
     where the step runs (the GPU's when TensorFlow sees one, else the host's MemAvailable or
-    room under a cgroup limit: :func:`~tf_impl.machine_memory.step_memory`); None when it
+    room under a cgroup limit: :func:`~tf_impl.host.memory.step_memory`); None when it
     cannot be read."""
     available, _ = step_memory()
     return None if available is None else int(available * DEFAULT_BUDGET_SHARE)

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from conversion.errors import DeepDreamError
-from tf_impl.atomic import atomic_output, check_output_file
-from tf_impl.image_checks import check_png_complete, greyscale_to_8bit
+from conversion.outputs import atomic_output, check_output_file
+from tf_impl.images.checks import check_png_complete, greyscale_to_8bit
 
 OUTPUT_FORMATS = {
     ".png": "PNG",
@@ -31,7 +31,7 @@ def load_rgb(path: str | Path, *, quiet: bool = False) -> np.ndarray:
 
     Greyscale, RGBA (alpha dropped), palette, 16/32-bit integer and float images are converted
     to 8-bit RGB (high bit depths by the range their values use, see
-    :func:`~tf_impl.image_checks.greyscale_to_8bit`), said once on stderr unless ``quiet``.
+    :func:`~tf_impl.images.checks.greyscale_to_8bit`), said once on stderr unless ``quiet``.
     Raises DeepDreamError for missing, non-image, truncated or decompression-bomb files.
     """
     path = Path(path)

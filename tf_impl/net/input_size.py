@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conversion.errors import DeepDreamError
-from tf_impl.network import DreamNet
-from tf_impl.shapes import blob_shapes
+from tf_impl.net.network import DreamNet
+from tf_impl.net.shapes import blob_shapes
 
 _LARGEST_SEARCHED = 4096
 

@@ -1,6 +1,7 @@
 """The dream's settings: the original notebook's defaults, written once, and their one check.
 
-The API (:func:`tf_impl.dream.deepdream`), the CLI (its option defaults and help text), the
+The API (:func:`tf_impl.dream.deepdream.deepdream`), the CLI (its option defaults and help text),
+the
 zoom sequence, the reference cases and the benchmarks all read :data:`NOTEBOOK`, and every
 one of them validates through :class:`DreamSettings`, so they accept and refuse the same
 values. No TensorFlow here: the CLI checks its options before TensorFlow loads.
@@ -118,7 +119,7 @@ ZOOM_STEP = 0.05
 
 
 PRECISIONS = ("float32", "bfloat16")
-"""What a dream's network can compute in (:mod:`tf_impl.precision`): float32 (Caffe's, the
+"""What a dream's network can compute in (:mod:`tf_impl.dream.precision`): float32 (Caffe's, the
 default) first."""
 
 

@@ -26,9 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.caffe_layers import CaffeIdentity, CaffeInnerProduct, CaffePooling
-from tf_impl.network import DreamNet, input_blobs
-from tf_impl.settings import NOTEBOOK
+from tf_impl.dream.settings import NOTEBOOK
+from tf_impl.net.channel_stats import image_top_channels
+from tf_impl.net.layers import CaffeIdentity, CaffeInnerProduct, CaffePooling
+from tf_impl.net.network import DreamNet, input_blobs
 
 Activations = Mapping[str, tf.Tensor]
 
@@ -220,8 +221,6 @@ def make_objective(
     if (guided or channel_guide is not None) and len(layers) > 1:
         raise DeepDreamError("--guide and --guide-channels work with one --layer")
     if channel_guide is not None:
-        from tf_impl.channel_stats import guide_channels_objective
-
         return guide_channels_objective(net, channel_guide, layers[0], top)
     objectives = []
     for name in layers:
@@ -234,3 +233,11 @@ def make_objective(
         else:
             objectives.append(L2(name))
     return weighted(objectives, weights)
+
+
+def guide_channels_objective(net: DreamNet, guide_rgb: np.ndarray, layer: str, top: int):
+    """The student project's guided dream: a :class:`~tf_impl.dream.objectives.Channels` objective
+    on the ``top`` channels of ``layer`` with the largest mean activation on ``guide_rgb``
+    ((H, W, 3) RGB 0-255, at its own size), most active first."""
+    chosen = tuple(s.channel for s in image_top_channels(net, guide_rgb, layer, top))
+    return Channels(layer, chosen)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from math import prod
 
-from tf_impl.caffe_layers import CaffeInnerProduct
-from tf_impl.naming import caffe_name
-from tf_impl.network import DreamNet, input_blobs
+from tf_impl.net.layers import CaffeInnerProduct
+from tf_impl.net.naming import caffe_name
+from tf_impl.net.network import DreamNet, input_blobs
 
 
 def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, ...]]:

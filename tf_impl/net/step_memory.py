@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import prod
 
-from tf_impl.naming import caffe_name
-from tf_impl.network import DreamNet
-from tf_impl.shapes import blob_shapes
+from tf_impl.net.naming import caffe_name
+from tf_impl.net.network import DreamNet
+from tf_impl.net.shapes import blob_shapes
 
 # Peak bytes of one compiled step (forward values kept for the backward pass, the gradients,
 # TF's scratch) per byte of float32 activations of the layers the step runs. Measured as the

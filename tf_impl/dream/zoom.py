@@ -21,12 +21,12 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.atomic import atomic_output, remove_stale_temporaries
-from tf_impl.dream import deepdream, draw_offsets
-from tf_impl.images import save_rgb
-from tf_impl.network import DreamNet
-from tf_impl.resample import affine_zoom_center
-from tf_impl.settings import ZOOM_STEP, DreamSettings, check_zoom
+from conversion.outputs import atomic_output, remove_stale_temporaries
+from tf_impl.dream.deepdream import deepdream, draw_offsets
+from tf_impl.dream.resample import affine_zoom_center
+from tf_impl.dream.settings import ZOOM_STEP, DreamSettings, check_zoom
+from tf_impl.images.files import save_rgb
+from tf_impl.net.network import DreamNet
 
 STATE_FILE = "zoom_state.npz"
 FRAME_PATTERN = "frame_{:04d}.png"

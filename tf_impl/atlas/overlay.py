@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tf_impl.atlas import AtlasDir
-from tf_impl.channel_stats import ChannelStat
-from tf_impl.contact_sheet import labelled_grid
+from tf_impl.atlas.atlas_dir import AtlasDir
+from tf_impl.atlas.contact_sheet import labelled_grid
+from tf_impl.net.channel_stats import ChannelStat
 
 TILE = 240
 

@@ -28,7 +28,7 @@ def looks_like_prototxt(path: Path) -> bool:
 
 def model_file(model: str | Path) -> Path | None:
     """The file ``model`` names (.keras, .caffemodel or any existing file), None for a model
-    name (``bvlc_googlenet``, ``keras:InceptionV3``), as :func:`tf_impl.models.load_net`
+    name (``bvlc_googlenet``, ``keras:InceptionV3``), as :func:`tf_impl.models.loading.load_net`
     resolves it."""
     path = Path(model)
     if path.suffix.lower() in (".keras", ".caffemodel", *_PROTOTXT_SUFFIXES) or path.is_file():

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from conversion.errors import DeepDreamError
-from tf_impl.atlas import AtlasDir, rendered_channels
-from tf_impl.atomic import atomic_output
-from tf_impl.image_crops import Crop, crop_image
-from tf_impl.images import save_rgb
+from conversion.outputs import atomic_output
+from tf_impl.atlas.atlas_dir import AtlasDir, rendered_channels
+from tf_impl.atlas.dataset_crops import Crop, crop_image
+from tf_impl.images.files import save_rgb
 
 STRIP_CHANNELS = 12
 STYLE = """
@@ -61,7 +61,7 @@ def write_site(
     images: Sequence[tuple[str, np.ndarray]] = (),
 ) -> Path:
     """Write the site's pages (and the crop images, given ``crops`` from
-    :func:`tf_impl.image_crops.strongest_crops` over ``images``); returns index.html."""
+    :func:`tf_impl.atlas.dataset_crops.strongest_crops` over ``images``); returns index.html."""
     atlas = AtlasDir(Path(atlas_dir))
     index = atlas.index()
     if not index.get("blobs"):

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.lapnorm import lap_normalize
-from tf_impl.network import DreamNet
-from tf_impl.render_settings import RenderSettings
+from tf_impl.atlas.render_settings import RenderSettings
+from tf_impl.dream.lapnorm import lap_normalize
+from tf_impl.net.network import DreamNet
 
 
 def channel_groups(channels: list[int], batch: int) -> dict[int, tuple[int, ...]]:

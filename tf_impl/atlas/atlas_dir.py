@@ -25,15 +25,15 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from tf_impl.atomic import atomic_output
-from tf_impl.channel_stats import check_spatial_blob
-from tf_impl.contact_sheet import labelled_grid
-from tf_impl.feature_render import ChannelRenderer, channel_groups
-from tf_impl.images import save_rgb
-from tf_impl.naming import keras_name
-from tf_impl.network import DreamNet
-from tf_impl.provenance import model_title, weights_label
-from tf_impl.render_settings import RenderSettings
+from conversion.outputs import atomic_output
+from tf_impl.atlas.contact_sheet import labelled_grid
+from tf_impl.atlas.render import ChannelRenderer, channel_groups
+from tf_impl.atlas.render_settings import RenderSettings
+from tf_impl.images.files import save_rgb
+from tf_impl.models.provenance import model_title, weights_label
+from tf_impl.net.channel_stats import check_spatial_blob
+from tf_impl.net.naming import keras_name
+from tf_impl.net.network import DreamNet
 
 ATLAS_FILE = "atlas.json"
 SHEET_FILE = "sheet.png"

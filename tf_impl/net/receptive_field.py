@@ -6,7 +6,7 @@ padding). A layer with kernel ``k``, stride ``s``, padding ``p`` before and dila
 a blob with (stride J, before B, after A) gives (s*J, B + p*J, A + (d*(k-1) - p)*J);
 element-wise layers (ReLU, LRN, batch norm, dropout...) keep it; a merge (Concat, Add) takes
 the widest reach of its inputs, which must share one stride. This is what makes tiling exact
-(:mod:`tf_impl.tiling`): a tile that holds this reach of its units computes them exactly as
+(:mod:`tf_impl.dream.tiling`): a tile that holds this reach of its units computes them exactly as
 the whole image does, provided its origin is a multiple of the stride.
 
 Layers whose output at a position is not a fixed window of their input (fully connected,
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import keras
 
 from conversion.errors import DeepDreamError
-from tf_impl.caffe_layers import (
+from tf_impl.net.layers import (
     CaffeConvolution,
     CaffeIdentity,
     CaffeLeakyReLU,
@@ -30,8 +30,8 @@ from tf_impl.caffe_layers import (
     CaffePooling,
     CaffeSoftmax,
 )
-from tf_impl.naming import caffe_name
-from tf_impl.network import DreamNet, input_blobs
+from tf_impl.net.naming import caffe_name
+from tf_impl.net.network import DreamNet, input_blobs
 
 # Layers that act on each position alone (at inference).
 _POINTWISE = (

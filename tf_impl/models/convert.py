@@ -1,7 +1,7 @@
-"""Caffe files to a :class:`~tf_impl.network.DreamNet`: the converter's one entry point.
+"""Caffe files to a :class:`~tf_impl.net.network.DreamNet`: the converter's one entry point.
 
 ``conversion`` reads the files into a neutral :class:`~conversion.caffe_files.NetSpec`;
-:mod:`tf_impl.keras_builder` turns that into a Keras model.
+:mod:`tf_impl.net.builder` turns that into a Keras model.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import build_net_spec
 from conversion.registry import CAFFE_MEAN_BGR
-from tf_impl.keras_builder import build_keras_model
-from tf_impl.network import DreamNet
+from tf_impl.net.builder import build_keras_model
+from tf_impl.net.network import DreamNet
 
 # Bump when the converted model's layout or naming changes: cached conversions are redone.
 CONVERTER_VERSION = 2

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from conversion.errors import DeepDreamError
-from tf_impl.network import DreamNet
-from tf_impl.shapes import blob_shapes
+from tf_impl.net.network import DreamNet
+from tf_impl.net.shapes import blob_shapes
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,3 @@ def image_top_channels(
 ) -> list[ChannelStat]:
     """The ``k`` channels of ``layer`` most active on an RGB 0-255 image (at its own size)."""
     return top_channels(channel_stats(blob_activations(net, rgb, layer)), k, by)
-
-
-def guide_channels_objective(net: DreamNet, guide_rgb: np.ndarray, layer: str, top: int):
-    """The student project's guided dream: a :class:`~tf_impl.objectives.Channels` objective
-    on the ``top`` channels of ``layer`` with the largest mean activation on ``guide_rgb``
-    ((H, W, 3) RGB 0-255, at its own size), most active first."""
-    from tf_impl.objectives import Channels
-
-    chosen = tuple(s.channel for s in image_top_channels(net, guide_rgb, layer, top))
-    return Channels(layer, chosen)

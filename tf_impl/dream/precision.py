@@ -6,9 +6,9 @@ bfloat16: its weights are rounded to bfloat16 once, and convolutions, pooling, R
 concatenation take and give bfloat16 tensors, so no casts happen between layers (oneDNN runs
 the convolutions on AMX-BF16 / AVX512-BF16, accumulating in float32). The dream keeps the
 image, the objective's reduction and the step's normalisation (mean |g|, the update, the
-clip) in float32: :func:`tf_impl.network.run_model` casts at the network's input and outputs.
+clip) in float32: :func:`tf_impl.net.network.run_model` casts at the network's input and outputs.
 
-Only CPUs with bfloat16 instructions (:func:`tf_impl.cpu_features.cpu_has_bfloat16`) gain:
+Only CPUs with bfloat16 instructions (:func:`tf_impl.host.cpu_features.cpu_has_bfloat16`) gain:
 elsewhere TensorFlow emulates bfloat16 and is slower than float32.
 """
 
@@ -18,16 +18,16 @@ import keras
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.cpu_features import cpu_has_bfloat16
-from tf_impl.network import DreamNet
-from tf_impl.settings import PRECISIONS
+from tf_impl.dream.settings import PRECISIONS
+from tf_impl.host.cpu_features import cpu_has_bfloat16
+from tf_impl.net.network import DreamNet
 
 
 def bfloat16_net(net: DreamNet) -> DreamNet:
     """A copy of ``net`` (float32) whose every layer computes and stores its weights in
     bfloat16, input layer included; same preprocessing, metadata plus ``precision``.
-    Its blobs are bfloat16; read them through :func:`tf_impl.network.run_model` (as
-    :class:`~tf_impl.dream.Dreamer` and :meth:`DreamNet.blobs` do) to get float32."""
+    Its blobs are bfloat16; read them through :func:`tf_impl.net.network.run_model` (as
+    :class:`~tf_impl.dream.deepdream.Dreamer` and :meth:`DreamNet.blobs` do) to get float32."""
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         return layer.__class__.from_config({**layer.get_config(), "dtype": "bfloat16"})

@@ -12,10 +12,10 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from tf_impl.images import load_rgb
-from tf_impl.network import DreamNet
-from tf_impl.receptive_field import receptive_field
-from tf_impl.shapes import blob_shapes
+from tf_impl.images.files import load_rgb
+from tf_impl.net.network import DreamNet
+from tf_impl.net.receptive_field import receptive_field
+from tf_impl.net.shapes import blob_shapes
 
 IMAGE_SIDE = 320  # images are scaled so that their longer side is at most this (pixels)
 
