@@ -305,7 +305,7 @@ def export_spec(spec: NetSpec, outputs: Sequence[str] = ()) -> onnx.ModelProto:
     if unknown:
         raise DeepDreamError(
             f"unknown blob '{unknown[0]}' for --outputs; the layer names are "
-            f"{names[0]} ... {names[-1]} ('deepdream layers MODEL' lists them all)"
+            f"{names[0]} ... {names[-1]} ('deepdream layers --model MODEL' lists them all)"
         )
     graph = _Graph()
     graph.channels[spec.input_blob] = input_channels(spec)

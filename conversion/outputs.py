@@ -57,6 +57,27 @@ def check_not_an_input(path: str | Path, inputs: tuple[str | Path | None, ...]) 
             )
 
 
+def check_output_dir(path: str | Path, prefix: str = ".write-check.", suffix: str = "") -> Path:
+    """Validate an output directory before any work: an existing directory that can be written
+    to, or one that can be made in an existing writable directory (a probe file named
+    ``prefix...suffix`` is created and removed). Refuses a file and a symbolic link that does
+    not resolve (dangling or looping). Nothing is left behind."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise DeepDreamError(
+            f"{path}: is a symbolic link to '{os.readlink(path)}', which does not resolve "
+            "(missing or a loop); remove the link or choose another directory"
+        )
+    if path.exists() and not path.is_dir():
+        raise DeepDreamError(f"{path}: exists and is not a directory; -o takes a directory")
+    parent = path.absolute().parent
+    if not path.is_dir() and not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise DeepDreamError(f"{path}: {parent} {what}; create that directory first")
+    probe_writable(path if path.is_dir() else parent, prefix, suffix, what=str(path))
+    return path
+
+
 def probe_writable(directory: Path, prefix: str, suffix: str, what: str) -> None:
     """Create and remove a file in ``directory``; DeepDreamError naming ``what`` if it fails."""
     try:

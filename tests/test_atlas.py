@@ -180,7 +180,7 @@ def test_unwritable_output_directory_is_refused(synthetic_model_file, tmp_path, 
         parent.chmod(0o555)
     out = parent / "atlas"
     code, _, err = _atlas(synthetic_model_file, out, capsys)
-    _assert_refused(code, err, out, "not writable")
+    _assert_refused(code, err, out, "cannot write in")
 
 
 def test_synthetic_model_name_loads_labelled_weights(net):

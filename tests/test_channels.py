@@ -29,7 +29,7 @@ def photo(tmp_path_factory):
 def _numpy_stats(model, image, tmp_path, capsys):
     """(means, maxes) per channel of LAYER for ``image`` from ``deepdream blobs``' .npz."""
     npz = tmp_path / f"{image.stem}.npz"
-    code, _, err = run_cli(["blobs", model, image, "--blob", LAYER, "-o", npz], capsys)
+    code, _, err = run_cli(["blobs", image, "--model", model, "--blob", LAYER, "-o", npz], capsys)
     assert code == 0, err
     blob = np.load(npz)[LAYER][0]  # (C, h, w)
     return blob.mean(axis=(1, 2), dtype=np.float64), blob.max(axis=(1, 2))

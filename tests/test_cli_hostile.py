@@ -67,7 +67,7 @@ def test_convert_refuses_to_overwrite_its_input(model_files, tmp_path, capsys):
     disguised = tmp_path / "m.keras"  # a caffemodel that happens to be named .keras
     shutil.copy(model_files["V1"], disguised)
     before = disguised.read_bytes()
-    line = _error(["convert", disguised, "-o", disguised], capsys)
+    line = _error(["convert", "--model", disguised, "-o", disguised], capsys)
     assert "is the input file" in line
     assert disguised.read_bytes() == before
 
@@ -75,7 +75,7 @@ def test_convert_refuses_to_overwrite_its_input(model_files, tmp_path, capsys):
 def test_convert_refuses_the_prototxt_as_output(model_files, tmp_path, capsys):
     proto = tmp_path / "deploy.keras"
     shutil.copy(model_files["prototxt"], proto)
-    line = _error(["convert", model_files["V2"], "--prototxt", proto, "-o", proto], capsys)
+    line = _error(["convert", "--model", model_files["V2"], "--prototxt", proto, "-o", proto], capsys)
     assert "is the input file" in line
 
 
@@ -96,7 +96,7 @@ def test_dream_refuses_any_input_as_output(which, image, model_files, tmp_path, 
 def test_blobs_refuses_the_image_as_output(keras_model_file, tmp_path, capsys):
     disguised = tmp_path / "picture.npz"  # Pillow reads images by content, not by name
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(disguised, format="PNG")
-    argv = ["blobs", keras_model_file, disguised, "--blob", "conv1/7x7_s2", "-o", disguised]
+    argv = ["blobs", disguised, "--model", keras_model_file, "--blob", "conv1/7x7_s2", "-o", disguised]
     assert "is the input file" in _error(argv, capsys)
 
 
@@ -121,14 +121,14 @@ def test_output_that_is_a_directory_is_refused_first(
     out.mkdir()
     argv = {
         "dream": ["dream", image, "-o", out, "--model", model_files["V1"]],
-        "convert": ["convert", model_files["V1"], "-o", out],
+        "convert": ["convert", "--model", model_files["V1"], "-o", out],
     }[command]
     assert "is a directory" in _error(argv, capsys)
 
 
 def test_missing_output_directory_is_refused_first(image, model_files, tmp_path, capsys):
     out = tmp_path / "nowhere" / "o.keras"
-    assert "does not exist" in _error(["convert", model_files["V1"], "-o", out], capsys)
+    assert "does not exist" in _error(["convert", "--model", model_files["V1"], "-o", out], capsys)
 
 
 def _refuse_writes_in(monkeypatch, directory: Path, error: int):
@@ -386,9 +386,9 @@ def test_fully_connected_layer_says_which_sizes_work(keras_model_file, tmp_path,
 def test_blobs_and_layers_at_a_size_the_classifier_cannot_take(keras_model_file, tmp_path, capsys):
     path = _write_image(tmp_path / "wide.png", 300, 400)
     out = tmp_path / "b.npz"
-    argv = ["blobs", keras_model_file, path, "--blob", "loss3/classifier", "-o", out]
+    argv = ["blobs", path, "--model", keras_model_file, "--blob", "loss3/classifier", "-o", out]
     assert "from 223x223 to 254x254" in _error(argv, capsys)
-    assert main(["layers", str(keras_model_file), "--size", "300x400"]) == 0
+    assert main(["layers", "--model", str(keras_model_file), "--size", "300x400"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert rows["loss3/classifier"].endswith("wrong size")
     assert rows["pool5/7x7_s1"].endswith("3x6")
@@ -461,7 +461,7 @@ def test_classifier_size_mismatch_names_the_real_difference(model_files, tmp_pat
     from conversion.synthetic import write_synthetic_caffemodel
 
     places = write_synthetic_caffemodel(tmp_path / "places.caffemodel", 0, "V2", 205)
-    argv = ["convert", places, "--prototxt", model_files["prototxt"], "-o", tmp_path / "p.keras"]
+    argv = ["convert", "--model", places, "--prototxt", model_files["prototxt"], "-o", tmp_path / "p.keras"]
     line = _error(argv, capsys)
     assert "has 205 outputs" in line and "asks for 1000" in line
     assert "209" not in line
@@ -518,7 +518,7 @@ def test_synthetic_model_command_writes_a_labelled_model(image, tmp_path, capsys
     assert main(["dream", str(image), "-o", str(out), "--model", str(model), *FAST]) == 0
     caffemodel = tmp_path / "synthetic.caffemodel"
     assert main(["synthetic-model", "-o", str(caffemodel)]) == 0
-    assert main(["convert", str(caffemodel), "-o", str(tmp_path / "c.keras")]) == 0
+    assert main(["convert", "--model", str(caffemodel), "-o", str(tmp_path / "c.keras")]) == 0
 
 
 # --- Processes: no TensorFlow for bad arguments, pipes, Ctrl-C -----------------------------

@@ -14,9 +14,9 @@ from tf_impl.cli import main
 
 def test_convert_then_layers_with_sizes(model_files, tmp_path, capsys):
     out = tmp_path / "g.keras"
-    assert main(["convert", str(model_files["V1"]), "-o", str(out)]) == 0
+    assert main(["convert", "--model", str(model_files["V1"]), "-o", str(out)]) == 0
     assert out.is_file()
-    assert main(["layers", str(out), "--size", "97x173"]) == 0
+    assert main(["layers", "--model", str(out), "--size", "97x173"]) == 0
     lines = capsys.readouterr().out.splitlines()
     table = {
         line.split()[0]: line.split() for line in lines if line and not line.startswith("wrote")
@@ -32,7 +32,7 @@ def test_blobs_saves_nchw_float32(model_files, keras_model_file, net, tmp_path):
     image = tmp_path / "in.png"
     Image.fromarray(rgb).save(image)
     out = tmp_path / "blobs.npz"
-    args = ["blobs", str(keras_model_file), str(image), "-o", str(out)]
+    args = ["blobs", str(image), "--model", str(keras_model_file), "-o", str(out)]
     assert main([*args, "--blob", "inception_3b/5x5_reduce", "--blob", "pool1/norm1"]) == 0
     saved = np.load(out)
     expected = net.blobs(net.preprocess(rgb), ["inception_3b/5x5_reduce"])
@@ -56,7 +56,7 @@ def test_blobs_bad_names(keras_model_file, tmp_path, capsys, argv_tail, message)
     image = tmp_path / "in.png"
     Image.fromarray(np.zeros((61, 83, 3), np.uint8)).save(image)
     out = tmp_path / "b.npz"
-    code = main(["blobs", str(keras_model_file), str(image), "-o", str(out), *argv_tail])
+    code = main(["blobs", str(image), "--model", str(keras_model_file), "-o", str(out), *argv_tail])
     err = capsys.readouterr().err.strip()
     assert code != 0 and message in err and len(err.splitlines()) == 1
     assert not out.exists()

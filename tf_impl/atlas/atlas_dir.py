@@ -2,21 +2,21 @@
 
 Layout of an atlas directory::
 
-    atlas.json                      model, weights label, renderer settings, blobs rendered
+    atlas.json                      model, the network's identity (name, or file and SHA-1),
+                                    weights label, renderer settings, blobs rendered
     <blob>/channel_0007.png         one channel (blob directory: the Keras-safe blob name,
     <blob>/sheet.png                e.g. inception_3b.output); all channels so far, labelled
 
 Resumable: a channel whose PNG is present and readable at the expected size is kept; every
 other one is rendered (all writes are atomic, so an interruption leaves no partial file, and a
-damaged file is redone). Channels are rendered in fixed groups (:func:`channel_groups`), so a
-resumed run computes exactly what an uninterrupted one does and writes identical bytes.
+damaged file is redone). Channels are rendered in fixed groups (:func:`channel_groups`), each
+group batching only the channels asked for, so a resumed run of the same request computes
+exactly what an uninterrupted one does and writes identical bytes.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +25,12 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import atomic_output
+from conversion.outputs import atomic_output, check_output_dir
 from tf_impl.atlas.contact_sheet import labelled_grid
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.images.files import save_rgb
+from tf_impl.models.files import describe_network, same_network
 from tf_impl.models.provenance import model_title, weights_label
 from tf_impl.net.channel_stats import check_spatial_blob
 from tf_impl.net.naming import keras_name
@@ -88,20 +89,8 @@ def _is_complete_png(path: Path, side: int) -> bool:
 
 def check_writable_dir(path: str | Path) -> Path:
     """Raise DeepDreamError unless ``path`` is a directory that can be written, or can be made
-    in a writable directory that exists. Nothing is left behind by the check."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise DeepDreamError(f"{path}: exists and is not a directory; choose a directory")
-    target = path if path.is_dir() else path.parent
-    if not target.is_dir():
-        raise DeepDreamError(f"{path}: directory {target} does not exist; create it first")
-    try:
-        fd, probe = tempfile.mkstemp(dir=target, prefix=".write-check.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError:
-        raise DeepDreamError(f"{target}: not writable; choose another output directory") from None
-    return path
+    in a writable directory that exists (:func:`conversion.outputs.check_output_dir`)."""
+    return check_output_dir(path)
 
 
 def plan_atlas(
@@ -110,11 +99,14 @@ def plan_atlas(
     blobs: Sequence[str],
     settings: RenderSettings,
     channels: Sequence[int] | None = None,
+    network: dict | None = None,
 ) -> dict[str, list[int]]:
     """Check everything before any work and return {blob: channels to have}: the blobs are
     known, spatial and not empty at the smallest octave; the channels are in range; the
     directory is writable; an existing atlas there was made with the same model and settings.
-    ``channels``: a subset for every blob (default: all channels of each)."""
+    ``channels``: a subset for every blob (default: all channels of each). ``network``: the
+    model's :meth:`~tf_impl.models.files.ModelSpec.identity`; an atlas that recorded another
+    network (another file of the same name, say) is refused."""
     root = check_writable_dir(out_dir)
     if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
         raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
@@ -129,6 +121,13 @@ def plan_atlas(
             )
         plan[blob] = wanted
     existing = AtlasDir(root).index()
+    stored = existing.get("network")
+    if network is not None and stored is not None and not same_network(stored, network):
+        raise DeepDreamError(
+            f"{root} holds an atlas of another network, {describe_network(stored)}; this run's "
+            f"is {describe_network(network)}; one atlas never mixes two networks: use a new "
+            "directory"
+        )
     if existing and (
         existing.get("settings") != settings.as_dict() or existing.get("model") != model_title(net)
     ):
@@ -139,8 +138,11 @@ def plan_atlas(
     return plan
 
 
-def write_index(atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs) -> None:
-    """Write atlas.json (atomically), adding ``blobs`` to the blobs already listed."""
+def write_index(
+    atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs, network: dict | None = None
+) -> None:
+    """Write atlas.json (atomically), adding ``blobs`` to the blobs already listed, with the
+    ``network`` identity (see :func:`plan_atlas`; kept from before when None)."""
     index = atlas.index()
     listed = dict(index.get("blobs", {}))
     for blob in blobs:
@@ -148,6 +150,7 @@ def write_index(atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs)
     order = net.blob_names()  # shallow to deep, as the site shows them
     index = {
         "model": model_title(net),
+        "network": network if network is not None else index.get("network"),
         "weights_label": weights_label(net),
         "settings": settings.as_dict(),
         "blobs": {b: listed[b] for b in sorted(listed, key=order.index)},
@@ -162,24 +165,27 @@ def render_atlas(
     plan: dict[str, list[int]],
     settings: RenderSettings,
     on_channels: Callable[[int], None] | None = None,
+    network: dict | None = None,
 ) -> AtlasDir:
     """Render the channels of ``plan`` (from :func:`plan_atlas`) that are not finished yet,
-    then each blob's contact sheet. ``on_channels(n)`` is called after each group with the
-    number of channels written. Returns the atlas directory."""
+    then each blob's contact sheet. A group's unfinished channels are rendered together with
+    the group's other requested channels (never more: a batch holds only what was asked).
+    ``on_channels(n)`` is called after each group with the number of channels written;
+    ``network`` is recorded (:func:`write_index`). Returns the atlas directory."""
     atlas = AtlasDir(Path(out_dir))
     atlas.root.mkdir(exist_ok=True)
-    write_index(atlas, net, settings, plan)
+    write_index(atlas, net, settings, plan, network)
     side = settings.sizes()[-1]
     for blob, channels in plan.items():
         atlas.blob_dir(blob).mkdir(exist_ok=True)
         done = set(atlas.finished(blob, channels, side))
         renderer = None
-        for group, members in channel_groups(channels, settings.batch).items():
+        for members in channel_groups(channels, settings.batch).values():
             missing = [c for c in members if c not in done]
             if not missing:
                 continue
             renderer = renderer or ChannelRenderer(net, blob, settings)
-            pictures = renderer.render_group(group)
+            pictures = dict(zip(members, renderer.render(list(members)), strict=True))
             for channel in missing:
                 save_rgb(atlas.channel_png(blob, channel), pictures[channel])
             if on_channels:

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from tf_impl.images.files import load_rgb
+from tf_impl.images.files import load_rgb, resize_rgb
 from tf_impl.net.network import DreamNet
 from tf_impl.net.receptive_field import receptive_field
 from tf_impl.net.shapes import blob_shapes
@@ -58,8 +58,7 @@ def _fit(rgb: np.ndarray) -> np.ndarray:
     scale = IMAGE_SIDE / max(height, width)
     if scale >= 1:
         return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+    return resize_rgb(rgb, max(1, round(height * scale)), max(1, round(width * scale)))
 
 
 def strongest_crops(

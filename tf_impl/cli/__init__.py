@@ -1,9 +1,9 @@
 """The ``deepdream`` command: argument parsing, dispatch, and one-line errors.
 
 Each subcommand lives in a module of this package exposing ``register(subparsers)``, which
-adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code) and
-optionally ``check`` (called first, before TensorFlow is imported, so that bad arguments and
-files are refused in milliseconds).
+adds its parser and sets ``check`` and ``func``: ``check(args)`` runs first, before TensorFlow
+is imported (so that bad arguments and files are refused in milliseconds), and returns a
+frozen job holding everything checked; ``func(job)`` runs it and returns an exit code.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli.parsing import HelpFormatter, OneLineParser
@@ -31,27 +32,50 @@ def build_parser() -> OneLineParser:
         description="Google's DeepDream (Caffe GoogLeNet, 2015) in TensorFlow 2.",
         formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's own log lines (C++ and Python)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in _COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up chatter hidden (set DEEPDREAM_VERBOSE=1 to see it).
+def _version() -> str:
+    try:
+        return version("deepdream-tf2")
+    except PackageNotFoundError:  # a checkout run without installing
+        return "(not installed)"
+
+
+def quiet_tensorflow_logs() -> None:
+    """Set, before TensorFlow is imported, the variables that keep its C++ and Python log lines
+    (oneDNN banners, CUDA probing on a machine without a GPU) off stderr; errors stay."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++: fatal only (errors raise anyway)
+    os.environ.setdefault("TF_CPP_MAX_VLOG_LEVEL", "-1")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+
+def _import_tensorflow_quietly(verbose: bool) -> None:
+    """Import TensorFlow with its start-up chatter hidden (``--verbose`` or DEEPDREAM_VERBOSE=1
+    shows it).
 
     Some of TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL, so stderr is silenced at the
     file-descriptor level during the import; an import error is still raised and shown.
     """
-    if os.environ.get("DEEPDREAM_VERBOSE"):
+    if verbose or os.environ.get("DEEPDREAM_VERBOSE"):
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow_logs()
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
     except ImportError as error:
         # Ctrl-C inside a C extension's initialisation surfaces as "ImportError:
         # initialization failed" raised from the KeyboardInterrupt: it is still an interrupt.
@@ -79,11 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if getattr(args, "check", None):
-            args.check(args)
+        job = args.check(args)
         if getattr(args, "needs_tensorflow", True):
-            _import_tensorflow_quietly()
-        code = int(args.func(args) or 0)
+            _import_tensorflow_quietly(args.verbose)
+        code = int(args.func(job) or 0)
         sys.stdout.flush()
         return code
     except DeepDreamError as exc:

@@ -6,13 +6,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import numpy as np
+
 from conversion.errors import DeepDreamError
+from conversion.outputs import check_output_dir, check_output_file
 from tf_impl.atlas.render_settings import RenderSettings
-from tf_impl.cli.options import add_model_options, parse_channels
+from tf_impl.cli.options import (
+    add_channels_option,
+    add_memory_option,
+    add_model_options,
+    model_spec,
+)
 from tf_impl.cli.parsing import finite_float
+from tf_impl.cli.progress import progress
+from tf_impl.models.files import (
+    ModelSpec,
+    check_model_arguments,
+    describe_network,
+    same_network,
+)
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
@@ -54,9 +69,7 @@ def register(subparsers) -> None:
     add_model_options(atlas)
     atlas.add_argument("--layer", nargs="+", required=True, metavar="BLOB", help="blob(s)")
     atlas.add_argument("-o", "--output", required=True, help="atlas directory")
-    atlas.add_argument(
-        "--channels", type=parse_channels, help="channels to render, e.g. 0-15,32 (default all)"
-    )
+    add_channels_option(atlas, "channels to render, e.g. 0-15,32 (default all)")
     defaults = RenderSettings()
     for field in fields(RenderSettings):
         default = getattr(defaults, field.name)
@@ -67,8 +80,9 @@ def register(subparsers) -> None:
         )
     atlas.add_argument("--html", action="store_true", help="also write the browsable site")
     atlas.add_argument("--images", help="with --html: folder of images for the crops")
+    add_memory_option(atlas, "a batch of channels")
     atlas.add_argument("--quiet", action="store_true", help="no progress bar")
-    atlas.set_defaults(func=run_atlas)
+    atlas.set_defaults(func=run_atlas, check=check_atlas)
 
     channels = subparsers.add_parser(
         "channels",
@@ -87,7 +101,8 @@ def register(subparsers) -> None:
     channels.add_argument("--json", help="write the top channels to this .json file")
     channels.add_argument("-o", "--output", help="write the overlay picture (.png...)")
     channels.add_argument("--atlas", help="atlas directory: put each channel's picture beside")
-    channels.set_defaults(func=run_channels)
+    add_memory_option(channels, "the image's pass (a larger image is scaled down)")
+    channels.set_defaults(func=run_channels, check=check_channels)
 
     page = subparsers.add_parser(
         "page",
@@ -99,11 +114,52 @@ def register(subparsers) -> None:
     )
     page.add_argument("atlas", help="atlas directory (from deepdream atlas)")
     page.add_argument("--images", help="folder of images for the crops")
-    page.add_argument(
-        "--model", help="model for --images (default: the atlas's, when it is a name)"
-    )
+    page.add_argument("--model", help="model for --images (default: the atlas's own, name or file)")
     page.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
-    page.set_defaults(func=run_page)
+    page.set_defaults(func=run_page, check=check_page)
+
+
+@dataclass(frozen=True)
+class AtlasJob:
+    """A checked ``atlas``: the model, where, which blobs and channels, how."""
+
+    spec: ModelSpec
+    network: dict
+    output: Path
+    layers: tuple[str, ...]
+    channels: tuple[int, ...] | None
+    settings: RenderSettings
+    images: str | None
+    html: bool
+    max_memory: int | None
+    quiet: bool
+
+
+@dataclass(frozen=True)
+class ChannelsJob:
+    """A checked ``channels``: the image ((H, W, 3) uint8 RGB) and what to write."""
+
+    spec: ModelSpec
+    image: str
+    rgb: np.ndarray
+    layer: str
+    top: int
+    by: str
+    json: Path | None
+    output: Path | None
+    atlas: Path | None
+    max_memory: int | None
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """A checked ``page``: the atlas directory and index, and for ``--images`` the model
+    (checked to be the atlas's own network)."""
+
+    root: Path
+    index: dict
+    images: str | None
+    spec: ModelSpec | None
 
 
 def _settings(args) -> RenderSettings:
@@ -112,32 +168,101 @@ def _settings(args) -> RenderSettings:
         for f in fields(RenderSettings)
         if getattr(args, f.name) is not None
     }
-    return replace(RenderSettings(), **given)
+    settings = replace(RenderSettings(), **given)
+    if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
+        raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
+    return settings
 
 
-def run_atlas(args) -> int:
+def _existing_index(root: Path) -> dict:
+    from tf_impl.atlas.atlas_dir import AtlasDir
+
+    return AtlasDir(root).index() if root.is_dir() else {}
+
+
+def _refuse_other_network(index: dict, spec: ModelSpec, where: Path) -> None:
+    """An atlas records its network (name, or file and SHA-1); refuse another one."""
+    stored = index.get("network")
+    if stored is not None and not same_network(stored, spec.identity()):
+        raise DeepDreamError(
+            f"{where} is an atlas of {describe_network(stored)}, not of "
+            f"{describe_network(spec.identity())}; give that model with --model, or use "
+            "another atlas"
+        )
+
+
+def check_atlas(args) -> AtlasJob:
+    """``atlas``'s checks before TensorFlow: the model, the output directory, the settings,
+    --images, and that an atlas already there is of the same network."""
+    spec = model_spec(args)
+    if args.images and not args.html:
+        raise DeepDreamError("--images goes with --html (the crops are shown on the site)")
+    if args.images and not Path(args.images).is_dir():
+        raise DeepDreamError(f"--images {args.images}: no such directory")
+    output = check_output_dir(args.output)
+    settings = _settings(args)
+    network = spec.identity()
+    _refuse_other_network(_existing_index(output), spec, output)
+    return AtlasJob(
+        spec=spec,
+        network=network,
+        output=output,
+        layers=tuple(args.layer),
+        channels=tuple(args.channels) if args.channels else None,
+        settings=settings,
+        images=args.images,
+        html=args.html,
+        max_memory=args.max_memory,
+        quiet=args.quiet,
+    )
+
+
+def _check_batch_memory(net, plan: dict, job: AtlasJob) -> None:
+    """Refuse, before any rendering, a batch of channels whose step at the last octave's size
+    would not fit in the memory budget (the batch holds only the channels asked for)."""
+    from tf_impl.atlas.render import channel_groups
+    from tf_impl.cli.limits import memory_budget, pass_bytes, refuse_over_budget
+
+    budget = memory_budget(job.max_memory)
+    side = job.settings.sizes()[-1]
+    for blob, channels in plan.items():
+        batch = max(map(len, channel_groups(channels, job.settings.batch).values()), default=0)
+        refuse_over_budget(
+            pass_bytes(net, [blob], side, side, batch),
+            budget,
+            f"rendering {batch} channel(s) of '{blob}' together at {side}x{side} (the last "
+            f"octave of --size {job.settings.size})",
+            "use a smaller --size or --batch",
+        )
+
+
+def run_atlas(job: AtlasJob) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
-    from tqdm import tqdm
-
-    from tf_impl.atlas.atlas_dir import check_writable_dir, pending_count, plan_atlas, render_atlas
+    from conversion.outputs import directory_lock
+    from tf_impl.atlas.atlas_dir import pending_count, plan_atlas, render_atlas
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.models.loading import load_net
 
-    if args.images and not args.html:
-        raise DeepDreamError("--images goes with --html (the crops are shown on the site)")
-    check_writable_dir(args.output)
-    images = load_image_folder(args.images) if args.images else ()
-    settings = _settings(args)
-    net = load_net(args.model, args.prototxt)
-    plan = plan_atlas(net, args.output, args.layer, settings, args.channels)
-    total = pending_count(args.output, plan, settings.sizes()[-1])
-    with tqdm(
-        total=total, unit="channel", desc="atlas", disable=args.quiet, file=sys.stderr
-    ) as bar:
-        atlas = render_atlas(net, args.output, plan, settings, on_channels=bar.update)
-    print(f"wrote {total} channel pictures and {len(plan)} sheet(s) in {atlas.root}")
-    if args.html:
-        _write_site(net, atlas.root, list(plan), images)
+    images = load_image_folder(job.images) if job.images else ()
+    net = load_net(job.spec)
+    channels = list(job.channels) if job.channels else None
+    plan = plan_atlas(net, job.output, list(job.layers), job.settings, channels, job.network)
+    _check_batch_memory(net, plan, job)
+    created = not job.output.exists()
+    job.output.mkdir(exist_ok=True)
+    try:
+        with directory_lock(job.output):
+            total = pending_count(job.output, plan, job.settings.sizes()[-1])
+            with progress(total, "channel", "atlas", job.quiet) as bar:
+                atlas = render_atlas(
+                    net, job.output, plan, job.settings, bar.update, network=job.network
+                )
+            print(f"wrote {total} channel pictures and {len(plan)} sheet(s) in {atlas.root}")
+            if job.html:
+                _write_site(net, atlas.root, list(plan), images)
+    finally:
+        if created and not any(job.output.iterdir()):
+            job.output.rmdir()
     return 0
 
 
@@ -150,77 +275,118 @@ def _write_site(net, root, blobs, images) -> None:
     print(f"wrote the site: {index}")
 
 
-def run_page(args) -> int:
+def check_page(args) -> PageJob:
+    """``page``'s checks before TensorFlow: an atlas is there; with --images, the folder and
+    the model, which must be the network the atlas was made with (recorded in atlas.json)."""
+    root = check_output_dir(args.atlas)
+    index = _existing_index(root)
+    if not index.get("blobs"):
+        raise DeepDreamError(f"{args.atlas}: no atlas here; run 'deepdream atlas' first")
+    if not args.images:
+        return PageJob(root, index, None, None)
+    if not Path(args.images).is_dir():
+        raise DeepDreamError(f"--images {args.images}: no such directory")
+    stored = index.get("network") or {}
+    model = args.model or stored.get("file") or stored.get("name") or index.get("model")
+    spec = check_model_arguments(model, args.prototxt)
+    _refuse_other_network(index, spec, root)
+    return PageJob(root, index, args.images, spec)
+
+
+def run_page(job: PageJob) -> int:
     """Write the site of an existing atlas directory."""
-    from tf_impl.atlas.atlas_dir import AtlasDir, check_writable_dir
+    from conversion.outputs import directory_lock
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.atlas.site import write_site
     from tf_impl.models.loading import load_net
 
-    atlas = AtlasDir(check_writable_dir(args.atlas))
-    index = atlas.index()
-    if not index.get("blobs"):
-        raise DeepDreamError(f"{args.atlas}: no atlas here; run 'deepdream atlas' first")
-    if not args.images:
-        print(f"wrote the site: {write_site(atlas.root)}")
-        return 0
-    images = load_image_folder(args.images)
-    net = load_net(args.model or index["model"], args.prototxt)
-    _write_site(net, atlas.root, list(index["blobs"]), images)
+    with directory_lock(job.root):
+        if job.images is None:
+            print(f"wrote the site: {write_site(job.root)}")
+            return 0
+        images = load_image_folder(job.images)
+        net = load_net(job.spec)
+        _write_site(net, job.root, list(job.index["blobs"]), images)
     return 0
 
 
-def run_channels(args) -> int:
-    """Print, and optionally write, the channels an image excites most."""
-    import numpy as np
+def check_channels(args) -> ChannelsJob:
+    """``channels``' checks before TensorFlow: the model, the outputs, the atlas (of the same
+    network), the image read."""
+    from tf_impl.images.files import check_output_path, load_rgb
 
-    from conversion.outputs import atomic_output, check_output_file
+    spec = model_spec(args)
+    inputs = (args.image, spec.file, spec.prototxt)
+    json_path = check_output_file(args.json, (".json",), inputs) if args.json else None
+    output = check_output_path(args.output, inputs) if args.output else None
+    atlas = None
+    if args.atlas:
+        atlas = Path(args.atlas)
+        if not (atlas / "atlas.json").is_file():
+            raise DeepDreamError(f"--atlas {args.atlas}: no atlas there (no atlas.json)")
+        index = _existing_index(atlas)
+        _refuse_other_network(index, spec, atlas)
+        if args.layer not in index.get("blobs", {}):
+            listed = ", ".join(index.get("blobs", {})) or "none"
+            print(
+                f"note: --atlas {args.atlas} has no pictures of '{args.layer}' (it has: "
+                f"{listed}); the sheet shows grey boxes in their place",
+                file=sys.stderr,
+            )
+    if args.top < 1:
+        raise DeepDreamError(f"--top must be at least 1 (got {args.top})")
+    rgb = load_rgb(args.image)
+    return ChannelsJob(
+        spec, args.image, rgb, args.layer, args.top, args.by, json_path, output, atlas,
+        args.max_memory,
+    )  # fmt: skip
+
+
+def run_channels(job: ChannelsJob) -> int:
+    """Print, and optionally write, the channels an image excites most."""
+    from conversion.outputs import atomic_output
     from tf_impl.atlas.overlay import overlay_sheet
-    from tf_impl.images.files import check_output_path, load_rgb, save_rgb
+    from tf_impl.cli.limits import fit_to_budget, memory_budget
+    from tf_impl.images.files import save_rgb
     from tf_impl.models.loading import load_net
     from tf_impl.models.provenance import model_title, weights_label
     from tf_impl.net.channel_stats import blob_activations, channel_stats, top_channels
 
-    if args.json:
-        check_output_file(args.json, (".json",), (args.image,))
-    if args.output:
-        check_output_path(args.output, (args.image,))
-    if args.atlas and not (Path(args.atlas) / "atlas.json").is_file():
-        raise DeepDreamError(f"--atlas {args.atlas}: no atlas there (no atlas.json)")
-    rgb = load_rgb(args.image)
-    net = load_net(args.model, args.prototxt)
-    activations = blob_activations(net, rgb, args.layer)
-    top = top_channels(channel_stats(activations), args.top, args.by)
+    net = load_net(job.spec)
+    net.channels(job.layer)  # unknown names: one line, with suggestions
+    rgb = fit_to_budget(net, [job.layer], job.rgb, memory_budget(job.max_memory), "image")
+    activations = blob_activations(net, rgb, job.layer)
+    top = top_channels(channel_stats(activations), job.top, job.by)
     label = weights_label(net)
-    print(f"{args.layer} on {args.image} ({model_title(net)}), top {len(top)} by {args.by}:")
+    print(f"{job.layer} on {job.image} ({model_title(net)}), top {len(top)} by {job.by}:")
     if label:
         print(f"({label})")
     print(f"{'rank':>4} {'channel':>7} {'mean':>12} {'max':>12}")
     for rank, stat in enumerate(top, start=1):
         print(f"{rank:>4} {stat.channel:>7} {stat.mean:>12.5g} {stat.max:>12.5g}")
-    if args.json:
+    if job.json:
         record = {
-            "image": str(args.image),
-            "layer": args.layer,
+            "image": str(job.image),
+            "layer": job.layer,
             "model": model_title(net),
             "weights_label": label,
-            "ranked_by": args.by,
+            "ranked_by": job.by,
             "channels": [vars(s) for s in top],
         }
-        with atomic_output(args.json) as tmp:
+        with atomic_output(job.json) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
-        print(f"wrote {args.json}", file=sys.stderr)
-    if args.output:
-        title = f"{args.layer}: top {len(top)} channels by {args.by} ({model_title(net)})"
+        print(f"wrote {job.json}", file=sys.stderr)
+    if job.output:
+        title = f"{job.layer}: top {len(top)} channels by {job.by} ({model_title(net)})"
         sheet = overlay_sheet(
             rgb,
             activations,
             top,
             title=title,
             warning=label,
-            atlas_dir=args.atlas,
-            blob=args.layer,
+            atlas_dir=job.atlas,
+            blob=job.layer,
         )
-        save_rgb(args.output, np.asarray(sheet))
-        print(f"wrote {args.output}", file=sys.stderr)
+        save_rgb(job.output, np.asarray(sheet))
+        print(f"wrote {job.output}", file=sys.stderr)
     return 0

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
+import numpy as np
 
 from conversion.errors import DeepDreamError
-from tf_impl.cli.options import add_model_options
-from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed
+from tf_impl.cli.options import (
+    add_channels_option,
+    add_memory_option,
+    add_model_options,
+    model_spec,
+)
+from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed, size_hxw
+from tf_impl.cli.progress import progress
 from tf_impl.dream.settings import (
     NOTEBOOK,
     PRECISIONS,
@@ -21,6 +28,7 @@ from tf_impl.dream.settings import (
     flag,
     help_text,
 )
+from tf_impl.models.files import ModelSpec
 
 DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
@@ -28,7 +36,7 @@ DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o d.png --guide flowers.jpg --layer inception_3b/output
   deepdream dream sky.jpg -o d.png --guide-channels flowers.jpg --top 8 --layer inception_3b/output
   deepdream dream sky.jpg -o d.png --lapnorm 4              # Laplacian-pyramid normalisation
-  deepdream dream sky.jpg -o d.png --layer inception_4c/output --channels 12 97
+  deepdream dream sky.jpg -o d.png --layer inception_4c/output --channels 12,97
   deepdream dream sky.jpg -o d.png --layer inception_4b/output inception_4d/output --weights 1 0.5
   deepdream dream sky.jpg -o d.png --class 1                # amplify a class (goldfish)
   deepdream dream sky.jpg -o d.png --model synthetic.keras  # offline: see 'synthetic-model'
@@ -56,9 +64,7 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "--weights", nargs="+", type=finite_float, metavar="W", help="one weight per --layer"
     )
     target = parser.add_mutually_exclusive_group()
-    target.add_argument(
-        "--channels", nargs="+", type=int, metavar="C", help="amplify only these channels"
-    )
+    add_channels_option(target, "amplify only these channels, e.g. 12,97 or 0-15")
     target.add_argument("--neuron", type=int, metavar="C", help="one channel at the centre")
     target.add_argument(
         "--class",
@@ -73,9 +79,7 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         metavar="IMAGE",
         help="amplify the --top channels most active (mean activation) on this image",
     )
-    parser.add_argument(
-        "--top", type=int, default=8, help="channels picked by --guide-channels (default 8)"
-    )
+    parser.add_argument("--top", type=int, help="channels picked by --guide-channels (default 8)")
     for name, kind in (
         ("octave_n", int),
         ("octave_scale", float),  # NaN and infinity: refused by DreamSettings, as in the API
@@ -102,16 +106,14 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         default=NOTEBOOK.clip,
         help="do not clip to 0-255 (the notebook clips)",
     )
-    parser.add_argument(
-        "--max-memory",
-        type=_memory_size,
-        metavar="SIZE",
-        help="memory a dream step may use, e.g. 2G or 500M; larger steps run tile by tile, "
-        "the same dream up to float32 rounding (default: a share of the memory available now)",
+    add_memory_option(
+        parser,
+        "a dream step (and the guide's pass) may use; larger steps run tile by tile, the same "
+        "dream up to float32 rounding, larger guides are scaled down",
     )
     parser.add_argument(
         "--tile",
-        type=_tile_size,
+        type=size_hxw,
         metavar="HxW",
         help="run every step in tiles of about HxW pixels (rounded up to the layer's stride), "
         "whatever the memory",
@@ -125,31 +127,6 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
         "dream (default: %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-
-
-def _memory_size(text: str) -> int:
-    """Bytes from '2G', '500M', '1.5G' or a plain number of bytes (binary units)."""
-    number, unit = text.strip().upper().rstrip("B"), ""
-    if number and number[-1] in _UNITS:
-        number, unit = number[:-1], number[-1]
-    try:
-        value = float(number) * _UNITS[unit]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size like 2G or 500M") from None
-    if not value >= 1:
-        raise argparse.ArgumentTypeError(f"'{text}': the memory size must be positive")
-    return int(value)
-
-
-def _tile_size(text: str) -> tuple[int, int]:
-    """(height, width) from 'HxW', both positive whole numbers."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a tile size like 512x512 (HxW)")
-    return int(parts[0]), int(parts[1])
 
 
 def register(subparsers) -> None:
@@ -191,9 +168,48 @@ def register(subparsers) -> None:
     zoom.set_defaults(func=run_zoom, check=check_zoom_args)
 
 
-def _settings(args) -> DreamSettings:
-    """The dream settings the options give, checked (the API's own check)."""
-    return DreamSettings.pick(vars(args))
+DEFAULT_TOP = 8  # channels --guide-channels picks
+
+
+@dataclass(frozen=True)
+class DreamJob:
+    """A checked ``dream`` (or one frame's worth of ``zoom``): the model, the settings, the
+    images read and every option of the objective, tiling and output, as the command runs
+    them. Images: (H, W, 3) uint8 RGB."""
+
+    spec: ModelSpec
+    settings: DreamSettings
+    input: str
+    rgb: np.ndarray
+    output: Path
+    layer: tuple[str, ...] | None = None
+    weights: tuple[float, ...] | None = None
+    channels: tuple[int, ...] | None = None
+    neuron: int | None = None
+    class_index: int | None = None
+    guide: str | None = None
+    guide_rgb: np.ndarray | None = None
+    guide_channels: str | None = None
+    guide_channels_rgb: np.ndarray | None = None
+    top: int = DEFAULT_TOP
+    seed: int | None = None
+    max_memory: int | None = None
+    tile: tuple[int, int] | None = None
+    precision: str = PRECISIONS[0]
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class ZoomJob:
+    """A checked ``zoom``: the dream of each frame, the frame count and zoom per frame, the
+    animations to write."""
+
+    dream: DreamJob
+    frames: int
+    scale: float
+    gif: str | None
+    mp4: str | None
+    fps: float
 
 
 def _check_octave_count(settings: DreamSettings, height: int, width: int) -> None:
@@ -208,119 +224,171 @@ def _check_octave_count(settings: DreamSettings, height: int, width: int) -> Non
         )
 
 
-def _input_files(args) -> tuple:
-    """Every file the command reads: the image, guide, model file and prototxt."""
-    from tf_impl.models.files import model_file
+def _warn_unused(args, settings: DreamSettings, height: int, width: int) -> None:
+    """One ``note:`` line for options that are accepted but do nothing or harm here."""
+    if args.top is not None and args.guide_channels is None:
+        print("note: --top has no effect without --guide-channels", file=sys.stderr)
+    smallest = min(height, width) / settings.octave_scale ** (settings.octave_n - 1)
+    if settings.lapnorm and 2 ** (settings.lapnorm - 1) > smallest:
+        print(
+            f"note: --lapnorm {settings.lapnorm} has more levels than a {round(smallest)} px "
+            "octave can halve into; the extra levels only shift the colours (try 4)",
+            file=sys.stderr,
+        )
 
-    return (args.input, args.guide, args.guide_channels, model_file(args.model), args.prototxt)
 
-
-def _check_inputs(args) -> None:
-    """Before TensorFlow: settings, model arguments, the images (kept on ``args``)."""
+def _dream_job(args, spec: ModelSpec, output: Path) -> DreamJob:
+    """Before TensorFlow: the settings (their own check), the images read, the octave count;
+    the model argument was checked into ``spec``."""
     from tf_impl.images.files import load_rgb
-    from tf_impl.models.files import check_model_arguments
 
-    args.settings = _settings(args)
-    check_model_arguments(args.model, args.prototxt)
-    args.rgb = load_rgb(args.input)
-    args.guide_rgb = load_rgb(args.guide) if args.guide else None
-    args.guide_channels_rgb = load_rgb(args.guide_channels) if args.guide_channels else None
-    _check_octave_count(args.settings, *args.rgb.shape[:2])
+    settings = DreamSettings.pick(vars(args))
+    layers = args.layer or [None]
+    if args.weights and len(args.weights) != len(layers):
+        raise DeepDreamError(
+            f"{len(args.weights)} --weights for {len(layers)} --layer; give one per layer"
+        )
+    rgb = load_rgb(args.input)
+    _check_octave_count(settings, *rgb.shape[:2])
+    _warn_unused(args, settings, *rgb.shape[:2])
+    return DreamJob(
+        spec=spec,
+        settings=settings,
+        input=args.input,
+        rgb=rgb,
+        output=output,
+        layer=tuple(args.layer) if args.layer else None,
+        weights=tuple(args.weights) if args.weights else None,
+        channels=tuple(args.channels) if args.channels else None,
+        neuron=args.neuron,
+        class_index=args.class_index,
+        guide=args.guide,
+        guide_rgb=load_rgb(args.guide) if args.guide else None,
+        guide_channels=args.guide_channels,
+        guide_channels_rgb=load_rgb(args.guide_channels) if args.guide_channels else None,
+        top=DEFAULT_TOP if args.top is None else args.top,
+        seed=args.seed,
+        max_memory=args.max_memory,
+        tile=args.tile,
+        precision=args.precision,
+        quiet=args.quiet,
+    )
 
 
-def check_dream(args) -> None:
+def _input_files(args, spec: ModelSpec) -> tuple:
+    """Every file the command reads: the image, guide, model file and prototxt."""
+    return (args.input, args.guide, args.guide_channels, spec.file, spec.prototxt)
+
+
+def check_dream(args) -> DreamJob:
     """``dream``'s checks that need no TensorFlow (run before it is imported)."""
     from tf_impl.images.files import check_output_path
 
-    check_output_path(args.output, _input_files(args))
-    _check_inputs(args)
+    spec = model_spec(args)
+    output = check_output_path(args.output, _input_files(args, spec))
+    return _dream_job(args, spec, output)
 
 
-def check_zoom_args(args) -> None:
+def check_zoom_args(args) -> ZoomJob:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
-    from conversion.outputs import check_not_an_input, check_output_file, probe_writable
+    from conversion.outputs import check_not_an_input, check_output_dir, check_output_file
 
     check_zoom(args.frames, args.scale)
-    out_dir = Path(args.output)
-    inputs = _input_files(args)
-    check_not_an_input(out_dir, inputs)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DeepDreamError(f"{out_dir}: exists and is not a directory; -o takes a directory")
-    if not out_dir.is_dir() and not out_dir.absolute().parent.is_dir():
-        raise DeepDreamError(f"{out_dir.absolute().parent} does not exist; create it first")
-    writable = out_dir if out_dir.is_dir() else out_dir.absolute().parent
-    probe_writable(writable, ".frame_probe.", ".png", what=str(out_dir))
+    spec = model_spec(args)
+    inputs = _input_files(args, spec)
+    check_not_an_input(args.output, inputs)
+    out_dir = check_output_dir(args.output, ".frame_probe.", ".png")
     for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
         if animation:
             check_output_file(animation, (suffix,), inputs)
-    _check_inputs(args)
+    dream = _dream_job(args, spec, out_dir)
+    return ZoomJob(dream, args.frames, args.scale, args.gif, args.mp4, args.fps)
 
 
-def _progress(args, total: int, unit: str, desc: str):
-    return tqdm(total=total, unit=unit, desc=desc, disable=args.quiet, file=sys.stderr)
+@dataclass(frozen=True)
+class _Prepared:
+    """What a dream runs with once TensorFlow is loaded: the net, the objective, the guide
+    (scaled to the memory budget) and the tiling."""
+
+    net: object
+    objective: object
+    guide_rgb: np.ndarray | None
+    tiling: object
 
 
-def _prepare(args):
+def _prepare(job: DreamJob) -> _Prepared:
     """Load the model and build the objective; check the sizes and memory the dream needs."""
     # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
     # only after the arguments are checked. The same holds in the commands below.
+    from tf_impl.cli.limits import fit_to_budget, memory_budget
     from tf_impl.dream.objectives import make_objective
     from tf_impl.dream.precision import slow_precision_note, with_precision
     from tf_impl.models.loading import load_net
 
-    note = slow_precision_note(args.precision)
+    note = slow_precision_note(job.precision)
     if note:
         print(note, file=sys.stderr)
-    net = with_precision(load_net(args.model, args.prototxt), args.precision)
+    net = with_precision(load_net(job.spec), job.precision)
+    budget = memory_budget(job.max_memory)
+    layers = list(job.layer or [net.metadata.get("default_layer") or NOTEBOOK.end])
+    channel_guide = job.guide_channels_rgb
+    if channel_guide is not None:
+        channel_guide = fit_to_budget(net, layers, channel_guide, budget, "--guide-channels image")
     objective = make_objective(
         net,
-        args.layer,
-        weights=args.weights,
-        channels=args.channels,
-        neuron=args.neuron,
-        class_index=args.class_index,
-        guided=args.guide is not None,
-        channel_guide=args.guide_channels_rgb,
-        top=args.top,
+        layers,
+        weights=job.weights,
+        channels=job.channels,
+        neuron=job.neuron,
+        class_index=job.class_index,
+        guided=job.guide is not None,
+        channel_guide=channel_guide,
+        top=job.top,
     )
-    if args.guide_channels_rgb is not None:
+    if channel_guide is not None:
         picked = " ".join(map(str, objective.channels))
         print(f"guide channels of {objective.blob}: {picked}", file=sys.stderr)
-    _check_sizes(net, objective, args)
-    return net, objective
+    guide = job.guide_rgb
+    if guide is not None:
+        guide = fit_to_budget(net, objective.blobs, guide, budget, "guide image")
+    tiling = _check_sizes(net, objective, job, guide)
+    return _Prepared(net, objective, guide, tiling)
 
 
-def _check_sizes(net, objective, args) -> None:
+def _check_sizes(net, objective, job: DreamJob, guide: np.ndarray | None):
+    """The image and guide fit the blobs, the octaves too, the dream fits in memory; returns
+    the tiling policy."""
     from tf_impl.cli.limits import check_memory
     from tf_impl.dream.deepdream import check_dream_size, octave_sizes
+    from tf_impl.dream.tiling import TilePolicy, default_max_memory, plan_tiles
     from tf_impl.net.input_size import check_image_fits
 
-    height, width = args.rgb.shape[:2]
+    height, width = job.rgb.shape[:2]
     check_image_fits(net, objective.blobs, height, width, "image")
-    if args.guide_rgb is not None:
-        check_image_fits(net, objective.blobs, *args.guide_rgb.shape[:2], "guide image")
-    settings = args.settings
+    if guide is not None:
+        check_image_fits(net, objective.blobs, *guide.shape[:2], "guide image")
+    settings = job.settings
     # deepdream checks this too, but only after the progress bar has been drawn: check first
     # so a too-small image gives one clean error line.
     check_dream_size(
         net, objective.blobs, octave_sizes(height, width, settings.octave_n, settings.octave_scale)
     )
-    from tf_impl.dream.tiling import TilePolicy, default_max_memory, plan_tiles
-
-    max_memory = default_max_memory() if args.max_memory is None else args.max_memory
-    args.tiling = TilePolicy(max_memory=max_memory, tile=args.tile)
-    tiles = plan_tiles(net, objective, height, width, args.tiling)  # refuses impossible tiling
+    max_memory = default_max_memory() if job.max_memory is None else job.max_memory
+    tiling = TilePolicy(max_memory=max_memory, tile=job.tile)
+    tiles = plan_tiles(net, objective, height, width, tiling)  # refuses impossible tiling
     check_memory(net, objective.blobs, height, width, None if tiles is None else max_memory)
+    if job.tile is not None and tiles is not None:
+        tile_h, tile_w = job.tile
+        print(f"note: --tile {tile_h}x{tile_w}: {len(tiles)} tiles a step", file=sys.stderr)
+    return tiling
 
 
-def _check_changed(result, rgb, args, what: str = "the dream") -> None:
+def _check_changed(result, rgb, job: DreamJob, what: str = "the dream") -> None:
     """A dream that left its input exactly as it was had a zero gradient all along (a dead
     unit): an error, before anything of it is written. ``what`` names the output."""
-    import numpy as np
-
-    if args.settings.iter_n == 0 or not np.array_equal(result, rgb):
+    if job.settings.iter_n == 0 or not np.array_equal(result, rgb):
         return  # 0 steps give the image back by design
-    if args.neuron is not None or args.channels:
+    if job.neuron is not None or job.channels:
         advice = "a dead unit; try other --neuron/--channels, or another --layer"
     else:
         advice = "try another --layer"
@@ -330,67 +398,72 @@ def _check_changed(result, rgb, args, what: str = "the dream") -> None:
     )
 
 
-def _dream_kwargs(settings: DreamSettings, objective, guide, tiling) -> dict:
+def _dream_kwargs(settings: DreamSettings, prepared: _Prepared) -> dict:
     params = settings.as_params()
     del params["end"]  # the objective names the blobs
-    return {**params, "objective": objective, "guide": guide, "tiling": tiling}
+    return {
+        **params,
+        "objective": prepared.objective,
+        "guide": prepared.guide_rgb,
+        "tiling": prepared.tiling,
+    }
 
 
-def run_dream(args) -> int:
+def run_dream(job: DreamJob) -> int:
     """Dream on one image and write it (atomically)."""
     from tf_impl.dream.deepdream import deepdream
     from tf_impl.images.files import save_rgb
 
-    net, objective = _prepare(args)
-    settings = args.settings
-    bar = _progress(args, settings.steps(), "step", "dreaming")
+    prepared = _prepare(job)
+    settings = job.settings
+    bar = progress(settings.steps(), "step", "dreaming", job.quiet)
 
     def on_step(octave: int, step: int) -> None:
         bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         bar.update(1)
 
-    kwargs = _dream_kwargs(settings, objective, args.guide_rgb, args.tiling)
+    kwargs = _dream_kwargs(settings, prepared)
     with bar:
-        result = deepdream(net, args.rgb, seed=args.seed, on_step=on_step, **kwargs)
-    _check_changed(result, args.rgb, args)
-    save_rgb(args.output, result)
-    print(f"wrote {args.output} ({args.rgb.shape[1]}x{args.rgb.shape[0]})", file=sys.stderr)
+        result = deepdream(prepared.net, job.rgb, seed=job.seed, on_step=on_step, **kwargs)
+    _check_changed(result, job.rgb, job)
+    save_rgb(job.output, result)
+    height, width = job.rgb.shape[:2]
+    print(f"wrote {job.output} ({height}x{width})", file=sys.stderr)
     return 0
 
 
-def _zoom_identity(args, objective) -> dict:
+def _zoom_identity(job: DreamJob, objective) -> dict:
     """What identifies a zoom run besides the dream settings: every input's contents."""
     from conversion.download import sha1_of
-    from tf_impl.models.files import model_file
 
     def contents(path):
         return None if path is None else sha1_of(Path(path))
 
-    model = model_file(args.model)
     return {
-        "model": str(args.model) if model is None else contents(model),
-        "prototxt": contents(args.prototxt),
-        "input image": contents(args.input),
-        "guide image": contents(args.guide),
-        "guide-channels image": contents(args.guide_channels),
+        "model": job.spec.model if job.spec.file is None else contents(job.spec.file),
+        "prototxt": contents(job.spec.prototxt),
+        "input image": contents(job.input),
+        "guide image": contents(job.guide),
+        "guide-channels image": contents(job.guide_channels),
         "objective": repr(objective),
-        "precision": args.precision,
-        "height": args.rgb.shape[0],
-        "width": args.rgb.shape[1],
+        "precision": job.precision,
+        "height": job.rgb.shape[0],
+        "width": job.rgb.shape[1],
     }
 
 
-def run_zoom(args) -> int:
+def run_zoom(zoom: ZoomJob) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
     from conversion.outputs import directory_lock
     from tf_impl.dream.zoom import run_zoom_sequence, write_animation
 
-    out_dir = Path(args.output)
-    net, objective = _prepare(args)
-    settings = args.settings
-    identity = _zoom_identity(args, objective)
-    frames_bar = _progress(args, args.frames, "frame", "zoom")
-    steps_bar = _progress(args, settings.steps(), "step", "dreaming")
+    job = zoom.dream
+    out_dir = job.output
+    prepared = _prepare(job)
+    settings = job.settings
+    identity = _zoom_identity(job, prepared.objective)
+    frames_bar = progress(zoom.frames, "frame", "zoom", job.quiet)
+    steps_bar = progress(settings.steps(), "step", "dreaming", job.quiet)
 
     def on_frame(index: int, path: Path) -> None:
         frames_bar.update(1)
@@ -405,24 +478,24 @@ def run_zoom(args) -> int:
     try:
         with directory_lock(out_dir), frames_bar, steps_bar:
             paths = run_zoom_sequence(
-                net,
-                args.rgb,
+                prepared.net,
+                job.rgb,
                 out_dir,
-                args.frames,
-                s=args.scale,
-                seed=args.seed if args.seed is not None else 0,
+                zoom.frames,
+                s=zoom.scale,
+                seed=job.seed if job.seed is not None else 0,
                 identity=identity,
                 on_frame=on_frame,
-                check_frame=lambda before, after: _check_changed(after, before, args, "the frame"),
+                check_frame=lambda before, after: _check_changed(after, before, job, "the frame"),
                 on_step=on_step,
-                **_dream_kwargs(settings, objective, args.guide_rgb, args.tiling),
+                **_dream_kwargs(settings, prepared),
             )
     finally:
         if created and not any(out_dir.iterdir()):
             out_dir.rmdir()
-    for animation in (args.gif, args.mp4):
+    for animation in (zoom.gif, zoom.mp4):
         if animation:
-            write_animation(paths, animation, fps=args.fps)
+            write_animation(paths, animation, fps=zoom.fps)
             print(f"wrote {animation}", file=sys.stderr)
     print(f"wrote {len(paths)} frames to {out_dir}", file=sys.stderr)
     return 0

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from conversion.errors import DeepDreamError
 from conversion.outputs import check_output_file
 from tf_impl.cli.model_commands import add_pooling_field13_option
+from tf_impl.cli.options import add_model_options, model_spec
+from tf_impl.models.files import ModelSpec
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """A checked ``export``: the Caffe model, the .onnx output, the blobs to expose."""
+
+    spec: ModelSpec
+    output: Path
+    outputs: tuple[str, ...]
+    pooling_field13: str | None
 
 
 def register(subparsers) -> None:
@@ -18,11 +33,10 @@ def register(subparsers) -> None:
         "width. Outputs are named after Caffe layers (a convolution's name is its pre-ReLU "
         "value, the ReLU layer's name the post-ReLU value). A converted .keras file cannot "
         "be exported: pass the caffemodel it came from.",
-        epilog="example: deepdream export bvlc_googlenet.caffemodel --prototxt "
+        epilog="example: deepdream export --model bvlc_googlenet.caffemodel --prototxt "
         "deploy.prototxt -o googlenet.onnx --outputs inception_4c/output conv2/norm2",
     )
-    export.add_argument("model", help="a .caffemodel file or a model name (bvlc_googlenet)")
-    export.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
+    add_model_options(export, legacy_positional=True)
     export.add_argument("-o", "--output", required=True, help="output .onnx file")
     export.add_argument(
         "--outputs",
@@ -33,19 +47,29 @@ def register(subparsers) -> None:
         "(default: the last layer)",
     )
     add_pooling_field13_option(export)
-    export.set_defaults(func=run_export, needs_tensorflow=False)
+    export.set_defaults(func=run_export, check=check_export, needs_tensorflow=False)
 
 
-def run_export(args) -> int:
+def check_export(args) -> ExportJob:
+    """``export``'s checks: the model arguments, the .onnx output (not an input)."""
+    given = args.model or args.legacy_model
+    output = check_output_file(args.output, (".onnx",), (given, args.prototxt))
+    spec = model_spec(args)
+    return ExportJob(spec, output, tuple(args.outputs), args.pooling_field13)
+
+
+def run_export(job: ExportJob) -> int:
     """Export and save; prints what was written."""
-    output = check_output_file(args.output, (".onnx",), (args.model,))
     try:
         from conversion.onnx_export import export_onnx
     except ImportError as exc:
         raise DeepDreamError(
             f"ONNX export needs the 'onnx' package ({exc}); pip install 'deepdream-tf2[onnx]'"
         ) from None
-    model = export_onnx(args.model, output, args.prototxt, args.outputs, args.pooling_field13)
+    spec = job.spec
+    model = export_onnx(
+        spec.model, job.output, spec.prototxt, list(job.outputs), job.pooling_field13
+    )
     names = ", ".join(o.name for o in model.graph.output)
-    print(f"wrote {output}: {len(model.graph.node)} ONNX nodes, outputs {names}")
+    print(f"wrote {job.output}: {len(model.graph.node)} ONNX nodes, outputs {names}")
     return 0

@@ -3,24 +3,46 @@
 from __future__ import annotations
 
 import argparse
-import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from conversion.errors import DeepDreamError
 from conversion.outputs import atomic_output, check_output_file
-from tf_impl.cli.parsing import HelpFormatter
-from tf_impl.models.files import check_model_arguments, model_file
+from tf_impl.cli.options import add_memory_option, add_model_options, model_spec
+from tf_impl.cli.parsing import HelpFormatter, size_hxw
+from tf_impl.models.files import ModelSpec
 
 OFFLINE = "deepdream synthetic-model -o synthetic.keras"
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'HxW' (e.g. 575x1024) -> (H, W); argparse type."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or min(int(match[1]), int(match[2])) < 1:
-        raise argparse.ArgumentTypeError(f"size must be HxW with positive integers, got '{text}'")
-    return int(match[1]), int(match[2])
+@dataclass(frozen=True)
+class ConvertJob:
+    """A checked ``convert``: the caffemodel (and prototxt) and the .keras output."""
+
+    spec: ModelSpec
+    output: Path
+    pooling_field13: str | None
+
+
+@dataclass(frozen=True)
+class LayersJob:
+    """A checked ``layers``: the model and the input size (H, W) for shapes, if any."""
+
+    spec: ModelSpec
+    size: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class BlobsJob:
+    """A checked ``blobs``: the model, the image ((H, W, 3) uint8 RGB), the blobs, the .npz."""
+
+    spec: ModelSpec
+    rgb: np.ndarray
+    blobs: tuple[str, ...]
+    output: Path
+    max_memory: int | None
 
 
 def add_pooling_field13_option(parser: argparse.ArgumentParser) -> None:
@@ -41,12 +63,14 @@ def register(subparsers) -> None:
         help="convert a .caffemodel to a .keras file",
         description="Convert a Caffe model (V1 or V2 .caffemodel, optionally with a deploy "
         "prototxt) to a .keras file that loads without the caffemodel or Caffe.",
-        epilog="examples:\n  deepdream convert bvlc_googlenet.caffemodel -o googlenet.keras\n"
+        epilog="examples:\n"
+        "  deepdream convert --model bvlc_googlenet.caffemodel -o googlenet.keras\n"
         "  deepdream synthetic-model -o synthetic.caffemodel    # offline: random weights\n"
-        "  deepdream convert synthetic.caffemodel -o synthetic.keras\n",
+        "  deepdream convert --model synthetic.caffemodel -o synthetic.keras\n",
         formatter_class=HelpFormatter,
     )
-    convert.add_argument("caffemodel", help="the .caffemodel file (V1 or V2)")
+    convert.add_argument("legacy_model", nargs="?", metavar="CAFFEMODEL", help=argparse.SUPPRESS)
+    convert.add_argument("--model", help="the .caffemodel file (V1 or V2)")
     convert.add_argument("--prototxt", help="deploy .prototxt (default: the caffemodel's own net)")
     convert.add_argument("-o", "--output", required=True, help="output .keras file")
     add_pooling_field13_option(convert)
@@ -61,15 +85,14 @@ def register(subparsers) -> None:
         "the post-ReLU value. 'too small' marks blobs that are empty at --size; 'wrong size' "
         "fully connected ones, which take only the input size they were trained at.",
         epilog="examples:\n"
-        "  deepdream layers bvlc_googlenet --size 575x1024   # downloads the model once\n"
+        "  deepdream layers --model bvlc_googlenet --size 575x1024   # downloads it once\n"
         f"  {OFFLINE}          # offline: random weights\n"
-        "  deepdream layers synthetic.keras --size 575x1024\n",
+        "  deepdream layers --model synthetic.keras --size 575x1024\n",
         formatter_class=HelpFormatter,
     )
-    layers.add_argument("model", help="model name (bvlc_googlenet) or .caffemodel/.keras file")
-    layers.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
-    layers.add_argument("--size", type=parse_size, help="input size HxW for spatial shapes")
-    layers.set_defaults(func=run_layers, check=check_model)
+    add_model_options(layers, legacy_positional=True)
+    layers.add_argument("--size", type=size_hxw, help="input size HxW for spatial shapes")
+    layers.set_defaults(func=run_layers, check=check_layers)
 
     blobs = subparsers.add_parser(
         "blobs",
@@ -78,18 +101,18 @@ def register(subparsers) -> None:
         "DeepDream notebook does: RGB->BGR minus the mean) and save the chosen blobs as "
         "float32 arrays in Caffe's NCHW layout, keyed by their Caffe names.",
         epilog="examples (the sample photo comes with matplotlib):\n"
-        '  deepdream blobs bvlc_googlenet "$(python -m tf_impl.images.sample)" '
+        '  deepdream blobs "$(python -m tf_impl.images.sample)" --model bvlc_googlenet '
         "--blob inception_4c/output --blob inception_3b/5x5_reduce -o blobs.npz\n"
         f"  {OFFLINE}          # offline: random weights\n"
-        '  deepdream blobs synthetic.keras "$(python -m tf_impl.images.sample)" '
+        '  deepdream blobs "$(python -m tf_impl.images.sample)" --model synthetic.keras '
         "--blob inception_4c/output -o blobs.npz\n",
         formatter_class=HelpFormatter,
     )
-    blobs.add_argument("model", help="model name or .caffemodel/.keras file")
+    add_model_options(blobs, legacy_positional=True)
     blobs.add_argument("image", help="input image")
     blobs.add_argument("--blob", action="append", required=True, help="blob name (repeatable)")
-    blobs.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
     blobs.add_argument("-o", "--output", required=True, help="output .npz file")
+    add_memory_option(blobs, "the image's pass (a larger one is refused)")
     blobs.set_defaults(func=run_blobs, check=check_blobs)
 
 
@@ -97,57 +120,51 @@ def register(subparsers) -> None:
 # TensorFlow, which the CLI imports (quietly) only after the arguments are parsed.
 
 
-def _load(args):
-    from tf_impl.models.loading import load_net
-
-    return load_net(args.model, args.prototxt)
-
-
-def check_model(args) -> None:
-    """Model arguments, before TensorFlow is imported."""
-    check_model_arguments(args.model, args.prototxt)
-
-
-def check_convert(args) -> None:
-    """``convert``'s checks before TensorFlow: the files exist, the output is writable and is
-    neither the caffemodel nor the prototxt."""
-    from pathlib import Path
-
-    if not Path(args.caffemodel).is_file():
-        raise DeepDreamError(f"{args.caffemodel}: no such file")
-    check_output_file(args.output, (".keras",), (args.caffemodel, args.prototxt))
-    check_model_arguments(args.caffemodel, args.prototxt)
+def check_convert(args) -> ConvertJob:
+    """``convert``'s checks before TensorFlow: the caffemodel exists, the output is writable
+    and is neither the caffemodel nor the prototxt."""
+    given = args.model or args.legacy_model
+    output = check_output_file(args.output, (".keras",), (given, args.prototxt))
+    spec = model_spec(args, default=None)
+    if spec.file is None or not spec.file.is_file():
+        raise DeepDreamError(f"{spec.model}: no such file; convert takes --model FILE.caffemodel")
+    return ConvertJob(spec, output, args.pooling_field13)
 
 
-def check_blobs(args) -> None:
-    """``blobs``'s checks before TensorFlow: model arguments, output, the image (kept)."""
+def check_layers(args) -> LayersJob:
+    """``layers``' checks before TensorFlow: the model arguments."""
+    return LayersJob(model_spec(args), args.size)
+
+
+def check_blobs(args) -> BlobsJob:
+    """``blobs``'s checks before TensorFlow: model arguments, output, the image read."""
     from tf_impl.images.files import load_rgb
 
-    check_model(args)
-    inputs = (args.image, model_file(args.model), args.prototxt)
-    check_output_file(args.output, (".npz",), inputs)
-    args.rgb = load_rgb(args.image)
+    spec = model_spec(args)
+    output = check_output_file(args.output, (".npz",), (args.image, spec.file, spec.prototxt))
+    return BlobsJob(spec, load_rgb(args.image), tuple(args.blob), output, args.max_memory)
 
 
-def run_convert(args) -> int:
+def run_convert(job: ConvertJob) -> int:
     """Convert and save; prints what was written."""
     from tf_impl.models.convert import convert_caffemodel
 
-    net = convert_caffemodel(args.caffemodel, args.prototxt, args.pooling_field13)
-    net.save(args.output)
+    net = convert_caffemodel(job.spec.file, job.spec.prototxt, job.pooling_field13)
+    net.save(job.output)
     print(
-        f"wrote {args.output}: {len(net.blob_names())} blobs from a "
+        f"wrote {job.output}: {len(net.blob_names())} blobs from a "
         f"{net.metadata['source_format']} caffemodel"
     )
     return 0
 
 
-def run_layers(args) -> int:
+def run_layers(job: LayersJob) -> int:
     """Print one line per blob: name, Keras layer type, channels, [shape at --size]."""
+    from tf_impl.models.loading import load_net
     from tf_impl.net.shapes import blob_shapes
 
-    net = _load(args)
-    shapes = blob_shapes(net, *args.size) if args.size else None
+    net = load_net(job.spec)
+    shapes = blob_shapes(net, *job.size) if job.size else None
     for layer, name in zip(net.keras_model.layers, net.blob_names(), strict=True):
         channels = layer.output.shape[-1]
         line = f"{name:40s} {type(layer).__name__:20s} {channels:>6}"
@@ -161,23 +178,31 @@ def run_layers(args) -> int:
     return 0
 
 
-def run_blobs(args) -> int:
+def run_blobs(job: BlobsJob) -> int:
     """Save the requested blobs for one image as NCHW float32 arrays in an .npz file."""
-    from tf_impl.cli.limits import check_memory
+    from tf_impl.cli.limits import check_memory, memory_budget, pass_bytes, refuse_over_budget
+    from tf_impl.models.loading import load_net
     from tf_impl.net.input_size import check_image_fits
 
-    output, rgb = args.output, args.rgb
-    net = _load(args)
-    for name in args.blob:
+    rgb, blobs = job.rgb, list(job.blobs)
+    net = load_net(job.spec)
+    for name in blobs:
         net.channels(name)  # raises for unknown names, with suggestions
-    check_image_fits(net, args.blob, *rgb.shape[:2], "image")
-    check_memory(net, args.blob, *rgb.shape[:2], None)
-    values = net.blobs(net.preprocess(rgb), args.blob)
+    height, width = rgb.shape[:2]
+    check_image_fits(net, blobs, height, width, "image")
+    refuse_over_budget(
+        pass_bytes(net, blobs, height, width),
+        memory_budget(job.max_memory),
+        f"the {height}x{width} image's pass to '{blobs[-1]}'",
+        "use a smaller image or an earlier blob (blobs are saved at the image's own size)",
+    )
+    check_memory(net, blobs, height, width, None)
+    values = net.blobs(net.preprocess(rgb), blobs)
     arrays = {}
     for name, value in values.items():
         nchw = value.transpose(2, 0, 1) if value.ndim == 3 else value
         arrays[name] = np.ascontiguousarray(nchw[None], dtype=np.float32)
-    with atomic_output(output) as tmp, open(tmp, "wb") as f:
+    with atomic_output(job.output) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
-    print(f"wrote {output}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+    print(f"wrote {job.output}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import textwrap
 
 from conversion.errors import DeepDreamError
@@ -64,3 +65,50 @@ def seed(text: str) -> int:
     if not 0 <= value <= SEED_MAX:
         raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_MAX}, got {value}")
     return value
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """argparse type: bytes from '2G', '500M', '1.5G' or a plain number of bytes (binary
+    units); zero, negative, NaN and infinite sizes (``inf``, ``1e999``) refused."""
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in _UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size like 2G or 500M") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite memory size; write e.g. 64G")
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"'{text}': the memory size must be positive")
+    return int(value)
+
+
+def size_hxw(text: str) -> tuple[int, int]:
+    """argparse type: (height, width) from 'HxW' (e.g. 575x1024), both positive integers."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or min(int(match[1]), int(match[2])) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 512x512 (HxW)")
+    return int(match[1]), int(match[2])
+
+
+def channel_list(text: str) -> list[int]:
+    """argparse type: '0-15,32,40-41' -> [0, ..., 15, 32, 40, 41], sorted, without repeats.
+    A range needs both ends in increasing order ('5-2' and '3-' are refused)."""
+    channels: list[int] = []
+    for part in text.split(","):
+        first, dash, last = (p.strip() for p in part.strip().partition("-"))
+        if not first.isdigit() or (dash and not last.isdigit()):
+            hint = f"; '{part}' needs both ends, like {first}-15" if first.isdigit() else ""
+            raise argparse.ArgumentTypeError(
+                f"channels must look like 0-15,32 (got '{text}'{hint})"
+            )
+        if dash and int(last) < int(first):
+            raise argparse.ArgumentTypeError(
+                f"'{part}' runs backwards; write {last}-{first} (got '{text}')"
+            )
+        channels += range(int(first), int(last or first) + 1)
+    return sorted(set(channels))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from conversion.outputs import check_output_file
 from tf_impl.cli.parsing import HelpFormatter, seed
@@ -10,11 +12,20 @@ from tf_impl.cli.parsing import HelpFormatter, seed
 LABEL = "synthetic GoogLeNet (random He-scaled weights, seed {seed}): not for real dreams"
 EXAMPLES = """examples (everything offline; the sample photo comes with matplotlib):
   deepdream synthetic-model -o synthetic.keras
-  deepdream layers synthetic.keras --size 224x224
+  deepdream layers --model synthetic.keras --size 224x224
   deepdream dream "$(python -m tf_impl.images.sample)" -o d.png --model synthetic.keras
   deepdream synthetic-model -o synthetic.caffemodel && \\
-    deepdream convert synthetic.caffemodel -o converted.keras
+    deepdream convert --model synthetic.caffemodel -o converted.keras
 """
+
+
+@dataclass(frozen=True)
+class SyntheticJob:
+    """A checked ``synthetic-model``: the output (.keras or .caffemodel), seed, class count."""
+
+    output: Path
+    seed: int
+    classes: int
 
 
 def register(subparsers) -> None:
@@ -38,28 +49,28 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run_synthetic_model, check=check_synthetic_model)
 
 
-def check_synthetic_model(args) -> None:
+def check_synthetic_model(args) -> SyntheticJob:
     """Before TensorFlow: a writable .keras or .caffemodel output, a positive class count."""
     from conversion.errors import DeepDreamError
 
-    check_output_file(args.output, (".keras", ".caffemodel"))
+    output = check_output_file(args.output, (".keras", ".caffemodel"))
     if args.classes < 1:
         raise DeepDreamError(f"--classes must be at least 1 (got {args.classes})")
+    return SyntheticJob(output, args.seed, args.classes)
 
 
-def run_synthetic_model(args) -> int:
+def run_synthetic_model(job: SyntheticJob) -> int:
     """Write the labelled synthetic model and say what it is."""
     import tempfile
-    from pathlib import Path
 
     from conversion.outputs import atomic_output
     from conversion.synthetic import synthetic_googlenet
     from tf_impl.models.convert import convert_caffemodel
 
-    label = LABEL.format(seed=args.seed)
-    net_param = synthetic_googlenet(args.seed, "V2", args.classes)
+    label = LABEL.format(seed=job.seed)
+    net_param = synthetic_googlenet(job.seed, "V2", job.classes)
     net_param.name = label
-    output = Path(args.output)
+    output = job.output
     if output.suffix.lower() == ".caffemodel":
         with atomic_output(output) as tmp:
             tmp.write_bytes(net_param.SerializeToString())

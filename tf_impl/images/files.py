@@ -114,3 +114,9 @@ def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:
     with atomic_output(path) as tmp:
         Image.fromarray(data, "RGB").save(tmp, format=image_format, **save_args)
     return path
+
+
+def resize_rgb(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (height, width, 3) uint8, Lanczos-resampled (for shrinking)."""
+    image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
+    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS))

@@ -3,8 +3,10 @@ before it is imported, so a wrong path costs milliseconds, not seconds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from conversion.download import sha1_of
 from conversion.errors import DeepDreamError
 
 _PROTOTXT_SUFFIXES = (".prototxt", ".pbtxt")
@@ -36,9 +38,46 @@ def model_file(model: str | Path) -> Path | None:
     return None
 
 
-def check_model_arguments(model: str | Path, prototxt: str | Path | None = None) -> None:
-    """Raise DeepDreamError for a model file that is missing or is a prototxt given as
-    weights, or a ``prototxt`` that is missing or is weights. Names are checked on load."""
+@dataclass(frozen=True)
+class ModelSpec:
+    """A checked model argument: ``model`` as given (a name such as ``bvlc_googlenet`` or a
+    path), the ``file`` it names (None for a name) and the ``prototxt`` to go with it."""
+
+    model: str
+    file: Path | None = None
+    prototxt: Path | None = None
+
+    def identity(self) -> dict:
+        """What identifies this network across runs, JSON-ready: a name, or the file's
+        absolute path and SHA-1 (two files of one name differ here), with the prototxt's."""
+        if self.file is None:
+            found = {"name": self.model}
+        else:
+            found = {"file": str(self.file.absolute()), "sha1": sha1_of(self.file)}
+        if self.prototxt is not None:
+            found["prototxt_sha1"] = sha1_of(self.prototxt)
+        return found
+
+
+def same_network(stored: dict, current: dict) -> bool:
+    """Whether two :meth:`ModelSpec.identity` records name one network: the same name, or
+    files with the same contents (a moved or copied file is the same network)."""
+    return {k: v for k, v in stored.items() if k != "file"} == {
+        k: v for k, v in current.items() if k != "file"
+    }
+
+
+def describe_network(identity: dict) -> str:
+    """A short human-readable form of a :meth:`ModelSpec.identity`."""
+    if "sha1" in identity:
+        return f"{identity['file']} (SHA-1 {identity['sha1'][:12]})"
+    return str(identity.get("name"))
+
+
+def check_model_arguments(model: str | Path, prototxt: str | Path | None = None) -> ModelSpec:
+    """The checked :class:`ModelSpec`; DeepDreamError for a model file that is missing or is a
+    prototxt given as weights, or a ``prototxt`` that is missing or is weights. Names are
+    checked on load."""
     path = model_file(model)
     if path is not None:
         if not path.exists():
@@ -58,3 +97,4 @@ def check_model_arguments(model: str | Path, prototxt: str | Path | None = None)
             raise DeepDreamError(
                 f"{proto}: --prototxt takes the network description (.prototxt), not a weights file"
             )
+    return ModelSpec(str(model), path, None if prototxt is None else Path(prototxt))

@@ -12,13 +12,15 @@ from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.registry import MODELS, ModelInfo, get_model_info
 from tf_impl.models import convert
-from tf_impl.models.files import check_model_arguments
+from tf_impl.models.files import ModelSpec, check_model_arguments
 from tf_impl.models.provenance import load_synthetic_net
 from tf_impl.net.network import DreamNet, load_dreamnet
 
 
-def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
-    """Resolve ``model`` to a DreamNet.
+def load_net(model: str | Path | ModelSpec, prototxt: str | Path | None = None) -> DreamNet:
+    """Resolve ``model`` to a DreamNet. A :class:`~tf_impl.models.files.ModelSpec` (what
+    :func:`~tf_impl.models.files.check_model_arguments` returns) is loaded as checked, its own
+    prototxt going with it; a name or path is checked first.
 
     - a ``.keras`` file written by ``deepdream convert``: loaded as is;
     - a ``.caffemodel`` file: converted in memory (with ``prototxt`` if given);
@@ -29,7 +31,8 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     - ``synthetic``: the seeded synthetic GoogLeNet, its metadata saying so (what is made with
       it is labelled as not GoogLeNet's features).
     """
-    check_model_arguments(model, prototxt)
+    spec = model if isinstance(model, ModelSpec) else check_model_arguments(model, prototxt)
+    model, prototxt = spec.model, spec.prototxt
     path = Path(model)
     if path.suffix == ".keras":
         return load_dreamnet(path)
@@ -39,8 +42,8 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
         return convert.convert_caffemodel(path, prototxt)
     if str(model) not in MODELS:
         raise DeepDreamError(
-            f"'{model}' is neither a model file (.caffemodel or .keras) nor a known model name; "
-            f"known names: {', '.join(sorted(MODELS))}"
+            f"'{model}' is neither a model file (.caffemodel or .keras) nor a known model name "
+            f"(known names: {', '.join(sorted(MODELS))}); give a weights file with --model FILE"
         )
     info = MODELS[str(model)]
     if info.kind == "keras":

@@ -173,4 +173,4 @@ def suggest(name: str, names: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, names, n=4, cutoff=0.5)
     if close:
         return "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
-    return "; run 'deepdream layers MODEL' to list the blob names"
+    return "; run 'deepdream layers --model MODEL' to list the blob names"
