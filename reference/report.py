@@ -402,15 +402,16 @@ def steps_section(page: Page, model: Model, quick: bool, workdir: Path) -> None:
     )
 
 
-def latest_benchmark() -> Path | None:
-    """The newest full-run benchmark JSON in benchmarks/results (by its date, then name)."""
+def latest_benchmark(results_dir: Path = BENCH_DIR) -> Path | None:
+    """The newest full-run benchmark JSON in ``results_dir`` (by its date, then name). Runs
+    with mixed-precision rows count too: ``make bench`` always writes them."""
     found = []
-    for path in BENCH_DIR.glob("*.json"):
+    for path in results_dir.glob("*.json"):
         try:
             results = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if results.get("mode") == "full" and not results.get("mixed"):
+        if results.get("mode") == "full":
             found.append((results.get("date", ""), path.name, path))
     return max(found)[2] if found else None
 

@@ -75,7 +75,9 @@ def test_convert_refuses_to_overwrite_its_input(model_files, tmp_path, capsys):
 def test_convert_refuses_the_prototxt_as_output(model_files, tmp_path, capsys):
     proto = tmp_path / "deploy.keras"
     shutil.copy(model_files["prototxt"], proto)
-    line = _error(["convert", "--model", model_files["V2"], "--prototxt", proto, "-o", proto], capsys)
+    line = _error(
+        ["convert", "--model", model_files["V2"], "--prototxt", proto, "-o", proto], capsys
+    )
     assert "is the input file" in line
 
 
@@ -96,7 +98,16 @@ def test_dream_refuses_any_input_as_output(which, image, model_files, tmp_path, 
 def test_blobs_refuses_the_image_as_output(keras_model_file, tmp_path, capsys):
     disguised = tmp_path / "picture.npz"  # Pillow reads images by content, not by name
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(disguised, format="PNG")
-    argv = ["blobs", disguised, "--model", keras_model_file, "--blob", "conv1/7x7_s2", "-o", disguised]
+    argv = [
+        "blobs",
+        disguised,
+        "--model",
+        keras_model_file,
+        "--blob",
+        "conv1/7x7_s2",
+        "-o",
+        disguised,
+    ]
     assert "is the input file" in _error(argv, capsys)
 
 
@@ -461,7 +472,15 @@ def test_classifier_size_mismatch_names_the_real_difference(model_files, tmp_pat
     from conversion.synthetic import write_synthetic_caffemodel
 
     places = write_synthetic_caffemodel(tmp_path / "places.caffemodel", 0, "V2", 205)
-    argv = ["convert", "--model", places, "--prototxt", model_files["prototxt"], "-o", tmp_path / "p.keras"]
+    argv = [
+        "convert",
+        "--model",
+        places,
+        "--prototxt",
+        model_files["prototxt"],
+        "-o",
+        tmp_path / "p.keras",
+    ]
     line = _error(argv, capsys)
     assert "has 205 outputs" in line and "asks for 1000" in line
     assert "209" not in line

@@ -95,7 +95,10 @@ def test_floor_rounding_pooling(tmp_path):
 def test_export_is_symbolic_named_and_checked(model_files, tmp_path, capsys):
     out = tmp_path / "g.onnx"
     blobs = ["conv2/3x3_reduce", "conv2/relu_3x3_reduce", "inception_4c/output"]
-    assert main(["export", "--model", str(model_files["V1"]), "-o", str(out), "--outputs", *blobs]) == 0
+    assert (
+        main(["export", "--model", str(model_files["V1"]), "-o", str(out), "--outputs", *blobs])
+        == 0
+    )
     assert "wrote" in capsys.readouterr().out
     model = onnx.load(out)
     onnx.checker.check_model(model, full_check=True)
@@ -112,8 +115,8 @@ def test_export_is_symbolic_named_and_checked(model_files, tmp_path, capsys):
 
 def test_export_default_output_is_the_last_layer(model_files, tmp_path):
     out = tmp_path / "g.onnx"
-    assert main(["export", "--model", str(model_files["V2"]), "--prototxt", str(model_files["prototxt"]),
-                 "-o", str(out)]) == 0  # fmt: skip
+    argv = ["export", "--model", model_files["V2"], "--prototxt", model_files["prototxt"]]
+    assert main([str(a) for a in [*argv, "-o", out]]) == 0
     model = onnx.load(out)
     assert [o.name for o in model.graph.output] == ["prob"]
     prob = ort_blobs(ort_session(out), np.zeros((224, 224, 3), np.float32), ["prob"])["prob"]
@@ -143,13 +146,17 @@ def _error(argv, capsys) -> str:
 
 def test_unknown_output_blob(model_files, tmp_path, capsys):
     out = tmp_path / "g.onnx"
-    err = _error(["export", "--model", str(model_files["V1"]), "-o", str(out), "--outputs", "nope"], capsys)
+    err = _error(
+        ["export", "--model", str(model_files["V1"]), "-o", str(out), "--outputs", "nope"], capsys
+    )
     assert "unknown blob 'nope'" in err
     assert not out.exists()
 
 
 def test_keras_model_is_refused_with_a_hint(keras_model_file, tmp_path, capsys):
-    err = _error(["export", "--model", str(keras_model_file), "-o", str(tmp_path / "g.onnx")], capsys)
+    err = _error(
+        ["export", "--model", str(keras_model_file), "-o", str(tmp_path / "g.onnx")], capsys
+    )
     assert "cannot be exported faithfully" in err and "pass the .caffemodel" in err
 
 
@@ -161,15 +168,23 @@ def test_layer_onnx_cannot_express(model_files, tmp_path, capsys):
 
     prototxt.write_text(text_format.MessageToString(net))
     out = tmp_path / "g.onnx"
-    argv = ["export", "--model", str(model_files["V1"]), "--prototxt", str(prototxt), "-o", str(out)]
+    argv = [
+        "export",
+        "--model",
+        str(model_files["V1"]),
+        "--prototxt",
+        str(prototxt),
+        "-o",
+        str(out),
+    ]
     err = _error(argv, capsys)
     assert "layer 'sig' has type 'Sigmoid'" in err and "cannot express" in err
     assert not out.exists()
 
 
 def test_output_must_be_onnx_and_is_checked_first(model_files, tmp_path, capsys):
-    err = _error(["export", "--model", str(tmp_path / "missing.caffemodel"), "-o", str(tmp_path / "g.pb")],
-                 capsys)  # fmt: skip
+    missing = str(tmp_path / "missing.caffemodel")
+    err = _error(["export", "--model", missing, "-o", str(tmp_path / "g.pb")], capsys)
     assert "must end in .onnx" in err
 
 
