@@ -11,8 +11,11 @@ WITH_GPU := $(filter-out 0,$(GPU))
 STAMP := $(VENV)/.installed$(if $(WITH_GPU),-gpu)
 
 MODEL ?= bvlc_googlenet
-# onnx2tf pins TF 2.19 / NumPy 1.26 / protobuf 4; installed without them (see pyproject's extras).
-ONNX2TF := onnx2tf==1.29.24
+# onnx2tf pins TF 2.19 / NumPy 1.26 / protobuf 4; installed without them (see pyproject's extras),
+# as is tf-keras, which requires TensorFlow's CUDA build (`tensorflow`) even beside tensorflow-cpu.
+ONNX2TF := onnx2tf==1.29.24 tf-keras==2.21.*
+# TensorFlow's CPU build (pyproject.toml's dependency on x86_64).
+TF_CPU := tensorflow-cpu==2.21.*
 # TensorFlow's CUDA build (pyproject.toml's gpu extra), whose files GPU=1 lays down last.
 TF_GPU := tensorflow==2.21.*
 , := ,
@@ -33,10 +36,18 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev$(if $(WITH_GPU),$(,)gpu)]"
-	$(BIN)/python -m pip install --quiet --no-deps "$(ONNX2TF)"
+	$(BIN)/python -m pip install --quiet --no-deps $(foreach p,$(ONNX2TF),"$(p)")
 ifneq ($(WITH_GPU),)
 	$(BIN)/python -m pip uninstall --quiet --yes tensorflow-cpu
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps "$(TF_GPU)"
+else
+	@# One TensorFlow build per venv: a venv made before tf-keras went --no-deps also holds
+	@# the CUDA build; remove it and lay tensorflow-cpu's files down again over what that
+	@# removal deleted (both install the same `tensorflow` package).
+	if $(BIN)/python -m pip show --quiet tensorflow-cpu 2>/dev/null && \
+	   $(BIN)/python -m pip show --quiet tensorflow 2>/dev/null; then \
+		$(BIN)/python -m pip uninstall --quiet --yes tensorflow && \
+		$(BIN)/python -m pip install --quiet --force-reinstall --no-deps "$(TF_CPU)"; fi
 endif
 	rm -f $(VENV)/.installed $(VENV)/.installed-gpu
 	touch $(STAMP)
