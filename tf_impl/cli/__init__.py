@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli.parsing import HelpFormatter, OneLineParser
+from tf_impl.host.tensorflow_logs import import_tensorflow_quietly
 
 _COMMAND_MODULES = (
     "tf_impl.cli.model_commands",
@@ -49,45 +50,6 @@ def _version() -> str:
         return "(not installed)"
 
 
-def quiet_tensorflow_logs() -> None:
-    """Set, before TensorFlow is imported, the variables that keep its C++ and Python log lines
-    (oneDNN banners, CUDA probing on a machine without a GPU) off stderr; errors stay."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++: fatal only (errors raise anyway)
-    os.environ.setdefault("TF_CPP_MAX_VLOG_LEVEL", "-1")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-
-
-def _import_tensorflow_quietly(verbose: bool) -> None:
-    """Import TensorFlow with its start-up chatter hidden (``--verbose`` or DEEPDREAM_VERBOSE=1
-    shows it).
-
-    Some of TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL, so stderr is silenced at the
-    file-descriptor level during the import; an import error is still raised and shown.
-    """
-    if verbose or os.environ.get("DEEPDREAM_VERBOSE"):
-        return
-    quiet_tensorflow_logs()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")
-    except ImportError as error:
-        # Ctrl-C inside a C extension's initialisation surfaces as "ImportError:
-        # initialization failed" raised from the KeyboardInterrupt: it is still an interrupt.
-        if isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
-            raise KeyboardInterrupt from error
-        raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _silence_stdout() -> None:
     """After the reader of stdout went away (``deepdream layers | head -1``): point stdout
     at /dev/null so that Python's final flush does not fail again."""
@@ -105,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         job = args.check(args)
         if getattr(args, "needs_tensorflow", True):
-            _import_tensorflow_quietly(args.verbose)
+            import_tensorflow_quietly(args.verbose)
         code = int(args.func(job) or 0)
         sys.stdout.flush()
         return code
