@@ -57,7 +57,9 @@ endif
 # MODEL may be a path, e.g. make dream MODEL=~/Downloads/bvlc_googlenet.caffemodel
 dream: install
 	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.images.sample)" -o dream.png \
-		--model "$(MODEL)" --seed 0
+		--model "$(MODEL)" --seed 0 || \
+		{ echo "make dream: the model is MODEL=$(MODEL); offline, give its file:" \
+			"make dream MODEL=/path/to/bvlc_googlenet.caffemodel" >&2; exit 2; }
 
 test: install browser
 	$(BIN)/python -m pytest -q

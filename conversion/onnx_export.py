@@ -372,6 +372,11 @@ def resolve_caffe_files(
             f"known names: {', '.join(sorted(MODELS))}"
         )
     info = MODELS[str(model)]
+    if info.kind == "synthetic":
+        raise DeepDreamError(
+            "'synthetic' is made in memory, not read from a Caffe file; write one with "
+            "'deepdream synthetic-model -o synthetic.caffemodel' and export that"
+        )
     if info.kind != "caffe":
         raise DeepDreamError(
             f"'{model}' is a Keras application, not a Caffe model; ONNX export needs a "

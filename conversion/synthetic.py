@@ -23,6 +23,10 @@ from conversion.googlenet import googlenet_deploy, googlenet_deploy_prototxt
 from conversion.layer_params import conv_geometry, pool_geometry
 from conversion.splits import insert_splits
 
+SYNTHETIC_NET_NAME = "synthetic GoogLeNet"
+"""How the Caffe net name of a ``deepdream synthetic-model`` file begins: a model converted
+from it keeps the name (metadata ``net_name``), so what it makes is labelled as synthetic."""
+
 _V1_TYPES = {
     "Convolution": "CONVOLUTION",
     "ReLU": "RELU",

@@ -310,3 +310,68 @@ def test_top_without_guide_channels_is_noted(keras_model_file, tmp_path, capsys)
     argv = ["dream", image, "-o", tmp_path / "o.png", "--model", keras_model_file, *FAST]
     code, _, err = run_cli([*argv, "--layer", LAYER, "--top", "3"], capsys)
     assert code == 0 and "note: --top has no effect without --guide-channels" in err
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".caffemodel"])
+def test_synthetic_label_is_read_from_the_file(suffix, tmp_path, capsys):
+    """Not only ``--model synthetic``: a synthetic-model file, and a .keras converted from its
+    caffemodel, make labelled pictures."""
+    from tf_impl.models.loading import load_net
+    from tf_impl.models.provenance import SYNTHETIC_LABEL, weights_label
+
+    model = tmp_path / f"synthetic{suffix}"
+    assert main(["synthetic-model", "-o", str(model)]) == 0
+    if suffix == ".caffemodel":
+        converted = tmp_path / "converted.keras"
+        assert main(["convert", "--model", str(model), "-o", str(converted)]) == 0
+        assert weights_label(load_net(model)) == SYNTHETIC_LABEL
+        model = converted
+    assert weights_label(load_net(model)) == SYNTHETIC_LABEL
+    capsys.readouterr()
+
+
+# --- Friction: messages that name the option and the fix -------------------------------------
+
+
+def test_zoom_resume_refusal_names_the_option_that_differs(keras_model_file, tmp_path, capsys):
+    image = _image(tmp_path / "in.png", 90, 120)
+    frames = tmp_path / "frames"
+    argv = ["zoom", image, "-o", frames, "--model", keras_model_file, "--layer", LAYER]
+    fast = ["--octaves", "1", "--quiet", "--seed", "0"]
+    code, _, err = run_cli([*argv, *fast, "--steps", "1", "--frames", "2"], capsys)
+    assert code == 0, err
+    (frames / "frame_0001.png").unlink()  # as if interrupted after the first frame
+    line = _error([*argv, *fast, "--steps", "2", "--frames", "2"], capsys)
+    assert "--steps was 1, now 2" in line and "iter_n" not in line
+
+
+def test_zoom_missing_frame_message_counts_what_is_gone(keras_model_file, tmp_path, capsys):
+    image = _image(tmp_path / "in.png", 90, 120)
+    frames = tmp_path / "frames"
+    argv = ["zoom", image, "-o", frames, "--model", keras_model_file, "--layer", LAYER, *FAST]
+    assert run_cli([*argv, "--frames", "3"], capsys)[0] == 0
+    (frames / "frame_0001.png").unlink()
+    line = _error([*argv, "--frames", "4"], capsys)
+    assert "frame_0001.png is missing (1 of the 3 finished frames are gone)" in line
+
+
+def test_convert_refuses_an_image_as_prototxt_without_dumping_it(
+    model_files, tmp_path, capsys, no_model_load
+):
+    photo = _image(tmp_path / "flowers.jpg", 40, 40)
+    argv = [
+        "convert",
+        "--model",
+        model_files["V2"],
+        "--prototxt",
+        photo,
+        "-o",
+        tmp_path / "o.keras",
+    ]
+    line = _error(argv, capsys)
+    assert "is not a network description" in line and len(line) < 300
+
+
+def test_export_of_the_synthetic_name_says_how_to_make_a_file(tmp_path, capsys):
+    line = _error(["export", "--model", "synthetic", "-o", tmp_path / "s.onnx"], capsys)
+    assert "Keras application" not in line and "deepdream synthetic-model" in line

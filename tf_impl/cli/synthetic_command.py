@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conversion.outputs import check_output_file
+from conversion.synthetic import SYNTHETIC_NET_NAME
 from tf_impl.cli.parsing import HelpFormatter, seed
 
-LABEL = "synthetic GoogLeNet (random He-scaled weights, seed {seed}): not for real dreams"
+LABEL = SYNTHETIC_NET_NAME + " (random He-scaled weights, seed {seed}): not for real dreams"
 EXAMPLES = """examples (everything offline; the sample photo comes with matplotlib):
   deepdream synthetic-model -o synthetic.keras
   deepdream layers --model synthetic.keras --size 224x224

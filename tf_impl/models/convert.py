@@ -38,6 +38,7 @@ def convert_caffemodel(
         structure = str(prototxt) if prototxt is not None else "caffemodel"
     metadata = {
         "source": Path(caffemodel).name,
+        "net_name": spec.name,
         "source_format": spec.source_format,
         "structure": structure,
         "converter_version": CONVERTER_VERSION,

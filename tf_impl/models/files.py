@@ -97,4 +97,9 @@ def check_model_arguments(model: str | Path, prototxt: str | Path | None = None)
             raise DeepDreamError(
                 f"{proto}: --prototxt takes the network description (.prototxt), not a weights file"
             )
+        if not looks_like_prototxt(proto):
+            raise DeepDreamError(
+                f"{proto}: is not a network description (a .prototxt: text with 'layer {{' "
+                "blocks); give the deploy .prototxt with --prototxt"
+            )
     return ModelSpec(str(model), path, None if prototxt is None else Path(prototxt))

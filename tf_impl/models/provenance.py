@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from conversion.registry import ModelInfo
+from conversion.synthetic import SYNTHETIC_NET_NAME
 from tf_impl.net.network import DreamNet
 
 SYNTHETIC_SEED = 0
@@ -32,8 +33,15 @@ def load_synthetic_net(info: ModelInfo) -> DreamNet:
 
 
 def weights_label(net: DreamNet) -> str | None:
-    """:data:`SYNTHETIC_LABEL` when ``net``'s metadata says its weights are synthetic."""
-    return SYNTHETIC_LABEL if str(net.metadata.get("weights", "")).startswith("synthetic") else None
+    """:data:`SYNTHETIC_LABEL` when ``net``'s metadata says its weights are synthetic: the
+    ``synthetic`` model, a ``synthetic-model`` file, or a file converted from one."""
+    meta = net.metadata
+    synthetic = (
+        str(meta.get("weights", "")).startswith("synthetic")
+        or meta.get("synthetic") is True
+        or str(meta.get("net_name", "")).startswith(SYNTHETIC_NET_NAME)
+    )
+    return SYNTHETIC_LABEL if synthetic else None
 
 
 def model_title(net: DreamNet) -> str:
