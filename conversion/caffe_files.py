@@ -19,6 +19,7 @@ from google.protobuf import text_format
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.errors import DeepDreamError
+from conversion.googlenet import check_not_cut_googlenet
 
 # Layer types that only matter for training or data loading: dropped from an inference net.
 DATA_LAYER_TYPES = frozenset(
@@ -378,6 +379,8 @@ def build_net_spec(
                 blobs=blobs,
             )
         )
+    if structure_net is weights_net:
+        check_not_cut_googlenet([spec.name for spec in specs], str(structure_path))
     return NetSpec(
         name=structure_net.name or structure_path.stem,
         input_blob=input_blob,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from google.protobuf import text_format
 
 from conversion import caffe_schema_pb2 as pb
+from conversion.errors import DeepDreamError
 
 # (1x1, 3x3_reduce, 3x3, 5x5_reduce, 5x5, pool_proj) output channels per inception module.
 INCEPTION_CHANNELS = {
@@ -106,3 +107,20 @@ def googlenet_deploy(num_classes: int = 1000, name: str = "GoogleNet") -> pb.Net
 def googlenet_deploy_prototxt(num_classes: int = 1000, name: str = "GoogleNet") -> str:
     """The deploy net of :func:`googlenet_deploy` as prototxt text."""
     return text_format.MessageToString(googlenet_deploy(num_classes, name))
+
+
+def check_not_cut_googlenet(layer_names: list[str], where: str) -> None:
+    """Refuse a GoogLeNet caffemodel that ends early: its layers of the deploy net (Split
+    fan-outs and the training net's auxiliary heads aside) are the first ones of
+    :func:`googlenet_deploy`, in order, but stop before its classifier. A file cut exactly
+    between two layers is still valid protobuf, and would convert as a shorter network."""
+    full = [layer.name for layer in googlenet_deploy().layer if layer.type != "Input"]
+    full = full[:-1] if full[-1] == "prob" else full  # train_val files end at the classifier
+    known = set(full)
+    mine = [name for name in layer_names if name in known]
+    if 0 < len(mine) < len(full) and mine == full[: len(mine)]:
+        raise DeepDreamError(
+            f"{where}: ends after layer '{mine[-1]}' ({len(mine)} of GoogLeNet's {len(full)} "
+            f"layers; next would be '{full[len(mine)]}'): the file looks cut short; download "
+            "it again, or give a --prototxt that lists only the layers it holds"
+        )

@@ -375,3 +375,22 @@ def test_convert_refuses_an_image_as_prototxt_without_dumping_it(
 def test_export_of_the_synthetic_name_says_how_to_make_a_file(tmp_path, capsys):
     line = _error(["export", "--model", "synthetic", "-o", tmp_path / "s.onnx"], capsys)
     assert "Keras application" not in line and "deepdream synthetic-model" in line
+
+
+@pytest.mark.parametrize("version", ["V1", "V2"])
+def test_caffemodel_cut_between_two_layers_is_refused(
+    version, model_files, tmp_path, capsys, no_model_load
+):
+    """Cut exactly at a layer boundary, a caffemodel is still valid protobuf: it converted as a
+    100-layer network with exit code 0."""
+    from conversion import caffe_schema_pb2 as pb
+
+    net = pb.NetParameter()
+    net.ParseFromString(model_files[version].read_bytes())
+    del (net.layers if version == "V1" else net.layer)[100:]
+    cut = tmp_path / "cut.caffemodel"
+    cut.write_bytes(net.SerializeToString())
+    out = tmp_path / "cut.keras"
+    code, _, err = run_cli(["convert", "--model", cut, "-o", out], capsys)
+    assert code == 2 and "looks cut short" in err and "inception_4d" in err, err
+    assert not out.exists()
