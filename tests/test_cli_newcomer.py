@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -394,3 +395,23 @@ def test_caffemodel_cut_between_two_layers_is_refused(
     code, _, err = run_cli(["convert", "--model", cut, "-o", out], capsys)
     assert code == 2 and "looks cut short" in err and "inception_4d" in err, err
     assert not out.exists()
+
+
+def test_lapnorm_deeper_than_the_image_is_noted(tmp_path, capsys, monkeypatch):
+    from conversion.errors import DeepDreamError
+
+    def stop(*args, **kwargs):
+        raise DeepDreamError("stopped after the checks")
+
+    monkeypatch.setattr("tf_impl.models.loading.load_net", stop)
+    image = _image(tmp_path / "in.png", 240, 320)
+    code, _, err = run_cli(["dream", image, "-o", tmp_path / "o.png", "--lapnorm", "20"], capsys)
+    assert code == 2 and "note: --lapnorm 20 has more levels than a 87 px octave" in err
+
+
+def test_forced_tiles_say_how_many(keras_model_file, tmp_path, capsys):
+    image = _image(tmp_path / "in.png", 90, 120)
+    argv = ["dream", image, "-o", tmp_path / "o.png", "--model", keras_model_file, *FAST]
+    code, _, err = run_cli([*argv, "--layer", LAYER, "--tile", "1x1"], capsys)
+    assert code == 0, err
+    assert re.search(r"note: --tile 1x1: \d+ tiles a step", err)
