@@ -246,12 +246,15 @@ def run_atlas(job: AtlasJob) -> int:
     images = load_image_folder(job.images) if job.images else ()
     net = load_net(job.spec)
     channels = list(job.channels) if job.channels else None
-    plan = plan_atlas(net, job.output, list(job.layers), job.settings, channels, job.network)
-    _check_batch_memory(net, plan, job)
     created = not job.output.exists()
     job.output.mkdir(exist_ok=True)
     try:
         with directory_lock(job.output):
+            # Checked again under the lock: another run may have written atlas.json since.
+            plan = plan_atlas(
+                net, job.output, list(job.layers), job.settings, channels, job.network
+            )
+            _check_batch_memory(net, plan, job)
             total = pending_count(job.output, plan, job.settings.sizes()[-1])
             with progress(total, "channel", "atlas", job.quiet) as bar:
                 atlas = render_atlas(
