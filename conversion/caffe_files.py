@@ -249,13 +249,15 @@ def _included_in_test_phase(layer: pb.LayerParameter) -> bool:
 
 
 def blob_to_array(blob: pb.BlobProto) -> np.ndarray:
-    """A weight blob as float32, shaped by ``shape`` (V2) or num/channels/height/width (V1)."""
+    """A weight blob as float32, shaped by num/channels/height/width where any is set (V1),
+    else by ``shape`` (V2; Caffe writes a scalar blob with no dims at all)."""
     values = blob.data if len(blob.data) else blob.double_data
     array = np.asarray(values, dtype=np.float32)
-    if blob.HasField("shape"):
-        shape = tuple(int(d) for d in blob.shape.dim)
-    else:
+    legacy = ("num", "channels", "height", "width")
+    if any(blob.HasField(name) for name in legacy):
         shape = (blob.num, blob.channels, blob.height, blob.width)
+    else:  # as Caffe's Blob::FromProto: no dims at all is a scalar (a 0-axis Scale, Bias)
+        shape = tuple(int(d) for d in blob.shape.dim)
     if int(np.prod(shape)) != array.size:
         raise DeepDreamError(
             f"weight blob declares shape {shape} but holds {array.size} values; "
