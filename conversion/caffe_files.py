@@ -87,9 +87,11 @@ _PARAM_FIELDS = (
     "concat_param",
     "convolution_param",
     "dropout_param",
+    "eltwise_param",
     "inner_product_param",
     "lrn_param",
     "pooling_param",
+    "power_param",
     "relu_param",
     "softmax_param",
 )
@@ -118,6 +120,8 @@ class NetSpec:
 
     ``dropped`` names the layers of the file left out of the inference net, each with why
     (training-only, a data layer, excluded from the TEST phase, or reading only the labels).
+    ``input_shape``: the input's declared (N, C, H, W) (an ``Input`` layer's shape, or the
+    net's ``input_shape`` / ``input_dim``), None when the file declares none.
     """
 
     name: str
@@ -125,6 +129,7 @@ class NetSpec:
     layers: tuple[LayerSpec, ...]
     source_format: str  # "V1" or "V2": the layer format of the file the layers came from
     dropped: tuple[tuple[str, str], ...] = ()
+    input_shape: tuple[int, ...] | None = None
 
 
 # PoolingParameter field 13 is BVLC Caffe's enum ``round_mode`` (CEIL = 0, FLOOR = 1) but a
@@ -245,13 +250,15 @@ def _included_in_test_phase(layer: pb.LayerParameter) -> bool:
 
 
 def blob_to_array(blob: pb.BlobProto) -> np.ndarray:
-    """A weight blob as float32, shaped by ``shape`` (V2) or num/channels/height/width (V1)."""
+    """A weight blob as float32, shaped by num/channels/height/width where any is set (V1),
+    else by ``shape`` (V2; Caffe writes a scalar blob with no dims at all)."""
     values = blob.data if len(blob.data) else blob.double_data
     array = np.asarray(values, dtype=np.float32)
-    if blob.HasField("shape"):
-        shape = tuple(int(d) for d in blob.shape.dim)
-    else:
+    legacy = ("num", "channels", "height", "width")
+    if any(blob.HasField(name) for name in legacy):
         shape = (blob.num, blob.channels, blob.height, blob.width)
+    else:  # as Caffe's Blob::FromProto: no dims at all is a scalar (a 0-axis Scale, Bias)
+        shape = tuple(int(d) for d in blob.shape.dim)
     if int(np.prod(shape)) != array.size:
         raise DeepDreamError(
             f"weight blob declares shape {shape} but holds {array.size} values; "
@@ -270,6 +277,24 @@ def _input_blob(net: pb.NetParameter, layers: list[pb.LayerParameter], path: Pat
         f"{path}: no input blob (no 'input:' field, Input layer or data layer); "
         "pass a deploy prototxt with --prototxt"
     )
+
+
+def _declared_input_shape(
+    net: pb.NetParameter, layers: list[pb.LayerParameter], input_blob: str
+) -> tuple[int, ...] | None:
+    """The input blob's declared shape, as Caffe reads it: the net's ``input_shape`` or
+    four ``input_dim`` values, else the ``Input`` layer's shape for that top."""
+    if net.input and net.input_shape:
+        return tuple(int(d) for d in net.input_shape[0].dim)
+    if net.input and len(net.input_dim) >= 4:
+        return tuple(int(d) for d in net.input_dim[:4])
+    for layer in layers:
+        if layer.type == "Input" and input_blob in layer.top:
+            shapes = layer.input_param.shape
+            index = list(layer.top).index(input_blob)
+            if shapes:
+                return tuple(int(d) for d in shapes[min(index, len(shapes) - 1)].dim)
+    return None
 
 
 def _resolve_field13(layers: list[pb.LayerParameter], field13: str | None, path: Path) -> None:
@@ -387,4 +412,5 @@ def build_net_spec(
         layers=tuple(specs),
         source_format=source_format,
         dropped=tuple(dropped),
+        input_shape=_declared_input_shape(structure_net, all_layers, input_blob),
     )

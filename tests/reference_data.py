@@ -70,10 +70,19 @@ def blob_failures(name: str, ours, caffe, truth) -> tuple[str, list[str]]:
     """(a report line, what fails) for one blob: ours and Caffe's float32 against float64."""
     e_ours, e_caffe, e_pair = max_rel(ours, truth), max_rel(caffe, truth), max_rel(ours, caffe)
     line = f"{name}: TF32-f64 {e_ours:.2e}, Caffe32-f64 {e_caffe:.2e}, TF32-Caffe32 {e_pair:.2e}"
-    bad = []
+    bad = _nan_failures(name, ours, caffe)
     if e_ours > max(MARGIN * e_caffe, FLOAT32_FLOOR):
         bad.append(f"{name}: TF32 {e_ours:.2e} from float64, > {MARGIN} x Caffe's {e_caffe:.2e}")
     return line, bad
+
+
+def _nan_failures(name: str, ours, caffe) -> list[str]:
+    """NaN where Caffe has a number (or the reverse): the max-rel and rel-L2 measures, NaN
+    then, would compare false against any bar and so pass."""
+    ours_nan, caffe_nan = np.isnan(np.asarray(ours)), np.isnan(np.asarray(caffe))
+    if np.array_equal(ours_nan, caffe_nan):
+        return []
+    return [f"{name}: NaN at {int(ours_nan.sum())} values, Caffe's at {int(caffe_nan.sum())}"]
 
 
 def gradient_failures(ours, caffe, truth, branches) -> tuple[str, list[str]]:
@@ -88,7 +97,7 @@ def gradient_failures(ours, caffe, truth, branches) -> tuple[str, list[str]]:
         f"{med['Caffe32']:.2e}; TF32 branch flips {branches.flips} (outside near-ties "
         f"{branches.wide})"
     )
-    bad = []
+    bad = _nan_failures("gradient", ours, caffe)
     if branches.wide:
         bad.append(f"{branches.wide} ReLU/max-pool decisions differ from float64 beyond a near-tie")
     # Without flips the error is rounding: small, unless the objective itself is ill

@@ -9,7 +9,9 @@ gradients add up. Each crop computes its units exactly as the whole image does, 
 - the crop holds every input pixel the units read; where it meets the image's border it has
   the image's own padding, elsewhere its padding reaches no tile unit;
 - its origin is a multiple of the blobs' total stride, so every convolution and pooling grid
-  of the crop lines up with the whole image's;
+  of the crop lines up with the whole image's, and its end is where the image's is modulo
+  that stride, so every layer's output size rounds alike and residual branches that line up
+  in the image line up in the crop;
 - each objective's gradient at a unit depends on that unit alone (L2, channels, the guided
   objective's best-matching guide vector, a class logit at every position, one neuron), so
   scoring a tile's units gives their share of the gradient; a mean (the class logit's) is
@@ -108,7 +110,11 @@ def _axis_crop(cores, reaches: list[Reach], sizes: list[int], length: int, align
         return None, units
     start = min(j0 * r.stride - r.before for (j0, _), r in held)
     end = max((j1 - 1) * r.stride + r.after + 1 for (_, j1), r in held)
-    return (max(0, start // align * align), min(length, end)), units
+    # End the crop where the image's length is modulo ``align``: then every layer's size
+    # rounds as on the whole image, so branches that an Eltwise joins (a ceil-rounded pool
+    # beside a floor-rounded convolution) line up in the crop wherever they do in the image.
+    end = min(length, end + (length - end) % align)
+    return (max(0, start // align * align), end), units
 
 
 def _tiles(reaches, sizes, height: int, width: int, tile_h: int, tile_w: int, align: int):
@@ -188,7 +194,8 @@ def plan_tiles(
 def _largest_tile(net, blobs, reaches, height, width, align, policy) -> int:
     """The largest square core side (a multiple of ``align``) whose crops' step estimate fits
     ``policy.max_memory`` (a binary search: the estimate grows with the side)."""
-    margin = align + max(r.before + r.after for pair in reaches for r in pair)
+    # Crops hold the reach, plus up to align - 1 at each end (start and end alignment).
+    margin = 2 * align + max(r.before + r.after for pair in reaches for r in pair)
 
     def needs(side: int) -> int:
         return step_memory_bytes(net, blobs, min(height, side + margin), min(width, side + margin))
