@@ -312,22 +312,24 @@ def open_nsfw_forward_job(
     return tasks, inputs
 
 
-def store_open_nsfw_forward(raw: dict[str, np.ndarray], sizes=nsfw.SIZES) -> dict:
+def store_open_nsfw_forward(
+    raw: dict[str, np.ndarray], sizes=nsfw.SIZES, whole: bool = False
+) -> dict:
     """Caffe's raw (C, h, w) open_nsfw results -> the stored HWC crops: ``HxW/blob/NAME``
     (central crop, channel subset ``HxW/channels/NAME``), ``HxW/gradient/END`` (central
-    crop, BGR)."""
+    crop, BGR); ``whole``: every value (no crop, all channels), for live comparisons."""
     out = {}
     for size in sizes:
         key = nsfw.size_key(size)
         for name in nsfw.BLOBS:
             blob = raw[f"{key}/blob/{name}"].transpose(1, 2, 0)
-            channels = nsfw.channel_subset(blob.shape[-1])
-            rows, cols = nsfw.central_crop(blob.shape[:2], nsfw.BLOB_CROP)
+            channels = nsfw.channel_subset(blob.shape[-1], whole)
+            rows, cols = nsfw.central_crop(blob.shape[:2], nsfw.BLOB_CROP, whole)
             out[f"{key}/blob/{name}"] = np.ascontiguousarray(blob[rows, cols][..., channels])
             out[f"{key}/channels/{name}"] = channels
         for end in nsfw.GRADIENT_ENDS:
             gradient = raw[f"{key}/gradient/{end}"].transpose(1, 2, 0)
-            rows, cols = nsfw.central_crop(gradient.shape[:2], nsfw.GRADIENT_CROP)
+            rows, cols = nsfw.central_crop(gradient.shape[:2], nsfw.GRADIENT_CROP, whole)
             out[f"{key}/gradient/{end}"] = np.ascontiguousarray(gradient[rows, cols])
     return out
 

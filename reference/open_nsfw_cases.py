@@ -86,15 +86,20 @@ def guide_image() -> np.ndarray:
     return np.uint8(np.clip(np.rint(resized(flowers, GUIDE_SIZE)), 0, 255))
 
 
-def channel_subset(channels: int) -> np.ndarray:
-    """Indices of the stored channels of a blob with ``channels`` channels."""
-    if channels <= CHANNEL_SUBSET:
+def channel_subset(channels: int, whole: bool = False) -> np.ndarray:
+    """Indices of the stored channels of a blob with ``channels`` channels (all if
+    ``whole``)."""
+    if whole or channels <= CHANNEL_SUBSET:
         return np.arange(channels)
     return np.arange(0, channels, channels // CHANNEL_SUBSET)[:CHANNEL_SUBSET]
 
 
-def central_crop(shape: tuple[int, int], crop: tuple[int, int]) -> tuple[slice, slice]:
-    """(rows, cols) slices of the centred ``crop`` (at most ``shape``) of an (h, w) array."""
+def central_crop(
+    shape: tuple[int, int], crop: tuple[int, int], whole: bool = False
+) -> tuple[slice, slice]:
+    """(rows, cols) slices of the centred ``crop`` (at most ``shape``; all of it if
+    ``whole``) of an (h, w) array."""
+    crop = shape if whole else crop
     (h, w), (ch, cw) = shape, (min(crop[0], shape[0]), min(crop[1], shape[1]))
     top, left = (h - ch) // 2, (w - cw) // 2
     return slice(top, top + ch), slice(left, left + cw)
