@@ -86,9 +86,11 @@ _PARAM_FIELDS = (
     "concat_param",
     "convolution_param",
     "dropout_param",
+    "eltwise_param",
     "inner_product_param",
     "lrn_param",
     "pooling_param",
+    "power_param",
     "relu_param",
     "softmax_param",
 )
@@ -117,6 +119,8 @@ class NetSpec:
 
     ``dropped`` names the layers of the file left out of the inference net, each with why
     (training-only, a data layer, excluded from the TEST phase, or reading only the labels).
+    ``input_shape``: the input's declared (N, C, H, W) (an ``Input`` layer's shape, or the
+    net's ``input_shape`` / ``input_dim``), None when the file declares none.
     """
 
     name: str
@@ -124,6 +128,7 @@ class NetSpec:
     layers: tuple[LayerSpec, ...]
     source_format: str  # "V1" or "V2": the layer format of the file the layers came from
     dropped: tuple[tuple[str, str], ...] = ()
+    input_shape: tuple[int, ...] | None = None
 
 
 # PoolingParameter field 13 is BVLC Caffe's enum ``round_mode`` (CEIL = 0, FLOOR = 1) but a
@@ -271,6 +276,24 @@ def _input_blob(net: pb.NetParameter, layers: list[pb.LayerParameter], path: Pat
     )
 
 
+def _declared_input_shape(
+    net: pb.NetParameter, layers: list[pb.LayerParameter], input_blob: str
+) -> tuple[int, ...] | None:
+    """The input blob's declared shape, as Caffe reads it: the net's ``input_shape`` or
+    four ``input_dim`` values, else the ``Input`` layer's shape for that top."""
+    if net.input and net.input_shape:
+        return tuple(int(d) for d in net.input_shape[0].dim)
+    if net.input and len(net.input_dim) >= 4:
+        return tuple(int(d) for d in net.input_dim[:4])
+    for layer in layers:
+        if layer.type == "Input" and input_blob in layer.top:
+            shapes = layer.input_param.shape
+            index = list(layer.top).index(input_blob)
+            if shapes:
+                return tuple(int(d) for d in shapes[min(index, len(shapes) - 1)].dim)
+    return None
+
+
 def _resolve_field13(layers: list[pb.LayerParameter], field13: str | None, path: Path) -> None:
     """Make every pooling layer's field 13 mean BVLC's ``round_mode`` (in place).
 
@@ -384,4 +407,5 @@ def build_net_spec(
         layers=tuple(specs),
         source_format=source_format,
         dropped=tuple(dropped),
+        input_shape=_declared_input_shape(structure_net, all_layers, input_blob),
     )

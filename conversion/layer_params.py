@@ -152,3 +152,184 @@ def check_concat_channels(layer: LayerSpec) -> None:
         raise DeepDreamError(
             f"layer '{layer.name}': Concat along axis {axis} is not supported (only channels)"
         )
+
+
+def _layer_axes(layer: LayerSpec, axis: int, num_axes: int, rank: int) -> tuple[int, ...]:
+    """The axes of a rank-``rank`` Caffe blob (N, C[, H, W]) that a Scale or Bias parameter
+    with ``axis`` / ``num_axes`` covers (Caffe's CanonicalAxisIndex; -1: to the end)."""
+    start = axis + rank if axis < 0 else axis
+    if not 0 <= start < rank:
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}): axis {axis} is outside its {rank}-axis "
+            "bottom blob; fix the prototxt"
+        )
+    stop = rank if num_axes == -1 else start + num_axes
+    if num_axes < -1 or stop > rank:
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}): num_axes {num_axes} from axis {axis} does "
+            f"not fit its {rank}-axis bottom blob; fix the prototxt"
+        )
+    return tuple(range(start, stop))
+
+
+def channel_parameter(
+    layer: LayerSpec, index: int, channels: int, rank: int, axis: int, num_axes: int, what: str
+) -> np.ndarray:
+    """Blob ``index`` of a Scale or Bias layer with one bottom: a scalar (shape ()) when it
+    covers no axes, else one value per channel (C,), the forms the converter supports.
+
+    ``rank``: the bottom's Caffe axes (4 for N, C, H, W; 2 after an InnerProduct). Raises
+    DeepDreamError naming the layer for a parameter over the batch or spatial axes, and for
+    a missing or misshapen blob."""
+    if len(layer.bottoms) != 1:
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}) has {len(layer.bottoms)} bottoms: a "
+            f"{layer.type} by a second blob is not supported (only a learned {what} from the "
+            "caffemodel, with one bottom)"
+        )
+    axes = _layer_axes(layer, axis, num_axes, rank)
+    if axes not in ((), (1,)):
+        names = "NCHW" if rank == 4 else "NC"[:rank]
+        covered = "".join(names[a] for a in axes)
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}): a {what} over axes {covered} (axis {axis}, "
+            f"num_axes {num_axes}) is not supported; only one value per channel (axis: 1, "
+            "num_axes: 1, the default) or a scalar (num_axes: 0)"
+        )
+    if index >= len(layer.blobs):
+        raise DeepDreamError(
+            f"layer '{layer.name}' ({layer.type}) has no {what} in the weights; the caffemodel "
+            "does not match the prototxt"
+        )
+    if not axes:
+        if layer.blobs[index].size != 1:
+            raise DeepDreamError(
+                f"layer '{layer.name}' ({layer.type}): {what} has shape "
+                f"{tuple(layer.blobs[index].shape)}, expected a scalar (num_axes: 0); the "
+                "caffemodel does not match the prototxt"
+            )
+        return layer.blobs[index].reshape(())
+    return fit_blob(layer, index, (channels,), what)
+
+
+def scale_weights(
+    layer: LayerSpec, channels: int, rank: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A Scale layer's learned (scale, bias or None), each () or (C,); see
+    :func:`channel_parameter` (the bias blob, with ``bias_term``, follows the scale)."""
+    p = layer.param.scale_param
+    scale = channel_parameter(layer, 0, channels, rank, p.axis, p.num_axes, "scale")
+    bias = (
+        channel_parameter(layer, 1, channels, rank, p.axis, p.num_axes, "bias")
+        if p.bias_term
+        else None
+    )
+    return scale, bias
+
+
+def bias_weights(layer: LayerSpec, channels: int, rank: int) -> np.ndarray:
+    """A Bias layer's learned bias, () or (C,); see :func:`channel_parameter`."""
+    p = layer.param.bias_param
+    return channel_parameter(layer, 0, channels, rank, p.axis, p.num_axes, "bias")
+
+
+@dataclass(frozen=True)
+class BatchNormStats:
+    """A BatchNorm layer's stored blobs (Caffe's inference, ``use_global_stats``): ``mean``
+    and ``variance`` (C,) are the running sums, to be multiplied by 1 / ``factor`` (the
+    moving-average factor, shape (1,); 0 means 0), and ``eps`` is added to the variance."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    factor: np.ndarray
+    eps: float
+
+
+def batch_norm_stats(layer: LayerSpec, channels: int) -> BatchNormStats:
+    """The stored statistics of a BatchNorm layer over ``channels`` channels. Raises
+    DeepDreamError naming the layer when it would normalise by the batch's own statistics
+    (``use_global_stats: false``), or its three blobs are missing or misshapen."""
+    p = layer.param.batch_norm_param
+    if p.HasField("use_global_stats") and not p.use_global_stats:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (BatchNorm) sets use_global_stats: false, so Caffe would "
+            "normalise each image by its own statistics; the converter supports inference "
+            "with the stored ones: remove that line (or set it to true)"
+        )
+    if len(layer.blobs) != 3:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (BatchNorm) has {len(layer.blobs)} weight blobs, Caffe's "
+            "BatchNorm needs 3 (mean, variance, moving-average factor); the caffemodel does "
+            "not match the prototxt"
+        )
+    return BatchNormStats(
+        mean=fit_blob(layer, 0, (channels,), "mean"),
+        variance=fit_blob(layer, 1, (channels,), "variance"),
+        factor=fit_blob(layer, 2, (1,), "moving-average factor"),
+        eps=float(p.eps),
+    )
+
+
+@dataclass(frozen=True)
+class EltwiseOp:
+    """An Eltwise layer: ``operation`` 'SUM', 'PROD' or 'MAX'; ``coeffs`` one per bottom
+    (SUM; all 1 unless given); ``stable_prod_grad`` (PROD's backward: the product of the
+    other bottoms when true, Caffe's default, else top / bottom)."""
+
+    operation: str
+    coeffs: tuple[float, ...]
+    stable_prod_grad: bool
+
+
+def eltwise_op(layer: LayerSpec) -> EltwiseOp:
+    """An Eltwise layer's operation, with Caffe's checks (one coefficient per bottom, and
+    coefficients only for SUM); raises DeepDreamError naming the layer."""
+    p = layer.param.eltwise_param
+    operation = pb.EltwiseParameter.EltwiseOp.Name(p.operation)
+    if len(layer.bottoms) < 2:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Eltwise) has {len(layer.bottoms)} bottom(s); it needs two or "
+            "more"
+        )
+    if layer.tops[0] in layer.bottoms:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Eltwise) writes over its own bottom '{layer.tops[0]}', "
+            "which Caffe computes wrongly (it clears the top first); give it its own top"
+        )
+    if p.coeff and len(p.coeff) != len(layer.bottoms):
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Eltwise) has {len(p.coeff)} coeff values for "
+            f"{len(layer.bottoms)} bottoms; Caffe takes one per bottom"
+        )
+    if p.coeff and operation != "SUM":
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Eltwise): coeff is only for SUM, not {operation}; Caffe "
+            "rejects it"
+        )
+    coeffs = tuple(float(c) for c in p.coeff) or (1.0,) * len(layer.bottoms)
+    return EltwiseOp(operation, coeffs, bool(p.stable_prod_grad))
+
+
+@dataclass(frozen=True)
+class PowerOp:
+    """A Power layer: y = (shift + scale * x) ^ power."""
+
+    power: float
+    scale: float
+    shift: float
+
+
+def power_op(layer: LayerSpec) -> PowerOp:
+    """A Power layer's parameters. Raises DeepDreamError naming the layer for an in-place
+    Power (top = bottom) whose output depends on its input: Caffe's backward then overwrites
+    the incoming gradient with the layer's own derivative before multiplying by it (the
+    input gradient no longer depends on what comes after), so it cannot be dreamed."""
+    p = layer.param.power_param
+    op = PowerOp(float(p.power), float(p.scale), float(p.shift))
+    if layer.tops[0] in layer.bottoms and op.power * op.scale != 0:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Power) runs in place (top = bottom '{layer.tops[0]}'), "
+            "where Caffe's backward overwrites the incoming gradient and so gives a wrong "
+            "input gradient; give the layer its own top"
+        )
+    return op

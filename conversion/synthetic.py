@@ -64,6 +64,9 @@ def synthetic_weights(
 ) -> dict[str, list[np.ndarray]]:
     """He-scaled Gaussian weights (float32, Caffe layout) for every Convolution and
     InnerProduct layer of a V2 deploy ``net`` with a 3-channel input; biases N(0, 1).
+    BatchNorm: its three blobs (running sums of a N(0, 1) mean and a U(0.25, 4) variance
+    times a U(1, 1000) moving-average factor, which Caffe divides out); Scale: N(1, 0.25)
+    scales and N(0, 1) biases; Bias: N(0, 1); per channel, or scalars for ``num_axes: 0``.
 
     Handles non-square kernels, groups and layers without bias. An InnerProduct reads all of
     C*H*W: its input's height and width follow from ``input_hw`` (the one input size such a
@@ -116,6 +119,25 @@ def synthetic_weights(
                 arrays.append(rng.standard_normal(p.num_output).astype(np.float32))
             weights[layer.name] = arrays
             out = (p.num_output, 1, 1)
+        elif layer.type == "BatchNorm":
+            # Running sums as Caffe stores them: statistics times the moving-average factor.
+            factor = np.float32(rng.uniform(1.0, 1000.0))
+            mean = rng.standard_normal(c_in) * factor
+            variance = rng.uniform(0.25, 4.0, c_in) * factor
+            weights[layer.name] = [
+                mean.astype(np.float32),
+                variance.astype(np.float32),
+                np.array([factor], np.float32),
+            ]
+        elif layer.type in ("Scale", "Bias"):
+            p = layer.scale_param if layer.type == "Scale" else layer.bias_param
+            shape = () if p.num_axes == 0 else (c_in,)
+            arrays = [(1 + 0.5 * rng.standard_normal(shape)).astype(np.float32)]
+            if layer.type == "Bias":
+                arrays = [rng.standard_normal(shape).astype(np.float32)]
+            elif p.bias_term:
+                arrays.append(rng.standard_normal(shape).astype(np.float32))
+            weights[layer.name] = arrays
         for top in layer.top:
             shapes[top] = out
     return weights

@@ -180,16 +180,24 @@ def zoom_frames(net, img, n_frames, offsets, s=0.05, **dream_params):
     return frames
 
 
+def top_blob(net, name):
+    """The blob a layer writes (its top: for an in-place layer, the blob it overwrote), or
+    ``name`` itself for a blob that no layer of that name writes."""
+    tops = net.top_names.get(name)
+    return tops[0] if tops else name
+
+
 def forward_blobs(net, img, names):
-    """{name: (C, h, w) float32} after ``net.forward(end=name)`` on RGB ``img``, so a
-    convolution's name gives its pre-ReLU value (as the notebook's ``end`` sees it)."""
+    """{name: (C, h, w) float32} after ``net.forward(end=name)`` on RGB ``img``: the layer's
+    top right after it ran, so a convolution's name gives its pre-ReLU value (as the
+    notebook's ``end`` sees it) and an in-place layer's name the value it wrote."""
     src = net.blobs["data"]
     src.reshape(1, 3, *img.shape[:2])
     src.data[0] = preprocess(net, img)
     out = {}
     for name in names:
         net.forward(end=name)
-        out[name] = net.blobs[name].data[0].copy()
+        out[name] = net.blobs[top_blob(net, name)].data[0].copy()
     return out
 
 
@@ -200,7 +208,7 @@ def input_gradient(net, img, end):
     src.reshape(1, 3, *img.shape[:2])
     src.data[0] = preprocess(net, img)
     net.forward(end=end)
-    objective_L2(net.blobs[end])
+    objective_L2(net.blobs[top_blob(net, end)])
     net.backward(start=end)
     return src.diff[0].copy()
 

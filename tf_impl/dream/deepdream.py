@@ -36,6 +36,7 @@ from tf_impl.dream.objectives import L2, Guided
 from tf_impl.dream.resample import zoom_bilinear_graph, zoom_factor_size
 from tf_impl.dream.settings import NOTEBOOK, DreamSettings
 from tf_impl.dream.tiling import Tile, TilePolicy, plan_tiles, tile_score
+from tf_impl.net.input_size import fits_searched
 from tf_impl.net.network import DreamNet, run_model
 from tf_impl.net.shapes import blob_shapes
 
@@ -274,7 +275,7 @@ def check_dream_size(net: DreamNet, blobs: Sequence[str], sizes: list) -> None:
     if fits(sizes[-1]):
         return
     allowed = next((k for k in range(len(sizes), 0, -1) if fits(sizes[k - 1])), 0)
-    minimum = next(s for s in range(1, 4096) if fits((s, s)))
+    minimum = next(s for s in range(1, 4096) if fits_searched(net, blobs, s, s))
     height, width = sizes[0]
     octaves = f"{len(sizes)} octave" + ("s" if len(sizes) > 1 else "")
     advice = f"use --octaves {allowed} or a larger image" if allowed else "use a larger image"

@@ -13,6 +13,7 @@ from conversion.caffe_files import build_net_spec
 from conversion.registry import CAFFE_MEAN_BGR
 from tf_impl.net.builder import build_keras_model
 from tf_impl.net.network import DreamNet
+from tf_impl.net.shapes import blob_shapes
 
 # Bump when the converted model's layout or naming changes: cached conversions are redone.
 CONVERTER_VERSION = 2
@@ -32,6 +33,10 @@ def convert_caffemodel(
     """
     spec = build_net_spec(caffemodel, prototxt, field13)
     model = build_keras_model(spec)
+    if spec.input_shape is not None and len(spec.input_shape) == 4:
+        # Blob shapes at the declared input size: refuses Eltwise bottoms that do not line up
+        # there (and AVE windows Caffe would divide by 0), naming the layer.
+        blob_shapes(DreamNet(model), *spec.input_shape[2:])
     if isinstance(prototxt, pb.NetParameter):
         structure = f"generated ({prototxt.name})"
     else:

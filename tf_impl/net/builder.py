@@ -18,14 +18,36 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
+    batch_norm_stats,
+    bias_weights,
     check_concat_channels,
     conv_geometry,
+    eltwise_op,
     fit_blob,
     inner_product_weights,
     pool_geometry,
+    power_op,
+    scale_weights,
 )
 from tf_impl.net import layers as caffe_layers
 from tf_impl.net.naming import keras_name
+
+SUPPORTED = (
+    "Convolution",
+    "ReLU",
+    "Pooling",
+    "LRN",
+    "Concat",
+    "InnerProduct",
+    "Dropout",
+    "Softmax",
+    "Split",
+    "BatchNorm",
+    "Scale",
+    "Bias",
+    "Eltwise",
+    "Power",
+)
 
 
 def _convolution(layer: LayerSpec, in_channels: int):
@@ -91,11 +113,59 @@ def _concat_axis(layer: LayerSpec) -> int:
 
 
 def _relu(layer: LayerSpec):
-    """Caffe ReLU: max(x, 0) + negative_slope * min(x, 0), any slope (negative too)."""
+    """Caffe ReLU: max(x, 0) + negative_slope * min(x, 0), any slope (negative too). In place
+    with a negative slope, Caffe's backward differs from the derivative (CaffeLeakyReLU)."""
     slope = float(layer.param.relu_param.negative_slope)
     if slope >= 0:
         return keras.layers.ReLU(negative_slope=slope, name=keras_name(layer.name))
-    return caffe_layers.CaffeLeakyReLU(slope, name=keras_name(layer.name))
+    in_place = layer.tops[0] in layer.bottoms
+    return caffe_layers.CaffeLeakyReLU(slope, in_place=in_place, name=keras_name(layer.name))
+
+
+def _batch_norm(layer: LayerSpec, channels: int):
+    stats = batch_norm_stats(layer, channels)
+    keras_layer = caffe_layers.CaffeBatchNorm(eps=stats.eps, name=keras_name(layer.name))
+    return keras_layer, [stats.mean, stats.variance, stats.factor]
+
+
+def _scale(layer: LayerSpec, channels: int, rank: int):
+    scale, bias = scale_weights(layer, channels, rank)
+    keras_layer = caffe_layers.CaffeScale(
+        channels=channels if scale.ndim else None,
+        use_bias=bias is not None,
+        name=keras_name(layer.name),
+    )
+    return keras_layer, [scale] if bias is None else [scale, bias]
+
+
+def _bias(layer: LayerSpec, channels: int, rank: int):
+    bias = bias_weights(layer, channels, rank)
+    keras_layer = caffe_layers.CaffeBias(
+        channels=channels if bias.ndim else None, name=keras_name(layer.name)
+    )
+    return keras_layer, [bias]
+
+
+def _eltwise(layer: LayerSpec, bottoms: list):
+    op = eltwise_op(layer)
+    channels = [int(b.shape[-1]) for b in bottoms]
+    ranks = [len(b.shape) for b in bottoms]
+    if len(set(channels)) > 1 or len(set(ranks)) > 1:
+        shapes = " and ".join(
+            "x".join("?" if d is None else str(d) for d in b.shape[1:]) for b in bottoms
+        )
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Eltwise {op.operation}) combines blobs of shapes {shapes} "
+            "(h x w x channels); Caffe needs one shape: fix the prototxt"
+        )
+    return caffe_layers.CaffeEltwise(
+        op.operation, op.coeffs, op.stable_prod_grad, name=keras_name(layer.name)
+    )
+
+
+def _power(layer: LayerSpec):
+    op = power_op(layer)
+    return caffe_layers.CaffePower(op.power, op.scale, op.shift, name=keras_name(layer.name))
 
 
 def _check_input_channels(layer: LayerSpec, channels: int) -> None:
@@ -172,13 +242,23 @@ def _build(spec: NetSpec, dtype: str) -> keras.Model:
             if layer.param.softmax_param.axis != 1:
                 raise DeepDreamError(f"layer '{layer.name}': Softmax axis must be 1 (channels)")
             keras_layer = caffe_layers.CaffeSoftmax(name=name)
+        elif layer.type == "BatchNorm":
+            keras_layer, weights = _batch_norm(layer, int(bottom.shape[-1]))
+        elif layer.type == "Scale":
+            keras_layer, weights = _scale(layer, int(bottom.shape[-1]), len(bottom.shape))
+        elif layer.type == "Bias":
+            keras_layer, weights = _bias(layer, int(bottom.shape[-1]), len(bottom.shape))
+        elif layer.type == "Eltwise":
+            keras_layer = _eltwise(layer, [blobs[b] for b in layer.bottoms])
+        elif layer.type == "Power":
+            keras_layer = _power(layer)
         else:
             raise DeepDreamError(
                 f"layer '{layer.name}' has type '{layer.type}', which the converter does not "
-                "support (supported: Convolution, ReLU, Pooling, LRN, Concat, InnerProduct, "
-                "Dropout, Softmax, Split)"
+                f"support (supported: {', '.join(SUPPORTED)})"
             )
-        args = [blobs[b] for b in layer.bottoms] if layer.type == "Concat" else bottom
+        merges = layer.type in ("Concat", "Eltwise")
+        args = [blobs[b] for b in layer.bottoms] if merges else bottom
         output = keras_layer(args)
         if weights:
             pending_weights.append((keras_layer, weights))

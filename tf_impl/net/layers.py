@@ -22,9 +22,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from conversion.errors import DeepDreamError
 from tf_impl.net.lrn import caffe_lrn, caffe_lrn_formula
+from tf_impl.net.naming import caffe_name
 
 _PACKAGE = "deepdream_caffe"
+
+
+class BlobShapeError(DeepDreamError):
+    """An input size at which a layer has no well-defined output: Eltwise bottoms of
+    different shapes, or an AVE pooling window of size 0 (Caffe's NaN)."""
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -198,13 +205,7 @@ class CaffePooling(keras.layers.Layer):
         else:
             area = float(np.prod(self.kernel_size))
             sums = tf.nn.avg_pool2d(tf.pad(inputs, paddings), window, step, "VALID") * area
-            # Caffe's divisor: the window clipped to the input plus its padding (H + 2p
-            # cells), i.e. a pooled count over a map that is 1 there and 0 in the overflow.
-            shape = tf.shape(inputs)
-            (_, _, ph), (_, _, pw) = axes
-            ones = tf.ones([1, shape[1] + 2 * ph, shape[2] + 2 * pw, 1], inputs.dtype)
-            counts_map = tf.pad(ones, [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]])
-            pooled = sums / (tf.nn.avg_pool2d(counts_map, window, step, "VALID") * area)
+            pooled = sums / self._ave_divisor(tf.shape(inputs), tf.shape(sums), inputs.dtype)
         if self.ceil_mode and any(p > 0 for p in self.padding) and any(s > 1 for s in self.strides):
             # Caffe drops a last window that would start inside the bottom/right padding.
             shape = tf.shape(inputs)
@@ -214,6 +215,20 @@ class CaffePooling(keras.layers.Layer):
             )
             pooled = pooled[:, :out_h, :out_w, :]
         return pooled
+
+    def _ave_divisor(self, in_shape, out_shape, dtype):
+        """Caffe's AVE divisor per window, (1, out_h, out_w, 1): the product over both axes
+        of ``min(start + k, size + p) - start``, window start ``i * s - p``: the window
+        clipped to the input plus its padding. Unclamped, as Caffe's: a last window that
+        starts past an unpadded input (stride > kernel) gets -1 along that axis (its sum, 0,
+        then gives -0.0) or 0 (0 / 0: NaN, which :meth:`compute_output_shape` refuses)."""
+        sizes = []
+        geometry = zip(self.kernel_size, self.strides, self.padding, strict=True)
+        for axis, (k, s, p) in enumerate(geometry, start=1):
+            start = tf.range(out_shape[axis]) * s - p
+            sizes.append(tf.minimum(start + k, in_shape[axis] + p) - start)
+        divisor = tf.cast(sizes[0][:, None] * sizes[1][None, :], dtype)
+        return divisor[None, :, :, None]
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
@@ -226,6 +241,17 @@ class CaffePooling(keras.layers.Layer):
                 if size is None
                 else caffe_pooled_size(size, k, s, p, self.ceil_mode, any(self.padding))
             )
+        if self.method == "AVE":
+            for axis, size, out, s, p in zip(
+                ("height", "width"), (h, w), sizes, self.strides, self.padding, strict=True
+            ):
+                if size is not None and out > 0 and (out - 1) * s - p == size + p:
+                    raise BlobShapeError(
+                        f"layer '{caffe_name(self.name)}' (AVE pooling) on a {h}x{w} blob: its "
+                        f"last window along the {axis} starts at {(out - 1) * s - p}, just past "
+                        "the input, where Caffe divides by a window size of 0 (NaN); use "
+                        "another image size"
+                    )
         return (n, *sizes, c)
 
     def get_config(self):
@@ -332,22 +358,253 @@ class CaffeSoftmax(keras.layers.Layer):
 class CaffeLeakyReLU(keras.layers.Layer):
     """Caffe ``ReLU`` with a ``negative_slope`` of any sign: x where x > 0, else slope * x.
 
-    Gradient: 1 where x > 0, else slope (Caffe's backward). Keras' ReLU refuses negative
-    slopes, which Caffe accepts.
+    Gradient: Caffe's backward, ``1 where bottom > 0, else slope``, read from the bottom
+    blob as it is after the forward pass. Not in place, that is x: the true derivative. In
+    place (top = bottom) the bottom has been overwritten by the output, so the test is
+    ``y > 0``: with a negative slope every non-zero x passes the gradient unchanged (slope *
+    x > 0 where x < 0), only x = 0 gets the slope. Keras' ReLU refuses negative slopes,
+    which Caffe accepts.
     """
 
-    def __init__(self, negative_slope: float, **kwargs):
+    def __init__(self, negative_slope: float, in_place: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.negative_slope = float(negative_slope)
+        self.in_place = bool(in_place)
 
     def call(self, inputs):
-        return tf.where(inputs > 0, inputs, inputs * self.negative_slope)
+        slope = self.negative_slope
+        if not self.in_place:
+            return tf.where(inputs > 0, inputs, inputs * slope)
+
+        @tf.custom_gradient
+        def relu_over_output(x):
+            y = tf.where(x > 0, x, x * slope)
+
+            def backward(dy):
+                return dy * tf.where(y > 0, tf.ones_like(y), tf.ones_like(y) * slope)
+
+            return y, backward
+
+        return relu_over_output(inputs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "negative_slope": self.negative_slope}
+        return {
+            **super().get_config(),
+            "negative_slope": self.negative_slope,
+            "in_place": self.in_place,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeBatchNorm(keras.layers.Layer):
+    """Caffe ``BatchNorm`` at inference (``use_global_stats``), per channel (the last axis):
+    (x - mean) / sqrt(variance + eps), mean = stored mean * f, variance = stored variance * f,
+    f = 1 / factor (0 where the stored moving-average factor is 0). Weights: Caffe's three
+    blobs as stored, mean (C,), variance (C,), factor (1,); the arithmetic runs in the layer's
+    dtype in Caffe's order, so float32 rounds as Caffe does and float64 is the exact value."""
+
+    def __init__(self, eps: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.eps = float(eps)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.mean = self.add_weight(name="mean", shape=(channels,), initializer="zeros")
+        self.variance = self.add_weight(name="variance", shape=(channels,), initializer="ones")
+        self.factor = self.add_weight(name="factor", shape=(1,), initializer="ones")
+
+    def call(self, inputs):
+        factor = tf.convert_to_tensor(self.factor)
+        scale = tf.math.divide_no_nan(tf.ones_like(factor), factor)  # Caffe: 0 stays 0
+        mean = self.mean * scale
+        std = tf.sqrt(self.variance * scale + self.eps)
+        return (inputs - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeScale(keras.layers.Layer):
+    """Caffe ``Scale`` with a learned scale (one bottom): x * scale (+ bias), the scale and
+    bias one value per channel (the last axis; shape (C,)) or scalars (shape ()), as
+    ``channels`` (None: scalar) says."""
+
+    def __init__(self, channels: int | None, use_bias: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = None if channels is None else int(channels)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        shape = () if self.channels is None else (self.channels,)
+        self.scale = self.add_weight(name="scale", shape=shape, initializer="ones")
+        self.bias = (
+            self.add_weight(name="bias", shape=shape, initializer="zeros")
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs):
+        outputs = inputs * self.scale
+        return outputs if self.bias is None else outputs + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeBias(keras.layers.Layer):
+    """Caffe ``Bias`` with a learned bias (one bottom): x + bias, per channel (the last
+    axis; shape (C,)) or a scalar (shape ()), as ``channels`` (None: scalar) says."""
+
+    def __init__(self, channels: int | None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = None if channels is None else int(channels)
+
+    def build(self, input_shape):
+        shape = () if self.channels is None else (self.channels,)
+        self.bias = self.add_weight(name="bias", shape=shape, initializer="zeros")
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffeEltwise(keras.layers.Layer):
+    """Caffe ``Eltwise`` over two or more blobs of one shape.
+
+    - SUM: ((c0 * x0) + c1 * x1) + ..., Caffe's order (a coefficient of 1 multiplies not).
+    - PROD: (x0 * x1) * x2 ...; backward, with ``stable_prod_grad`` (Caffe's default), the
+      product of the other bottoms, else Caffe's top / x_i.
+    - MAX: Caffe's choice on ties: x1 over x0 unless x0 > x1, later bottoms only when
+      strictly greater; the gradient goes to the chosen bottom alone.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        coeffs: tuple[float, ...],
+        stable_prod_grad: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if operation not in ("SUM", "PROD", "MAX"):
+            raise ValueError(f"Eltwise operation must be SUM, PROD or MAX, got {operation}")
+        self.operation = operation
+        self.coeffs = tuple(float(c) for c in coeffs)
+        self.stable_prod_grad = bool(stable_prod_grad)
+
+    def call(self, inputs):
+        inputs = list(inputs)
+        if self.operation == "SUM":
+            terms = [x if c == 1 else x * c for x, c in zip(inputs, self.coeffs, strict=True)]
+            out = terms[0]
+            for term in terms[1:]:
+                out = out + term
+            return out
+        if self.operation == "MAX":
+            out = tf.where(inputs[0] > inputs[1], inputs[0], inputs[1])
+            for x in inputs[2:]:
+                out = tf.where(x > out, x, out)
+            return out
+        if self.stable_prod_grad:
+            return _product(inputs)
+        return _product_over_top_grad(*inputs)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(shape) for shape in input_shape]
+        first = shapes[0]
+        for shape in shapes[1:]:
+            pairs = list(zip(first[1:], shape[1:], strict=False))
+            if len(shape) != len(first) or any(None not in d and d[0] != d[1] for d in pairs):
+                raise BlobShapeError(
+                    f"layer '{caffe_name(self.name)}' (Eltwise {self.operation}) combines blobs "
+                    f"of shapes {_hwc(first)} and {_hwc(shape)}; Caffe needs one shape: use "
+                    "an input size at which its bottoms line up, or fix the prototxt"
+                )
+        return first
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "operation": self.operation,
+            "coeffs": self.coeffs,
+            "stable_prod_grad": self.stable_prod_grad,
+        }
+
+
+def _hwc(shape: tuple) -> str:
+    """'HxWxC' (or 'C') of an (N, ...) shape, for messages."""
+    return "x".join("?" if d is None else str(d) for d in shape[1:])
+
+
+def _product(inputs: list) -> tf.Tensor:
+    out = inputs[0]
+    for x in inputs[1:]:
+        out = out * x
+    return out
+
+
+@tf.custom_gradient
+def _product_over_top_grad(*inputs):
+    """Eltwise PROD with ``stable_prod_grad: false``: Caffe's backward top / x_i."""
+    top = _product(list(inputs))
+
+    def backward(dy):
+        return [top / x * dy for x in inputs]
+
+    return top, backward
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffePower(keras.layers.Layer):
+    """Caffe ``Power``: (shift + scale * x) ^ power, each step only where Caffe takes it
+    (no multiply for scale 1, no add for shift 0, no power for power 1). power * scale = 0
+    gives Caffe's constant (1 for power 0, else shift ^ power) and a zero gradient."""
+
+    def __init__(self, power: float = 1.0, scale: float = 1.0, shift: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.power = float(power)
+        self.scale = float(scale)
+        self.shift = float(shift)
+
+    def call(self, inputs):
+        if self.power * self.scale == 0:
+            value = 1.0 if self.power == 0 else float(np.power(np.float32(self.shift), self.power))
+            ones = tf.ones_like(inputs, dtype=tf.bool)
+            return tf.where(ones, tf.constant(value, inputs.dtype), inputs)
+        out = inputs
+        if self.scale != 1:
+            out = out * self.scale
+        if self.shift != 0:
+            out = out + self.shift
+        if self.power == 2:
+            return tf.square(out)
+        if self.power == 0.5:
+            return tf.sqrt(out)
+        return out if self.power == 1 else tf.pow(out, self.power)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = {"power": self.power, "scale": self.scale, "shift": self.shift}
+        return {**super().get_config(), **config}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
