@@ -16,7 +16,11 @@ both frameworks run the very same layers:
 - LRN across channels: :class:`CaffeLRN`, a custom autograd function with Caffe's analytic
   backward; the channel window sum is a product with a (C, C) band matrix and s^-0.75 is
   ``rsqrt(s * sqrt(s))``.
-- ReLU with any negative slope (Caffe's gradient: 1 where x > 0, else the slope).
+- ReLU with any negative slope (Caffe's gradient: 1 where x > 0, else the slope; in place, 1
+  where the output is > 0, as Caffe's backward reads the overwritten bottom).
+- BatchNorm (inference; mean and variance the stored blobs times 1 / factor, 0 for 0, in
+  float32 as Caffe), Scale / Bias (learned, per channel or scalar), Eltwise SUM (coefficients,
+  Caffe's order), PROD (both backward forms), MAX (Caffe's tie rule), Power.
 
 Tensors are NCHW in ``torch.channels_last`` memory (NHWC bytes, as TensorFlow's). The input
 is the project's network input: BGR, mean-subtracted, 0-255 scale. :class:`TorchDreamStep` is
@@ -39,9 +43,33 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch's own spelling)
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
-from conversion.layer_params import check_concat_channels, conv_geometry, fit_blob, pool_geometry
+from conversion.layer_params import (
+    batch_norm_stats,
+    bias_weights,
+    check_concat_channels,
+    conv_geometry,
+    eltwise_op,
+    fit_blob,
+    pool_geometry,
+    power_constant,
+    power_op,
+    scale_weights,
+)
 
-SUPPORTED = ("Convolution", "ReLU", "Pooling", "LRN", "Concat", "Dropout", "Split")
+SUPPORTED = (
+    "Convolution",
+    "ReLU",
+    "Pooling",
+    "LRN",
+    "Concat",
+    "Dropout",
+    "Split",
+    "BatchNorm",
+    "Scale",
+    "Bias",
+    "Eltwise",
+    "Power",
+)
 Op = Callable[..., torch.Tensor]
 
 
@@ -144,13 +172,120 @@ def _lrn(layer: LayerSpec, channels: int) -> Op:
     return lambda x: CaffeLRN.apply(x, band, k, alpha_n, beta)
 
 
+class InPlaceLeakyReLU(torch.autograd.Function):
+    """Caffe's in-place ReLU with a negative slope: its backward tests the overwritten bottom
+    (the output y): dx = dy where y > 0, else slope * dy."""
+
+    @staticmethod
+    def forward(ctx, x, slope: float):
+        y = torch.where(x > 0, x, x * slope)
+        ctx.save_for_backward(y)
+        ctx.slope = slope
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * torch.where(y > 0, 1.0, ctx.slope), None
+
+
+class UnstableProduct(torch.autograd.Function):
+    """Eltwise PROD with ``stable_prod_grad: false``: Caffe's backward top / x_i."""
+
+    @staticmethod
+    def forward(ctx, *xs):
+        top = xs[0]
+        for x in xs[1:]:
+            top = top * x
+        ctx.save_for_backward(top, *xs)
+        return top
+
+    @staticmethod
+    def backward(ctx, grad):
+        top, *xs = ctx.saved_tensors
+        return tuple(top / x * grad for x in xs)
+
+
 def _relu(layer: LayerSpec) -> Op:
     slope = float(layer.param.relu_param.negative_slope)
     if slope == 0:
         return F.relu
     if slope > 0:
         return lambda x: F.leaky_relu(x, slope)
+    if layer.tops[0] in layer.bottoms:
+        return lambda x: InPlaceLeakyReLU.apply(x, slope)
     return lambda x: torch.where(x > 0, x, x * slope)
+
+
+def _channel_tensor(values: np.ndarray) -> torch.Tensor:
+    """A () or (C,) parameter as a tensor broadcasting over NCHW: () or (C, 1, 1)."""
+    values = np.asarray(values, np.float32)
+    return torch.from_numpy(values.reshape(-1, 1, 1) if values.ndim else values.copy())
+
+
+def _batch_norm(layer: LayerSpec, channels: int) -> Op:
+    mean, std = batch_norm_stats(layer, channels).float32_mean_std()
+    mean, std = _channel_tensor(mean), _channel_tensor(std)
+    return lambda x: (x - mean) / std
+
+
+def _scale(layer: LayerSpec, channels: int) -> Op:
+    scale, bias = scale_weights(layer, channels, 4)
+    factor = _channel_tensor(scale)
+    if bias is None:
+        return lambda x: x * factor
+    shift = _channel_tensor(bias)
+    return lambda x: x * factor + shift
+
+
+def _bias(layer: LayerSpec, channels: int) -> Op:
+    shift = _channel_tensor(bias_weights(layer, channels, 4))
+    return lambda x: x + shift
+
+
+def _eltwise(layer: LayerSpec) -> Op:
+    op = eltwise_op(layer)
+
+    def eltwise(*xs):
+        if op.operation == "SUM":
+            terms = [x if c == 1 else x * c for x, c in zip(xs, op.coeffs, strict=True)]
+            out = terms[0]
+            for term in terms[1:]:
+                out = out + term
+            return out
+        if op.operation == "MAX":  # Caffe's ties: x1 unless x0 > x1; later ones if greater
+            out = torch.where(xs[0] > xs[1], xs[0], xs[1])
+            for x in xs[2:]:
+                out = torch.where(x > out, x, out)
+            return out
+        if not op.stable_prod_grad:
+            return UnstableProduct.apply(*xs)
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+    return eltwise
+
+
+def _power(layer: LayerSpec) -> Op:
+    op = power_op(layer)
+    value = power_constant(op.power, op.scale, op.shift)
+    if value is not None:
+        return lambda x: torch.where(torch.ones_like(x, dtype=torch.bool), value, x)
+
+    def power(x):
+        if op.scale != 1:
+            x = x * op.scale
+        if op.shift != 0:
+            x = x + op.shift
+        if op.power == 2:
+            return x * x
+        if op.power == 0.5:
+            return torch.sqrt(x)
+        return x if op.power == 1 else torch.pow(x, op.power)
+
+    return power
 
 
 def _needed(spec: NetSpec, ends: Sequence[str]) -> list[LayerSpec]:
@@ -204,6 +339,16 @@ class TorchCaffeNet:
 
                 def op(x):
                     return x
+            elif layer.type == "BatchNorm":
+                op = _batch_norm(layer, c_in)
+            elif layer.type == "Scale":
+                op = _scale(layer, c_in)
+            elif layer.type == "Bias":
+                op = _bias(layer, c_in)
+            elif layer.type == "Eltwise":
+                op = _eltwise(layer)
+            elif layer.type == "Power":
+                op = _power(layer)
             else:
                 raise DeepDreamError(
                     f"layer '{layer.name}' has type '{layer.type}', which the PyTorch peer "

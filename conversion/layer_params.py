@@ -244,6 +244,13 @@ class BatchNormStats:
     factor: np.ndarray
     eps: float
 
+    def float32_mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sqrt(variance + eps)), each (C,) float32, rounded step by step as Caffe's
+        float32 forward computes them (for back ends that take them as constants)."""
+        factor = self.factor.reshape(())
+        scale = np.float32(0) if factor == 0 else np.float32(1) / factor
+        return scale * self.mean, np.sqrt(scale * self.variance + np.float32(self.eps))
+
 
 def batch_norm_stats(layer: LayerSpec, channels: int) -> BatchNormStats:
     """The stored statistics of a BatchNorm layer over ``channels`` channels. Raises
@@ -317,6 +324,14 @@ class PowerOp:
     power: float
     scale: float
     shift: float
+
+
+def power_constant(power: float, scale: float, shift: float) -> float | None:
+    """The value of a Power layer that ignores its input (power * scale = 0, where Caffe
+    fills the top with 1 for power 0, else shift ^ power in float32), or None."""
+    if power * scale != 0:
+        return None
+    return 1.0 if power == 0 else float(np.power(np.float32(shift), np.float32(power)))
 
 
 def power_op(layer: LayerSpec) -> PowerOp:

@@ -32,13 +32,21 @@ Caffe semantics kept exactly (and where ONNX's own rules differ):
 - InnerProduct: Flatten of NCHW (Caffe's C, H, W order) then Gemm with Caffe's (out, in)
   weight transposed by the op (``transB=1``).
 - Softmax over channels (axis 1), Concat over channels, ReLU / LeakyRelu, Dropout as Identity.
+- BatchNorm (inference): Sub of the mean, Div by sqrt(variance + eps), with mean and variance
+  the stored blobs times 1 / factor (0 for 0) computed in float32 as Caffe does (ONNX's
+  BatchNormalization is left out: runtimes fold it their own way).
+- Scale / Bias (learned, per channel or scalar): Mul (then Add) / Add. Eltwise: SUM as Mul by
+  each coefficient other than 1 and Adds in Caffe's order, PROD as Muls, MAX as Max. Power:
+  Mul by scale, Add of shift, then Mul(y, y) for power 2, Sqrt for 0.5, else Pow; power *
+  scale = 0 is Caffe's constant (ConstantOfShape). Forward only: ONNX keeps no backward, so
+  the in-place ReLU's Caffe backward (see tf_impl.net.layers.CaffeLeakyReLU) has no place.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +58,17 @@ from conversion.caffe_files import LayerSpec, NetSpec, build_net_spec
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
     PoolGeometry,
+    batch_norm_stats,
+    bias_weights,
     check_concat_channels,
     conv_geometry,
+    eltwise_op,
     fit_blob,
     inner_product_weights,
     pool_geometry,
+    power_constant,
+    power_op,
+    scale_weights,
 )
 
 OPSET = 17
@@ -69,6 +83,11 @@ SUPPORTED = (
     "Dropout",
     "Softmax",
     "Split",
+    "BatchNorm",
+    "Scale",
+    "Bias",
+    "Eltwise",
+    "Power",
 )
 BATCH, HEIGHT, WIDTH = "batch", "height", "width"
 
@@ -212,6 +231,109 @@ def _inner_product(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> in
     return weight.shape[0]
 
 
+def _per_channel(graph: _Graph, bottom: str, values: np.ndarray) -> np.ndarray:
+    """A (C,) parameter shaped to broadcast over ``bottom``: (C, 1, 1) for NCHW, (C,) for
+    (batch, features); a scalar stays a scalar."""
+    values = np.asarray(values, np.float32)
+    if values.ndim == 0 or bottom in graph.flat:
+        return values
+    return values.reshape(-1, 1, 1)
+
+
+def _rank(graph: _Graph, bottom: str) -> int:
+    return 2 if bottom in graph.flat else 4
+
+
+def _batch_norm(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> None:
+    mean, std = batch_norm_stats(layer, graph.channels[bottom]).float32_mean_std()
+    centred = graph.node(
+        "Sub",
+        [bottom, graph.constant(f"{layer.name}/mean", _per_channel(graph, bottom, mean))],
+        f"{layer.name}/centred",
+        f"{layer.name}/sub",
+    )
+    std_name = graph.constant(f"{layer.name}/std", _per_channel(graph, bottom, std))
+    graph.node("Div", [centred, std_name], out, layer.name)
+
+
+def _scale(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> None:
+    scale, bias = scale_weights(layer, graph.channels[bottom], _rank(graph, bottom))
+    factor = graph.constant(f"{layer.name}/scale", _per_channel(graph, bottom, scale))
+    if bias is None:
+        graph.node("Mul", [bottom, factor], out, layer.name)
+        return
+    scaled = graph.node("Mul", [bottom, factor], f"{layer.name}/scaled", f"{layer.name}/mul")
+    shift = graph.constant(f"{layer.name}/bias", _per_channel(graph, bottom, bias))
+    graph.node("Add", [scaled, shift], out, layer.name)
+
+
+def _bias(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> None:
+    bias = bias_weights(layer, graph.channels[bottom], _rank(graph, bottom))
+    shift = graph.constant(f"{layer.name}/bias", _per_channel(graph, bottom, bias))
+    graph.node("Add", [bottom, shift], out, layer.name)
+
+
+def _eltwise(graph: _Graph, layer: LayerSpec, bottoms: list[str], out: str) -> None:
+    op = eltwise_op(layer)
+    if len({graph.channels[b] for b in bottoms}) > 1:
+        raise DeepDreamError(
+            f"layer '{layer.name}' (Eltwise {op.operation}) combines blobs with "
+            f"{' and '.join(str(graph.channels[b]) for b in bottoms)} channels; Caffe needs one "
+            "shape: fix the prototxt"
+        )
+    if op.operation == "MAX":
+        graph.node("Max", bottoms, out, layer.name)
+        return
+    terms = list(bottoms)
+    if op.operation == "SUM":
+        for i, coeff in enumerate(op.coeffs):
+            if coeff != 1:
+                c = graph.constant(f"{layer.name}/coeff{i}", np.array(coeff, np.float32))
+                terms[i] = graph.node(
+                    "Mul", [terms[i], c], f"{layer.name}/term{i}", f"{layer.name}/mul{i}"
+                )
+    kind = "Add" if op.operation == "SUM" else "Mul"
+    value = terms[0]
+    for i, term in enumerate(terms[1:], start=1):
+        last = i == len(terms) - 1
+        name = out if last else f"{layer.name}/partial{i}"
+        value = graph.node(kind, [value, term], name, layer.name if last else name)
+
+
+def _power(graph: _Graph, layer: LayerSpec, bottom: str, out: str) -> None:
+    op = power_op(layer)
+    value = power_constant(op.power, op.scale, op.shift)
+    if value is not None:
+        shape = graph.node("Shape", [bottom], f"{layer.name}/shape", f"{layer.name}/shape")
+        fill = helper.make_tensor(f"{layer.name}/value", TensorProto.FLOAT, [1], [value])
+        graph.node("ConstantOfShape", [shape], out, layer.name, value=fill)
+        return
+
+    def constant(what: str, value: float) -> str:
+        return graph.constant(f"{layer.name}/{what}", np.array(value, np.float32))
+
+    # (ONNX op, its inputs given the value so far), in Caffe's order.
+    steps: list[tuple[str, Callable[[str], list[str]]]] = []
+    if op.scale != 1:
+        steps.append(("Mul", lambda v: [v, constant("scale", op.scale)]))
+    if op.shift != 0:
+        steps.append(("Add", lambda v: [v, constant("shift", op.shift)]))
+    if op.power == 2:
+        steps.append(("Mul", lambda v: [v, v]))
+    elif op.power == 0.5:
+        steps.append(("Sqrt", lambda v: [v]))
+    elif op.power != 1:
+        steps.append(("Pow", lambda v: [v, constant("power", op.power)]))
+    if not steps:
+        graph.node("Identity", [bottom], out, layer.name)
+        return
+    value = bottom
+    for i, (kind, inputs) in enumerate(steps):
+        last = i == len(steps) - 1
+        name = out if last else f"{layer.name}/step{i}"
+        value = graph.node(kind, inputs(value), name, layer.name if last else name)
+
+
 def _add_layer(graph: _Graph, layer: LayerSpec, bottoms: list[str], out: str) -> None:
     """Append ``layer``'s nodes reading ``bottoms`` and writing tensor ``out``."""
     bottom = bottoms[0]
@@ -241,6 +363,16 @@ def _add_layer(graph: _Graph, layer: LayerSpec, bottoms: list[str], out: str) ->
         if layer.param.softmax_param.axis != 1:
             raise DeepDreamError(f"layer '{layer.name}': Softmax axis must be 1 (channels)")
         graph.node("Softmax", [bottom], out, layer.name, axis=1)
+    elif layer.type == "BatchNorm":
+        _batch_norm(graph, layer, bottom, out)
+    elif layer.type == "Scale":
+        _scale(graph, layer, bottom, out)
+    elif layer.type == "Bias":
+        _bias(graph, layer, bottom, out)
+    elif layer.type == "Eltwise":
+        _eltwise(graph, layer, bottoms, out)
+    elif layer.type == "Power":
+        _power(graph, layer, bottom, out)
     graph.channels[out] = channels
     if bottom in graph.flat:
         graph.flat.add(out)

@@ -8,8 +8,15 @@ groups and no bias; MAX and AVE pooling with ceil and floor rounding, one-axis p
 drop rule then acts on both axes) and global pooling; LRN of three sizes and strengths (alpha
 = 1 is where Caffe's own float32 drifts most from float64); ReLU with positive and negative
 slopes, in place and not; InnerProduct after a convolution (C, H, W flatten) and after global
-pooling; Concat, Dropout and Softmax. Every layer is named after its top, so ``forward(end=X)``
-and ``blobs[X]`` agree (except in-place ReLUs, whose blob is the convolution's).
+pooling; Concat, Dropout and Softmax. ResNet-family layers: BatchNorm (with eps), Scale (per
+channel and scalar, with and without bias), Bias, Eltwise SUM with coefficients, PROD (both
+backward forms) and MAX over three bottoms, Power (its special cases and the general pow),
+all in place where ResNets put them, BatchNorm and Scale after an InnerProduct, and residual
+blocks whose branches (a ceil-rounded pooling beside a floor-rounded strided convolution)
+line up at the odd sizes only by Caffe's size rules. The issue's in-place ReLU with a negative
+slope, and AVE pooling whose last window starts past the input (Caffe's -0.0). Names in
+``blobs`` and ``ends`` are layer names: the layer's top right after it ran
+(``reference.notebook_caffe.top_blob``), so an in-place layer's name is the value it wrote.
 """
 
 from __future__ import annotations
@@ -156,6 +163,132 @@ NETS = [
         + _conv("c2", "cat", 5, "kernel_size: 3 stride: 2"),
         blobs=("c1", "a", "b", "p", "cat", "c2"),
         ends=("c2", "cat"),
+        sizes=SMALL_SIZES,
+    ),
+    FuzzNet(
+        "residual",
+        # Stem: conv (no bias) -> BatchNorm -> Scale -> ReLU, all but the conv in place.
+        _conv("c1", "data", 8, "kernel_size: 3 pad: 1 bias_term: false")
+        + _layer("bn1", "BatchNorm", ["c1"], top="c1")
+        + _layer("sc1", "Scale", ["c1"], "scale_param { bias_term: true }", top="c1")
+        + _layer("r1", "ReLU", ["c1"], top="c1")
+        # Block 1: MAX pool 3/2 (ceil) beside conv 3/2 (floor, no pad): the same size only at
+        # odd input sizes, and only by Caffe's two rounding rules (even sizes are refused).
+        + _layer("pool2", "Pooling", ["c1"], "pooling_param { pool: MAX kernel_size: 3 stride: 2 }")
+        + _conv("d", "c1", 8, "kernel_size: 3 stride: 2")
+        + _layer("bn_d", "BatchNorm", ["d"], top="d")
+        + _layer("sc_d", "Scale", ["d"], "scale_param { num_axes: 0 bias_term: true }", top="d")
+        + _layer("sum1", "Eltwise", ["pool2", "d"], "eltwise_param { coeff: 0.5 coeff: -1.5 }")
+        + _layer("r_sum1", "ReLU", ["sum1"], "relu_param { negative_slope: 0.1 }", top="sum1")
+        # Block 2: a projection shortcut (1x1, stride 2) beside 1x1 stride 2 -> 3x3 pad 1.
+        + _conv("proj", "sum1", 12, "kernel_size: 1 stride: 2 bias_term: false")
+        + _layer("bn_proj", "BatchNorm", ["proj"], top="proj")
+        + _layer("sc_proj", "Scale", ["proj"], "scale_param { bias_term: true }", top="proj")
+        + _conv("a", "sum1", 6, "kernel_size: 1 stride: 2")
+        + _layer("bn_a", "BatchNorm", ["a"], "batch_norm_param { eps: 0.001 }", top="a")
+        + _layer("sc_a", "Scale", ["a"], "scale_param { bias_term: true }", top="a")
+        + _layer("r_a", "ReLU", ["a"], top="a")
+        + _conv("b", "a", 12, "kernel_size: 3 pad: 1")
+        + _layer("bn_b", "BatchNorm", ["b"], "batch_norm_param { use_global_stats: true }", top="b")
+        + _layer("sc_b", "Scale", ["b"], top="b")
+        + _layer("bias_b", "Bias", ["b"], top="b")
+        + _layer("sum2", "Eltwise", ["proj", "b"])
+        + _layer("r_sum2", "ReLU", ["sum2"], top="sum2"),
+        blobs=(
+            "c1",
+            "bn1",
+            "sc1",
+            "r1",
+            "pool2",
+            "d",
+            "sc_d",
+            "sum1",
+            "r_sum1",
+            "sc_proj",
+            "bn_a",
+            "r_a",
+            "b",
+            "bn_b",
+            "sc_b",
+            "bias_b",
+            "sum2",
+            "r_sum2",
+        ),
+        ends=("sc1", "r1", "sum1", "bn_b", "r_sum2"),
+    ),
+    FuzzNet(
+        "eltwise_power",
+        _conv("c1", "data", 6, "kernel_size: 3 pad: 1")
+        + _conv("c2", "data", 6, "kernel_size: 3 pad: 1")
+        + _conv("c3", "data", 6, "kernel_size: 1")
+        + _layer("prod", "Eltwise", ["c1", "c2"], "eltwise_param { operation: PROD }")
+        + _layer(
+            "prod3",
+            "Eltwise",
+            ["c1", "c2", "c3"],
+            "eltwise_param { operation: PROD stable_prod_grad: false }",
+        )
+        + _layer("mx", "Eltwise", ["c1", "c2", "c3"], "eltwise_param { operation: MAX }")
+        # In place right after mx (an in-place layer must be its blob's only reader).
+        + _layer("sc", "Scale", ["mx"], "scale_param { num_axes: 0 }", top="mx")
+        + _layer("bias", "Bias", ["mx"], "bias_param { num_axes: 0 }", top="mx")
+        + _layer(
+            "sum", "Eltwise", ["c1", "c2", "c3"], "eltwise_param { coeff: 0.5 coeff: -1 coeff: 2 }"
+        )
+        + _layer("sq", "Power", ["sum"], "power_param { power: 2 scale: 0.5 shift: 1 }")
+        + _layer("cube", "Power", ["mx"], "power_param { power: 3 scale: -0.25 }")
+        + _layer("r3", "ReLU", ["c3"])
+        + _layer("root", "Power", ["r3"], "power_param { power: 0.5 shift: 1 }")
+        + _layer("pw", "Power", ["r3"], "power_param { power: 1.5 scale: 0.01 shift: 1 }")
+        + _layer("lin", "Power", ["mx"], "power_param { scale: -2 shift: 3 }")
+        + _layer("one", "Power", ["mx"], "power_param { power: 0 }"),
+        blobs=(
+            "prod",
+            "prod3",
+            "mx",
+            "sum",
+            "sq",
+            "cube",
+            "root",
+            "pw",
+            "lin",
+            "one",
+            "sc",
+            "bias",
+        ),
+        ends=("prod", "prod3", "mx", "sq", "cube", "root", "pw", "lin", "bias"),
+        sizes=SMALL_SIZES,
+    ),
+    FuzzNet(
+        "flat_norm",
+        _conv("c1", "data", 6, "kernel_size: 3 stride: 2")
+        + _layer("g", "Pooling", ["c1"], "pooling_param { pool: AVE global_pooling: true }")
+        + _layer("ip", "InnerProduct", ["g"], "inner_product_param { num_output: 10 }")
+        + _layer("bn", "BatchNorm", ["ip"], top="ip")
+        + _layer("sc", "Scale", ["ip"], "scale_param { bias_term: true }", top="ip"),
+        blobs=("ip", "bn", "sc"),
+        ends=("bn", "sc"),
+        sizes=SMALL_SIZES,
+    ),
+    FuzzNet(
+        # The audit's net: an in-place ReLU with a negative slope, whose backward Caffe
+        # computes from the overwritten bottom (the output).
+        "inplace_leaky",
+        _conv("c", "data", 6, "kernel_size: 3 pad: 1")
+        + _layer("r", "ReLU", ["c"], "relu_param { negative_slope: -0.5 }", top="c"),
+        blobs=("c", "r"),
+        ends=("r",),
+        sizes=SMALL_SIZES,
+    ),
+    FuzzNet(
+        # AVE pooling 1/3 without pad: at 13x17 (and 31x29) the last window along the width
+        # starts past the input; Caffe divides its empty sum by -1: -0.0, not NaN.
+        "ave_past_input",
+        _conv("c1", "data", 4, "kernel_size: 3 pad: 1")
+        + _layer("p", "Pooling", ["c1"], "pooling_param { pool: AVE kernel_size: 1 stride: 3 }")
+        + _conv("c2", "p", 5, "kernel_size: 3 pad: 1"),
+        blobs=("c1", "p", "c2"),
+        ends=("p", "c2"),
         sizes=SMALL_SIZES,
     ),
 ]

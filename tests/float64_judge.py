@@ -10,7 +10,8 @@ The project's network is rebuilt in double precision from the same weights
   field (one such unit at 294x522 moves the whole gradient by rel L2 7e-4). Which units flip
   depends on the CPU's kernels, so the raw rel L2 is a coin toss, not a measure of quality.
   The judge therefore checks three things:
-  1. every branch our float32 forward takes (ReLU sign, max-pool argmax) agrees with float64
+  1. every branch our float32 forward takes (ReLU sign, max-pool argmax, Eltwise MAX's
+     choice of bottom) agrees with float64
      wherever float64's own margin exceeds ``NEAR_TIE`` of the blob's scale (a wrong padding,
      window or LRN rule breaks this thousands of times over);
   2. where our float32 takes no other branch at all, its gradient is within float32 rounding
@@ -30,7 +31,7 @@ import tensorflow as tf
 
 from conversion.caffe_files import NetSpec
 from tf_impl.net.builder import build_keras_model
-from tf_impl.net.layers import CaffeLeakyReLU, CaffePooling
+from tf_impl.net.layers import CaffeEltwise, CaffeLeakyReLU, CaffePooling
 from tf_impl.net.naming import keras_name
 from tf_impl.net.network import input_blobs
 
@@ -79,8 +80,8 @@ class Float64Net:
         return tape.gradient(score, image).numpy()[0]
 
     def branches(self, net_image: np.ndarray, end: str) -> Branches:
-        """Compare the ReLU signs and max-pool choices of our float32 forward with float64's,
-        for every layer up to ``end``."""
+        """Compare the ReLU signs, max-pool and Eltwise MAX choices of our float32 forward with
+        float64's, for every layer up to ``end``."""
         names = [layer.name for layer in self.model32.layers]
         upto = self.model32.layers[: names.index(keras_name(end)) + 1]
         relus = [
@@ -93,10 +94,15 @@ class Float64Net:
             and layer.method == "MAX"
             and not layer.global_pooling
         ]
+        maxes = [
+            layer for layer in upto if isinstance(layer, CaffeEltwise) and layer.operation == "MAX"
+        ]
         # The ReLUs' inputs are the convolutions they follow; the pools' inputs their bottoms.
         relu_inputs = [_input_layer(self.model32.get_layer(n)) for n in relus]
         pool_inputs = [_input_layer(layer) for layer in pools]
-        wanted = list(dict.fromkeys(relu_inputs + pool_inputs))
+        max_inputs = [[keras_name(b) for b in input_blobs(layer)] for layer in maxes]
+        flat_max_inputs = [name for names in max_inputs for name in names]
+        wanted = list(dict.fromkeys(relu_inputs + pool_inputs + flat_max_inputs))
         if not wanted:
             return Branches(0, 0)
         x32 = tf.constant(np.asarray(net_image, np.float32)[None])
@@ -112,12 +118,38 @@ class Float64Net:
         for layer, name in zip(pools, pool_inputs, strict=True):
             f, w = _pool_flips(layer, v32[name], v64[name])
             flips, wide = flips + f, wide + w
+        for names in max_inputs:
+            f, w = _max_flips([v32[n].numpy() for n in names], [v64[n].numpy() for n in names])
+            flips, wide = flips + f, wide + w
         return Branches(flips, wide)
 
 
 def _input_layer(layer: keras.layers.Layer) -> str:
     """The Keras name of the layer whose output feeds ``layer``."""
     return keras_name(input_blobs(layer)[0])
+
+
+def _max_choice(xs: list[np.ndarray]) -> np.ndarray:
+    """Which bottom Caffe's Eltwise MAX takes at each element (ties: see CaffeEltwise)."""
+    choice = np.where(xs[0] > xs[1], 0, 1)
+    best = np.maximum(xs[0], xs[1])
+    for index, x in enumerate(xs[2:], start=2):
+        choice = np.where(x > best, index, choice)
+        best = np.maximum(best, x)
+    return choice
+
+
+def _max_flips(xs32: list[np.ndarray], xs64: list[np.ndarray]) -> tuple[int, int]:
+    """(elements where an Eltwise MAX takes another bottom in float32 than in float64, those
+    of them whose two float64 values differ by more than NEAR_TIE of the blobs' scale)."""
+    c32, c64 = _max_choice(xs32), _max_choice(xs64)
+    stacked = np.stack(xs64)
+    differ = c32 != c64
+    gaps = np.abs(
+        np.take_along_axis(stacked, c32[None], 0)[0] - np.take_along_axis(stacked, c64[None], 0)[0]
+    )
+    scale = float(np.abs(stacked).max())
+    return int(differ.sum()), int((differ & (gaps > NEAR_TIE * scale)).sum())
 
 
 def _pool_flips(layer: CaffePooling, x32: tf.Tensor, x64: tf.Tensor) -> tuple[int, int]:

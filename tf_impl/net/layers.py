@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
+from conversion.layer_params import power_constant
 from tf_impl.net.lrn import caffe_lrn, caffe_lrn_formula
 from tf_impl.net.naming import caffe_name
 
@@ -73,8 +74,20 @@ class CaffeConvolution(keras.layers.Layer):
 
     def call(self, inputs):
         kernel = dilated_kernel(self.kernel, self.dilation)
-        inputs, padding = self._padded(inputs, kernel.shape[:2])
-        conv_args = {"strides": self.strides, "padding": padding}
+        strides = self.strides
+        if tuple(kernel.shape[:2]) == (1, 1) and strides != (1, 1):
+            # A strided 1x1 convolution (ResNet's projection shortcuts) reads every s-th
+            # position: take those, then convolve with stride 1. The same sums, and it keeps
+            # off TF 2.21's oneDNN input gradient of a strided 1x1 convolution, which
+            # corrupts the heap (abort or segfault) when the stride divides the input size
+            # (e.g. 48x86x8 -> 6 channels, stride 2; docs/caffe-semantics.md).
+            ph, pw = self.padding
+            if ph or pw:
+                inputs = tf.pad(inputs, [[0, 0], [ph, ph], [pw, pw], [0, 0]])
+            inputs, padding, strides = inputs[:, :: strides[0], :: strides[1], :], "VALID", (1, 1)
+        else:
+            inputs, padding = self._padded(inputs, kernel.shape[:2])
+        conv_args = {"strides": strides, "padding": padding}
         if self.groups == 1:
             outputs = tf.nn.conv2d(inputs, kernel, **conv_args)
         else:
@@ -584,8 +597,8 @@ class CaffePower(keras.layers.Layer):
         self.shift = float(shift)
 
     def call(self, inputs):
-        if self.power * self.scale == 0:
-            value = 1.0 if self.power == 0 else float(np.power(np.float32(self.shift), self.power))
+        value = power_constant(self.power, self.scale, self.shift)
+        if value is not None:
             ones = tf.ones_like(inputs, dtype=tf.bool)
             return tf.where(ones, tf.constant(value, inputs.dtype), inputs)
         out = inputs

@@ -4,10 +4,13 @@ Along one axis, unit ``j`` of a blob depends only on input pixels
 ``[j * stride - before, j * stride + after]`` (pixels outside the image being the layers'
 padding). A layer with kernel ``k``, stride ``s``, padding ``p`` before and dilation ``d`` on
 a blob with (stride J, before B, after A) gives (s*J, B + p*J, A + (d*(k-1) - p)*J);
-element-wise layers (ReLU, LRN, batch norm, dropout...) keep it; a merge (Concat, Add) takes
-the widest reach of its inputs, which must share one stride. This is what makes tiling exact
-(:mod:`tf_impl.dream.tiling`): a tile that holds this reach of its units computes them exactly as
-the whole image does, provided its origin is a multiple of the stride.
+element-wise layers (ReLU, LRN, BatchNorm, Scale, Bias, Power, dropout...) keep it; a merge
+(Concat, Eltwise, Add: a residual block's two branches) takes the widest reach of its inputs,
+which must share one stride: unit ``j`` of every branch is anchored at input ``j * stride``, so
+the union of the branches' windows is ``[j*stride - max before, j*stride + max after]``.
+This is what makes tiling exact (:mod:`tf_impl.dream.tiling`): a tile that holds this reach
+of its units computes them exactly as the whole image does, provided its origin is a multiple
+of the stride.
 
 Layers whose output at a position is not a fixed window of their input (fully connected,
 global pooling, TensorFlow's 'same' padding with a stride, whose padding depends on the
@@ -23,11 +26,16 @@ import keras
 
 from conversion.errors import DeepDreamError
 from tf_impl.net.layers import (
+    CaffeBatchNorm,
+    CaffeBias,
     CaffeConvolution,
+    CaffeEltwise,
     CaffeIdentity,
     CaffeLeakyReLU,
     CaffeLRN,
     CaffePooling,
+    CaffePower,
+    CaffeScale,
     CaffeSoftmax,
 )
 from tf_impl.net.naming import caffe_name
@@ -35,6 +43,10 @@ from tf_impl.net.network import DreamNet, input_blobs
 
 # Layers that act on each position alone (at inference).
 _POINTWISE = (
+    CaffeBatchNorm,
+    CaffeBias,
+    CaffePower,
+    CaffeScale,
     CaffeIdentity,
     CaffeLeakyReLU,
     CaffeLRN,
@@ -47,7 +59,7 @@ _POINTWISE = (
     keras.layers.Rescaling,
     keras.layers.Normalization,
 )
-_MERGES = (keras.layers.Concatenate, keras.layers.Add, keras.layers.Multiply)
+_MERGES = (CaffeEltwise, keras.layers.Concatenate, keras.layers.Add, keras.layers.Multiply)
 _KERAS_WINDOWS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 _KERAS_POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
