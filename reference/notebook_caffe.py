@@ -8,7 +8,8 @@ notebook line by line; the only change is that the jitter draw
 implementation can replay the exact sequence. The display code (``showarray``) is dropped.
 
 Arrays as in the notebook: Caffe images are (3, H, W) float32, BGR minus the mean (104, 116,
-122), 0-255 scale; RGB images are (H, W, 3) float32, 0-255.
+122; or the job's "mean", e.g. open_nsfw's 104, 117, 123), 0-255 scale; RGB images are
+(H, W, 3) float32, 0-255.
 
 Caffe quirk that matters for ``end`` blobs inside an inception module: ``net.backward(start=
 end)`` runs the backward of *every* layer listed before ``end``, including sibling branches that
@@ -24,8 +25,8 @@ Command line (used by reference/caffe_job.py from the project's venv)::
     caffe_python.sh reference/notebook_caffe.py JOB.json
 
 JOB.json: {"prototxt", "caffemodel", "inputs": inputs.npz, "output": results.npz,
-"tasks": [...], optional "one_session": true}; see :func:`run_task` for the task kinds and
-what each writes.
+"tasks": [...], optional "one_session": true, optional "mean": [B, G, R]}; see
+:func:`run_task` for the task kinds and what each writes.
 """
 
 import json
@@ -40,9 +41,10 @@ from google.protobuf import text_format
 MEAN_BGR = np.float32([104.0, 116.0, 122.0])
 
 
-def load_net(prototxt, caffemodel):
+def load_net(prototxt, caffemodel, mean=MEAN_BGR):
     """The notebook's net: deploy prototxt patched with ``force_backward: true``, loaded as
-    ``caffe.Classifier`` with the ImageNet mean and RGB->BGR channel swap."""
+    ``caffe.Classifier`` with the mean (BGR, the ImageNet mean by default) and RGB->BGR
+    channel swap."""
     model = caffe.io.caffe_pb2.NetParameter()
     with open(prototxt) as f:
         text_format.Merge(f.read(), model)
@@ -50,7 +52,7 @@ def load_net(prototxt, caffemodel):
     with tempfile.NamedTemporaryFile("w", suffix=".prototxt") as tmp:
         tmp.write(str(model))
         tmp.flush()
-        return caffe.Classifier(tmp.name, caffemodel, mean=MEAN_BGR, channel_swap=(2, 1, 0))
+        return caffe.Classifier(tmp.name, caffemodel, mean=np.float32(mean), channel_swap=(2, 1, 0))
 
 
 def preprocess(net, img):
@@ -256,7 +258,7 @@ def main(job_path):
         # A fresh net per task: Caffe keeps stale diffs between backward passes (see above).
         # "one_session": true runs every task on one net, as cells of one notebook session.
         if net is None or not job.get("one_session", False):
-            net = load_net(job["prototxt"], job["caffemodel"])
+            net = load_net(job["prototxt"], job["caffemodel"], job.get("mean", MEAN_BGR))
         results.update(run_task(net, task, inputs))
     np.savez(job["output"], **results)
 

