@@ -31,6 +31,7 @@ from tf_impl.net.shapes import blob_shapes
 
 pytest.importorskip("onnxruntime")
 
+from conversion.errors import DeepDreamError
 from conversion.onnx_export import export_onnx
 from reference import onnx_references as onnx_ref
 
@@ -217,6 +218,10 @@ def test_onnx_runtime_every_blob_matches_live_caffe(
         _check(f"ONNX Runtime vs live Caffe {key}", _errors(theirs, caffe), capsys)
 
 
+# Fuzz nets the ONNX exporter must refuse, with the message it gives.
+ONNX_REFUSED = {"ave_past_input": "cannot be expressed in ONNX"}
+
+
 @pytest.mark.parametrize("runtime", ["ONNX Runtime", "onnx2tf"])
 @pytest.mark.parametrize("name", [net.name for net in fuzz.NETS])
 def test_fuzz_nets_through_onnx_judged_by_float64(name, runtime, tmp_path, capsys):
@@ -235,6 +240,13 @@ def test_fuzz_nets_through_onnx_judged_by_float64(name, runtime, tmp_path, capsy
     arrays, _ = ref.load("fuzz")
     dream_net, judge, model = fuzz_judge.converted(net, tmp_path)
     path = tmp_path / f"{name}.onnx"
+    if name in ONNX_REFUSED:
+        # ONNX's AveragePool has no window that starts past the input (Caffe's -0.0 there):
+        # the exporter must refuse the net in one line rather than export other numbers.
+        with pytest.raises(DeepDreamError, match=ONNX_REFUSED[name]):
+            export_onnx(model, path, tmp_path / f"{name}.prototxt", outputs=list(net.blobs))
+        assert not path.exists()
+        return
     export_onnx(model, path, tmp_path / f"{name}.prototxt", outputs=list(net.blobs))
     session = onnx_ref.ort_session(path)
     bad = []
