@@ -301,7 +301,9 @@ def _convert_error(layers: str, tmp_path, capsys, edit=None) -> str:
         caffemodel.write_bytes(model.SerializeToString())
     before = caffemodel.read_bytes()
     out = tmp_path / "bad.keras"
-    code = main(["convert", str(caffemodel), "--prototxt", str(prototxt), "-o", str(out)])
+    code = main(
+        ["convert", "--model", str(caffemodel), "--prototxt", str(prototxt), "-o", str(out)]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 2, err
     assert len(err) == 1 and err[0].startswith("deepdream: error:"), err
@@ -344,7 +346,9 @@ def test_convert_refuses_eltwise_misaligned_at_the_declared_size(tmp_path, capsy
     net = fuzz.FuzzNet("bad", layers, (), (), sizes=((14, 18),))
     caffemodel, prototxt = fuzz.write_files(net, tmp_path)
     out = tmp_path / "bad.keras"
-    code = main(["convert", str(caffemodel), "--prototxt", str(prototxt), "-o", str(out)])
+    code = main(
+        ["convert", "--model", str(caffemodel), "--prototxt", str(prototxt), "-o", str(out)]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and not out.exists(), err
     assert "layer 'sum' (Eltwise SUM) combines blobs of shapes 7x9x4 and 6x8x4" in err[0]
