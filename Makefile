@@ -106,7 +106,7 @@ reference: install caffe open-nsfw
 # Live parity against real Caffe (builds it first if needed).
 parity: install caffe open-nsfw
 	DEEPDREAM_LIVE_CAFFE=1 $(BIN)/python -m pytest -q -m caffe tests/test_reference_live.py \
-		tests/test_parity_onnx.py
+		tests/test_parity_onnx.py tests/test_open_nsfw_live.py
 
 # Benchmarks (never part of `make test`): TF2 eager/tf.function/XLA vs Caffe per step at the
 # octave sizes, 1080p and 4K, the full dream, vs the machine's matmul rate, and the memory rows
