@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -82,5 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # as a shell reports a process ended by SIGPIPE
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run() -> None:
+    """Process entry point (the ``deepdream`` console script, ``python -m tf_impl.cli``): runs
+    :func:`main` and exits with its code. A Ctrl-C that lands after the work ended, while the
+    interpreter shuts down, is ignored, so that it cannot replace the exit code and the one
+    line already printed by a traceback and a death by SIGINT."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)

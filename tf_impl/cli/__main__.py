@@ -1,7 +1,5 @@
 """``python -m tf_impl.cli``: the same as the ``deepdream`` console script."""
 
-import sys
+from tf_impl.cli import run
 
-from tf_impl.cli import main
-
-sys.exit(main())
+run()
