@@ -128,14 +128,14 @@ def gradient_row(net, size: tuple[int, int], tile: tuple[int, int]) -> dict:
 
     from tf_impl.dream.deepdream import DEFAULT_END, NO_GUIDE, dreamer_for
     from tf_impl.dream.objectives import L2
-    from tf_impl.dream.tiling import TilePolicy, plan_tiles
+    from tf_impl.dream.tiling import TilePolicy, plan_tiles, tiled_gradient
 
     objective = L2(DEFAULT_END)
     image = np.random.default_rng(0).uniform(-100, 100, (*size, 3)).astype(np.float32)
     tiles = plan_tiles(net, objective, *size, TilePolicy(tile=tile))
     dreamer = dreamer_for(net, objective)
     whole = dreamer.gradient(tf.constant(image)).numpy()
-    tiled = dreamer.tiled_gradient(image, NO_GUIDE, tiles)
+    tiled = tiled_gradient(dreamer.crop_gradient, image, NO_GUIDE, tiles)
     rel = float(np.linalg.norm(tiled - whole) / np.linalg.norm(whole))
     return {
         "height": size[0],

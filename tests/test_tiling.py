@@ -21,7 +21,7 @@ from conversion.errors import DeepDreamError
 from tf_impl.cli import main
 from tf_impl.dream.deepdream import NO_GUIDE, deepdream, dreamer_for
 from tf_impl.dream.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
-from tf_impl.dream.tiling import TilePolicy, plan_tiles
+from tf_impl.dream.tiling import TiledSteps, TilePolicy, plan_tiles, tiled_gradient
 from tf_impl.dream.zoom import zoom_sequence_frames
 from tf_impl.images.files import load_rgb, save_rgb
 from tf_impl.models.loading import load_keras_app
@@ -46,7 +46,7 @@ def check_tiled_gradient(net, objective, image, guide=NO_GUIDE, policy=SMALL_TIL
     assert tiles is not None and len(tiles) > 1
     dreamer = dreamer_for(net, objective)
     whole = dreamer.gradient(tf.constant(image), guide).numpy()
-    tiled = dreamer.tiled_gradient(image, guide, tiles)
+    tiled = tiled_gradient(dreamer.crop_gradient, image, guide, tiles)
     assert np.linalg.norm(whole) > 0  # a zero gradient would match anything
     assert relative_l2(tiled, whole) <= TOLERANCE
     return tiles
@@ -267,11 +267,11 @@ def test_a_tiled_step_makes_no_whole_image_copy(net):
     crop_bytes = max((t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles) * 3 * 4
     assert 2 * crop_bytes < image.nbytes / 2  # so a second whole-image copy would show
     dreamer = dreamer_for(net, objective)
-    grad = np.empty_like(image)
-    dreamer.tiled_step(image, (7, -5), 1.5, True, NO_GUIDE, tiles, grad)  # traced once before
+    steps = TiledSteps(dreamer.crop_gradient, dreamer.rule, tiles, NO_GUIDE, 1.5, True)
+    steps.step(image, (7, -5))  # traced, and its gradient array allocated, once before
     tracemalloc.start()
     try:
-        dreamer.tiled_step(image, (7, -5), 1.5, True, NO_GUIDE, tiles, grad)
+        steps.step(image, (7, -5))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
