@@ -183,6 +183,7 @@ def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget
 
     from tf_impl.dream.deepdream import deepdream
     from tf_impl.dream.objectives import L2
+    from tf_impl.dream.settings import NOTEBOOK
     from tf_impl.dream.tiling import TilePolicy, plan_tiles
     from tf_impl.images.files import save_rgb
     from tf_impl.models.loading import load_net
@@ -195,7 +196,7 @@ def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget
     tiling = TilePolicy(max_memory=budget) if budget else None
     tiles = plan_tiles(net, L2("inception_4c/output"), height, width, tiling)
     start = time.perf_counter()
-    result = deepdream(net, rgb, octave_n=1, iter_n=1, seed=0, tiling=tiling)
+    result = deepdream(net, rgb, NOTEBOOK.replace(octave_n=1, iter_n=1), seed=0, tiling=tiling)
     seconds = time.perf_counter() - start
     save_rgb(Path(workdir) / f"dream-{height}x{width}-{budget}.bmp", result)
     return {"seconds": seconds, "tiles": len(tiles or []), "peak_rss_mb": _peak_rss_mb()}

@@ -40,7 +40,7 @@ def rounds() -> int:
 
 
 def _seconds_per_channel(benchmark, net, settings: RenderSettings, rounds: int) -> None:
-    renderer = ChannelRenderer(net, BLOB, settings)
+    renderer = ChannelRenderer(net, settings, BLOB)
     renderer.render_group(0)  # trace and warm up
     groups = itertools.count(1)
     cpu_start = time.process_time()

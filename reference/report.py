@@ -306,9 +306,10 @@ def gradient_section(page: Page, runs: Runs) -> None:
 
 def _tf_dream(net, image, offsets, iter_n: int):
     from tf_impl.dream.deepdream import deepdream
+    from tf_impl.dream.settings import NOTEBOOK
 
     end = cases.DREAMS[DREAM][0]
-    return deepdream(net, image, end=end, iter_n=iter_n, offsets=offsets)
+    return deepdream(net, image, NOTEBOOK.replace(end=end, iter_n=iter_n), offsets=offsets)
 
 
 def dream_section(page: Page, net, quick: bool) -> None:

@@ -83,7 +83,7 @@ def test_interrupted_and_damaged_atlas_resumes_to_identical_bytes(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        render_atlas(net, out, plan, SMALL, on_channels=interrupt)
+        render_atlas(net, SMALL, out, plan, on_channels=interrupt)
     atlas = AtlasDir(out)
     assert sorted(p.name for p in atlas.blob_dir(BLOB).glob("*.png")) == [
         f"channel_{c:04d}.png" for c in range(6)
@@ -99,7 +99,7 @@ def test_interrupted_and_damaged_atlas_resumes_to_identical_bytes(
 
 
 def test_batch_element_is_independent_of_its_batch(net):
-    renderer = ChannelRenderer(net, BLOB, SMALL)
+    renderer = ChannelRenderer(net, SMALL, BLOB)
     together = renderer.render([3, 4, 5])
     alone = renderer.render([4])
     np.testing.assert_array_equal(together[1], alone[0])

@@ -35,8 +35,9 @@ from reference.generate import (
 from reference.metrics import max_diff, max_rel, median_rel, psnr, rel_l2
 from reference.test_image import make_image
 from tests import reference_data as ref
+from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.dream.deepdream import deepdream, input_gradient
-from tf_impl.dream.zoom import zoom_sequence_frames
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings, ZoomSettings
 
 pytestmark = [
     pytest.mark.caffe,
@@ -179,13 +180,17 @@ def test_tf_matches_fresh_caffe(fresh, net, float64_net, capsys):
         for kind, iter_n in (("short", 1), ("dream", 10)):
             offsets = dreams[f"offsets/{kind}/{name}"]
             ours_dreams[f"{kind}/{name}"] = deepdream(
-                net, dreams["image"], end=end, iter_n=iter_n, offsets=offsets, guide=guide
+                net,
+                dreams["image"],
+                DreamSettings(end=end, iter_n=iter_n),
+                offsets=offsets,
+                guide=guide,
             )
     frames = zoom_sequence_frames(
         net,
         dreams["image"],
-        cases.ZOOM["n_frames"],
-        s=cases.ZOOM["s"],
+        NOTEBOOK.replace(end=cases.ZOOM["end"]),
+        ZoomSettings(cases.ZOOM["n_frames"], cases.ZOOM["s"]),
         offsets=dreams["offsets/zoom"],
     )
     ours_dreams.update({f"zoom/{k}": f for k, f in enumerate(frames)})
@@ -245,7 +250,9 @@ def test_tf_matches_caffe_on_other_cases(other_weights, workdir, capsys):
         for end, guided, _ in OTHER_DREAMS:
             guide = inputs["guide"] if guided else None
             offsets = caffe[f"short/{end}/offsets"]
-            ours = deepdream(net, inputs["image"], end=end, iter_n=1, offsets=offsets, guide=guide)
+            ours = deepdream(
+                net, inputs["image"], DreamSettings(end=end, iter_n=1), offsets=offsets, guide=guide
+            )
             value = psnr(ours, caffe[f"short/{end}"])
             print(
                 f"\n  short dream at {end}{' (guided)' if guide is not None else ''}: "

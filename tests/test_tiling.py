@@ -18,11 +18,12 @@ import pytest
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
+from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.cli import main
 from tf_impl.dream.deepdream import NO_GUIDE, deepdream, dreamer_for
 from tf_impl.dream.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
+from tf_impl.dream.settings import DreamSettings, ZoomSettings
 from tf_impl.dream.tiling import TiledSteps, TilePolicy, plan_tiles, tiled_gradient
-from tf_impl.dream.zoom import zoom_sequence_frames
 from tf_impl.images.files import load_rgb, save_rgb
 from tf_impl.models.loading import load_keras_app
 from tf_impl.net.receptive_field import blob_reach
@@ -105,16 +106,16 @@ def test_tiled_gradient_is_exact_for_keras_applications(application, blob):
 def _dreamed(net) -> np.ndarray:
     """A dreamed image (2 octaves x 2 steps on noise): the kind of input later steps get."""
     rgb = np.random.default_rng(2).uniform(0, 255, (150, 200, 3)).astype(np.float32)
-    return deepdream(net, rgb, octave_n=2, iter_n=2, seed=1)
+    return deepdream(net, rgb, DreamSettings(octave_n=2, iter_n=2), seed=1)
 
 
 @pytest.mark.parametrize("start", ["noise", "dreamed"])
 def test_a_tiled_dream_step_is_the_untiled_step(net, start):
     rgb = np.random.default_rng(2).uniform(0, 255, (150, 200, 3)).astype(np.float32)
     rgb = _dreamed(net) if start == "dreamed" else rgb
-    kwargs = {"octave_n": 1, "iter_n": 1, "seed": 0}  # one jittered step
-    whole = deepdream(net, rgb, **kwargs)
-    tiled = deepdream(net, rgb, tiling=SMALL_TILES, **kwargs)
+    one_step = DreamSettings(octave_n=1, iter_n=1)  # one jittered step
+    whole = deepdream(net, rgb, one_step, seed=0)
+    tiled = deepdream(net, rgb, one_step, tiling=SMALL_TILES, seed=0)
     assert np.abs(whole - rgb).mean() > 1.0  # it dreamed
     assert relative_l2(tiled - rgb, whole - rgb) <= TOLERANCE
     assert np.abs(tiled - whole).max() < 1e-3  # 0-255 pixel units, before 8-bit rounding
@@ -136,7 +137,9 @@ def test_tiled_steps_keep_the_untiled_dream(net, octave_n):
     still = np.zeros((2 * octave_n, 2), np.int32)
 
     def run(offsets, tiling=None):
-        return deepdream(net, rgb, octave_n=octave_n, iter_n=2, offsets=offsets, tiling=tiling)
+        return deepdream(
+            net, rgb, DreamSettings(octave_n=octave_n, iter_n=2), offsets=offsets, tiling=tiling
+        )
 
     whole = run(still)
     assert relative_l2(run(still + 1) - rgb, whole - rgb) > 5 * BOOKKEEPING  # it can fail
@@ -145,9 +148,10 @@ def test_tiled_steps_keep_the_untiled_dream(net, octave_n):
 
 def test_tiled_zoom_is_the_untiled_zoom(net):
     rgb = np.random.default_rng(3).uniform(0, 255, (150, 200, 3)).astype(np.float32)
-    kwargs = {"octave_n": 1, "iter_n": 1, "offsets": np.zeros((2, 2), np.int32)}
-    whole = zoom_sequence_frames(net, rgb, 2, **kwargs)
-    tiled = zoom_sequence_frames(net, rgb, 2, tiling=SMALL_TILES, **kwargs)
+    one_step, two_frames = DreamSettings(octave_n=1, iter_n=1), ZoomSettings(2)
+    still = np.zeros((2, 2), np.int32)
+    whole = zoom_sequence_frames(net, rgb, one_step, two_frames, offsets=still)
+    tiled = zoom_sequence_frames(net, rgb, one_step, two_frames, offsets=still, tiling=SMALL_TILES)
     assert relative_l2(tiled[0] - rgb, whole[0] - rgb) <= TOLERANCE  # one step
     assert relative_l2(tiled[1] - rgb, whole[1] - rgb) <= BOOKKEEPING  # a step on a zoom
 

@@ -158,9 +158,9 @@ def write_index(atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs)
 
 def render_atlas(
     net: DreamNet,
+    settings: RenderSettings,
     out_dir: str | Path,
     plan: dict[str, list[int]],
-    settings: RenderSettings,
     on_channels: Callable[[int], None] | None = None,
 ) -> AtlasDir:
     """Render the channels of ``plan`` (from :func:`plan_atlas`) that are not finished yet,
@@ -178,7 +178,7 @@ def render_atlas(
             missing = [c for c in members if c not in done]
             if not missing:
                 continue
-            renderer = renderer or ChannelRenderer(net, blob, settings)
+            renderer = renderer or ChannelRenderer(net, settings, blob)
             pictures = renderer.render_group(group)
             for channel in missing:
                 save_rgb(atlas.channel_png(blob, channel), pictures[channel])

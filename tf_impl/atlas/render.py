@@ -37,7 +37,7 @@ class ChannelRenderer:
     """Renders channels of one blob with given settings; one compiled step (dynamic batch and
     size), traced once."""
 
-    def __init__(self, net: DreamNet, layer: str, settings: RenderSettings):
+    def __init__(self, net: DreamNet, settings: RenderSettings, layer: str):
         self.net = net
         self.layer = layer
         self.settings = settings

@@ -134,7 +134,7 @@ def run_atlas(args) -> int:
     with tqdm(
         total=total, unit="channel", desc="atlas", disable=args.quiet, file=sys.stderr
     ) as bar:
-        atlas = render_atlas(net, args.output, plan, settings, on_channels=bar.update)
+        atlas = render_atlas(net, settings, args.output, plan, on_channels=bar.update)
     print(f"wrote {total} channel pictures and {len(plan)} sheet(s) in {atlas.root}")
     if args.html:
         _write_site(net, atlas.root, list(plan), images)

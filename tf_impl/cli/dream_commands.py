@@ -17,7 +17,7 @@ from tf_impl.dream.settings import (
     PRECISIONS,
     ZOOM_STEP,
     DreamSettings,
-    check_zoom,
+    ZoomSettings,
     flag,
     help_text,
 )
@@ -179,7 +179,7 @@ def register(subparsers) -> None:
     zoom.add_argument("--frames", type=int, required=True, help="number of frames")
     zoom.add_argument(
         "--scale",
-        type=float,  # NaN and infinity: refused by check_zoom, as in the API
+        type=float,  # NaN and infinity: refused by ZoomSettings, as in the API
         default=ZOOM_STEP,
         help=f"zoom per frame (default: {ZOOM_STEP})",
     )
@@ -240,7 +240,7 @@ def check_zoom_args(args) -> None:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
     from conversion.outputs import check_not_an_input, check_output_file, probe_writable
 
-    check_zoom(args.frames, args.scale)
+    ZoomSettings(args.frames, args.scale)  # refuses values out of range
     out_dir = Path(args.output)
     inputs = _input_files(args)
     check_not_an_input(out_dir, inputs)
@@ -330,12 +330,6 @@ def _check_changed(result, rgb, args, what: str = "the dream") -> None:
     )
 
 
-def _dream_kwargs(settings: DreamSettings, objective, guide, tiling) -> dict:
-    params = settings.as_params()
-    del params["end"]  # the objective names the blobs
-    return {**params, "objective": objective, "guide": guide, "tiling": tiling}
-
-
 def run_dream(args) -> int:
     """Dream on one image and write it (atomically)."""
     from tf_impl.dream.deepdream import deepdream
@@ -349,9 +343,17 @@ def run_dream(args) -> int:
         bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         bar.update(1)
 
-    kwargs = _dream_kwargs(settings, objective, args.guide_rgb, args.tiling)
     with bar:
-        result = deepdream(net, args.rgb, seed=args.seed, on_step=on_step, **kwargs)
+        result = deepdream(
+            net,
+            args.rgb,
+            settings,
+            objective=objective,
+            guide=args.guide_rgb,
+            tiling=args.tiling,
+            seed=args.seed,
+            on_step=on_step,
+        )
     _check_changed(result, args.rgb, args)
     save_rgb(args.output, result)
     print(f"wrote {args.output} ({args.rgb.shape[1]}x{args.rgb.shape[0]})", file=sys.stderr)
@@ -408,14 +410,16 @@ def run_zoom(args) -> int:
                 net,
                 args.rgb,
                 out_dir,
-                args.frames,
-                s=args.scale,
+                settings,
+                ZoomSettings(args.frames, args.scale),
                 seed=args.seed if args.seed is not None else 0,
                 identity=identity,
                 on_frame=on_frame,
                 check_frame=lambda before, after: _check_changed(after, before, args, "the frame"),
+                objective=objective,
+                guide=args.guide_rgb,
+                tiling=args.tiling,
                 on_step=on_step,
-                **_dream_kwargs(settings, objective, args.guide_rgb, args.tiling),
             )
     finally:
         if created and not any(out_dir.iterdir()):

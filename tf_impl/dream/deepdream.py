@@ -209,61 +209,58 @@ def check_dream_size(net: DreamNet, blobs: Sequence[str], sizes: list) -> None:
 def deepdream(
     net: DreamNet,
     rgb: np.ndarray,
+    settings: DreamSettings = NOTEBOOK,
     *,
     objective=None,
-    end: str = NOTEBOOK.end,
-    iter_n: int = NOTEBOOK.iter_n,
-    octave_n: int = NOTEBOOK.octave_n,
-    octave_scale: float = NOTEBOOK.octave_scale,
-    step_size: float = NOTEBOOK.step_size,
-    jitter: int = NOTEBOOK.jitter,
-    clip: bool = NOTEBOOK.clip,
+    guide: np.ndarray | None = None,
+    tiling: TilePolicy | None = None,
     offsets: Sequence[Sequence[int]] | np.ndarray | None = None,
     seed: int | None = None,
-    guide: np.ndarray | None = None,
     on_step: StepCallback | None = None,
-    lapnorm: int = NOTEBOOK.lapnorm,
-    tiling: TilePolicy | None = None,
 ) -> np.ndarray:
     """Dream on an image, exactly as the original notebook's ``deepdream``.
 
     rgb: (H, W, 3) RGB, 0-255 (uint8 or float). Returns float32 (H, W, 3) RGB 0-255, not
-    rounded (the notebook's deprocessed output). ``objective`` defaults to L2 at ``end``, or
-    to the guided objective at ``end`` when ``guide`` (an RGB image) is given. Jitter
-    offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first) replays
-    a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is called
-    after each step. ``lapnorm`` > 0 replaces the notebook's gradient normalisation by the
-    Laplacian-pyramid one with that many levels (see :class:`Dreamer`). ``tiling`` (none by
-    default) runs steps tile by tile when it says so (:mod:`tf_impl.dream.tiling`: the same dream up
-    to float32 rounding). The settings are
-    checked by :class:`~tf_impl.dream.settings.DreamSettings` (DeepDreamError for values out of
-    range).
+    rounded (the notebook's deprocessed output). ``settings``: the notebook's keyword
+    arguments, checked when they were made (:class:`~tf_impl.dream.settings.DreamSettings`;
+    ``settings.lapnorm`` > 0 replaces the gradient normalisation by the Laplacian-pyramid
+    one). ``objective`` defaults to L2 at ``settings.end``, or to the guided objective there
+    when ``guide`` (an RGB image) is given. ``tiling`` (none by default) runs steps tile by
+    tile when it says so (:mod:`tf_impl.dream.tiling`: the same dream up to float32
+    rounding). Jitter offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest
+    octave first) replays a run step for step; otherwise drawn from ``seed``.
+    ``on_step(octave, step)`` is called after each step.
     """
-    settings = DreamSettings(iter_n, octave_n, octave_scale, step_size, jitter, clip, end, lapnorm)
     if objective is None:
-        objective = Guided(end) if guide is not None else L2(end)
+        objective = Guided(settings.end) if guide is not None else L2(settings.end)
     rgb = np.asarray(rgb)
-    sizes = octave_sizes(rgb.shape[0], rgb.shape[1], octave_n, octave_scale)
+    sizes = octave_sizes(rgb.shape[0], rgb.shape[1], settings.octave_n, settings.octave_scale)
     check_dream_size(net, objective.blobs, sizes)
-    n_steps = settings.steps()
-    if offsets is None:
-        offsets = jitter_offsets(n_steps, jitter, seed)
-    offsets = np.asarray(offsets, dtype=np.int32).reshape(-1, 2)
-    if len(offsets) != n_steps:
-        raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
+    offsets = _step_offsets(settings, offsets, seed)
     plans = [plan_tiles(net, objective, *size, tiling) for size in reversed(sizes)]
-    dreamer = dreamer_for(net, objective, lapnorm)
-    guide_features = dreamer.guide_features(None if guide is None else net.preprocess(guide))
+    dreamer = dreamer_for(net, objective, settings.lapnorm)
+    guide_t = dreamer.guide_features(None if guide is None else net.preprocess(guide))
 
     def steps_for(tiles: list[Tile] | None) -> WholeSteps | TiledSteps:
+        step_size, clip = settings.step_size, settings.clip
         if tiles is None:
-            return WholeSteps(dreamer, guide_features, step_size, clip)
-        return TiledSteps(
-            dreamer.crop_gradient, dreamer.rule, tiles, guide_features, step_size, clip
-        )
+            return WholeSteps(dreamer, guide_t, step_size, clip)
+        return TiledSteps(dreamer.crop_gradient, dreamer.rule, tiles, guide_t, step_size, clip)
 
     image = _octave_loop(net.preprocess(rgb), sizes, plans, steps_for, offsets, on_step)
     return net.deprocess(image, in_place=True)
+
+
+def _step_offsets(settings: DreamSettings, offsets, seed: int | None) -> np.ndarray:
+    """(steps, 2) int32 jitter offsets: ``offsets`` checked against the step count, or drawn
+    from ``seed``."""
+    n_steps = settings.steps()
+    if offsets is None:
+        return jitter_offsets(n_steps, settings.jitter, seed)
+    offsets = np.asarray(offsets, dtype=np.int32).reshape(-1, 2)
+    if len(offsets) != n_steps:
+        raise DeepDreamError(f"{len(offsets)} jitter offsets given, {n_steps} steps to run")
+    return offsets
 
 
 def _octave_loop(image: np.ndarray, sizes, plans, steps_for, offsets, on_step) -> np.ndarray:

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from conversion.errors import DeepDreamError
 from tf_impl.dream.objectives import TileWindow
+from tf_impl.dream.settings import is_int
 from tf_impl.dream.step import StepRule, aligned_empty
 from tf_impl.host.memory import step_memory
 from tf_impl.net.network import DreamNet
@@ -57,6 +58,18 @@ class TilePolicy:
 
     max_memory: int | None = None
     tile: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_memory is not None and not (is_int(self.max_memory) and self.max_memory > 0):
+            raise DeepDreamError(
+                f"--max-memory must be a number of bytes above 0 (got {self.max_memory})"
+            )
+        if self.tile is not None and not (
+            len(self.tile) == 2 and all(is_int(t) and t > 0 for t in self.tile)
+        ):
+            raise DeepDreamError(
+                f"--tile must be a height and width above 0, e.g. 512x512 (got {self.tile})"
+            )
 
 
 @dataclass(frozen=True)
