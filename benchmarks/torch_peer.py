@@ -8,7 +8,7 @@ both frameworks run the very same layers:
 - Convolution: symmetric zero padding, stride, dilation, groups; weights in Caffe's OIHW
   layout, which is PyTorch's.
 - Pooling: MAX or AVE with Caffe's ceil rounding and its rule that drops a last window
-  starting inside the padding (:func:`tf_impl.net.layers.caffe_pooled_size`). PyTorch's
+  starting inside the padding (:func:`conversion.layer_params.caffe_pooled_size`). PyTorch's
   ceil mode applies that rule on every layer, Caffe only on padded ones; the two differ only
   where a window could start past an unpadded input (kernel < stride), which is refused. In
   FLOOR mode neither drops a window (Caffe needs pad < kernel). The AVE divisor counts

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.test_image import make_image
+from reference.procedural_images import make_image
 from tf_impl.dream.settings import NOTEBOOK, ZOOM_STEP
 
 WEIGHTS_SEED = 0

@@ -152,7 +152,7 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     from reference.metrics import max_rel, median_rel, rel_l2
     from reference.opencv_forward import cut_prototxt, opencv_blobs
     from tf_impl.dream.deepdream import input_gradient
-    from tf_impl.net.shapes import blob_shapes
+    from tf_impl.net.shapes import blob_shapes, is_empty
 
     arrays, _ = _load("forward")
     sizes = [(97, 173)] if quick else list(cases.SIZES)
@@ -163,7 +163,7 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     # The deploy net's layers (Caffe's Split fan-outs of the V1 file are copies, and OpenCV
     # names outputs by the prototxt's layers) that exist at the smallest size.
     in_deploy = {layer.name for layer in deploy.layer}
-    names = [n for n in net.blob_names()[1:] if min(shapes[n]) > 0 and n in in_deploy]
+    names = [n for n in net.blob_names()[1:] if not is_empty(shapes[n]) and n in in_deploy]
     runs.depth_names = names
     onnx_path = workdir / "blobs.onnx"
     export_onnx(caffemodel, onnx_path, outputs=names)

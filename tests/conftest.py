@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -81,11 +82,9 @@ def keras_model_file(net, tmp_path_factory) -> Path:
 def synthetic_model_file(net, tmp_path_factory) -> Path:
     """The synthetic GoogLeNet as a .keras file whose metadata says its weights are synthetic
     (as ``--model synthetic`` gives), so what is made with it must carry the label."""
-    from tf_impl.net.network import DreamNet
 
-    labelled = DreamNet(
-        net.keras_model,
-        metadata={**net.metadata, "name": "synthetic", "weights": "synthetic (seed 0)"},
+    labelled = dataclasses.replace(
+        net, metadata={**net.metadata, "name": "synthetic", "weights": "synthetic (seed 0)"}
     )
     path = tmp_path_factory.mktemp("labelled") / "synthetic.keras"
     labelled.save(path)

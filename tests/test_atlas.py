@@ -15,7 +15,7 @@ from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, tree_bytes, write_im
 from tf_impl.atlas.atlas_dir import AtlasDir, plan_atlas, render_atlas
 from tf_impl.atlas.render import ChannelRenderer
 from tf_impl.atlas.render_settings import RenderSettings
-from tf_impl.models.provenance import SYNTHETIC_LABEL
+from tf_impl.models.labels import SYNTHETIC_LABEL
 
 SMALL = RenderSettings(size=40, octaves=2, steps=2, batch=3)
 
@@ -180,12 +180,12 @@ def test_unwritable_output_directory_is_refused(synthetic_model_file, tmp_path, 
         parent.chmod(0o555)
     out = parent / "atlas"
     code, _, err = _atlas(synthetic_model_file, out, capsys)
-    _assert_refused(code, err, out, "not writable")
+    _assert_refused(code, err, out, "cannot write in")
 
 
 def test_synthetic_model_name_loads_labelled_weights(net):
+    from tf_impl.models.labels import weights_label
     from tf_impl.models.loading import load_net
-    from tf_impl.models.provenance import weights_label
 
     synthetic = load_net("synthetic")
     assert weights_label(synthetic) == SYNTHETIC_LABEL

@@ -18,7 +18,7 @@ import pytest
 from reference.browser import page_check, require_chromium
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
 from tf_impl.atlas.atlas_dir import AtlasDir
-from tf_impl.models.provenance import SYNTHETIC_LABEL
+from tf_impl.models.labels import SYNTHETIC_LABEL
 
 
 def site_problems(site: Path) -> list[str]:

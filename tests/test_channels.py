@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.atlas_helpers import run_cli
-from tf_impl.models.provenance import SYNTHETIC_LABEL
+from tf_impl.models.labels import SYNTHETIC_LABEL
 
 LAYER = "inception_3b/output"
 

@@ -428,12 +428,12 @@ def test_class_logit_at_the_trained_size_is_the_networks_logit(net):
 
 
 def test_step_memory_estimate_matches_the_measured_rate(net):
-    from tf_impl.net.step_memory import step_memory_bytes
+    from tf_impl.net.step_memory import step_memory_needed
 
     # Measured on TF 2.21 CPU: one step at 1 megapixel grows the process by 0.68-0.71 GB.
-    per_megapixel = step_memory_bytes(net, ["inception_4c/output"], 1000, 1000) / 1e9
+    per_megapixel = step_memory_needed(net, ["inception_4c/output"], 1000, 1000) / 1e9
     assert 0.6 < per_megapixel < 0.8
-    four = step_memory_bytes(net, ["inception_4c/output"], 2000, 2000) / 1e9
+    four = step_memory_needed(net, ["inception_4c/output"], 2000, 2000) / 1e9
     assert 3.5 < four / per_megapixel < 4.5
 
 

@@ -196,7 +196,7 @@ def test_judge_on_synthetic_weights(net):
     """The whole comparison path on the synthetic net at a small size and few steps: a fourth
     TF2 dream (another seed) stands in for the published image and passes; the undreamed input
     and a dream with half the steps fail."""
-    from reference.test_image import make_image
+    from reference.procedural_images import make_image
 
     base = make_image(120, 180).astype(np.float32)
     end, settings, jpeg = "inception_3b/output", {"octave_n": 2, "iter_n": 4}, {"quality": 75}

@@ -33,7 +33,7 @@ from reference.generate import (
     store_forward,
 )
 from reference.metrics import max_diff, max_rel, median_rel, psnr, rel_l2
-from reference.test_image import make_image
+from reference.procedural_images import make_image
 from tests import reference_data as ref
 from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.dream.deepdream import deepdream, input_gradient

@@ -25,7 +25,7 @@ import pytest
 
 from reference import cases
 from reference.metrics import max_diff, psnr, sha256
-from reference.test_image import make_image
+from reference.procedural_images import make_image
 from tests import reference_data as ref
 from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.dream.deepdream import deepdream, input_gradient, jitter_offsets

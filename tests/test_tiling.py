@@ -27,7 +27,7 @@ from tf_impl.dream.tiling import TiledSteps, TilePolicy, plan_tiles, tiled_gradi
 from tf_impl.images.files import load_rgb, save_rgb
 from tf_impl.models.loading import load_keras_app
 from tf_impl.net.receptive_field import blob_reach
-from tf_impl.net.step_memory import step_memory_bytes
+from tf_impl.net.step_memory import step_memory_needed
 
 TOLERANCE = 1e-5
 SMALL_TILES = TilePolicy(tile=(64, 64))
@@ -157,7 +157,7 @@ def test_tiled_zoom_is_the_untiled_zoom(net):
 
 
 def test_within_the_budget_nothing_is_tiled(net):
-    whole = step_memory_bytes(net, ["inception_4c/output"], 300, 400)
+    whole = step_memory_needed(net, ["inception_4c/output"], 300, 400)
     objective = L2("inception_4c/output")
     assert plan_tiles(net, objective, 300, 400, TilePolicy(max_memory=whole)) is None
     assert plan_tiles(net, objective, 300, 400, None) is None
@@ -165,10 +165,10 @@ def test_within_the_budget_nothing_is_tiled(net):
 
 def test_over_the_budget_every_tile_fits_it(net):
     blobs = ["inception_4c/output"]
-    budget = step_memory_bytes(net, blobs, 1000, 1000) // 4
+    budget = step_memory_needed(net, blobs, 1000, 1000) // 4
     tiles = plan_tiles(net, L2(blobs[0]), 1000, 1000, TilePolicy(max_memory=budget))
     assert len(tiles) > 1
-    assert max(step_memory_bytes(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= budget
+    assert max(step_memory_needed(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= budget
 
 
 def test_a_budget_below_the_smallest_tile_is_refused(net):
@@ -216,7 +216,7 @@ def test_the_memory_budget_is_honoured(model_files, net, tmp_path):
     layer = "inception_3b/output"
     image = tmp_path / "noise.png"
     save_rgb(image, np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), np.uint8))
-    whole = step_memory_bytes(net, [layer], 1000, 1000)
+    whole = step_memory_needed(net, [layer], 1000, 1000)
     budget = whole // 4
     options = ("--layer", layer)
     untiled = peak_rss_of_dream(model_files, image, tmp_path / "a.png", *options)

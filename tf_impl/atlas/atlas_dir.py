@@ -15,8 +15,6 @@ resumed run computes exactly what an uninterrupted one does and writes identical
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +23,13 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
+from conversion.output_checks import check_output_dir
 from conversion.outputs import atomic_output
 from tf_impl.atlas.contact_sheet import labelled_grid
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.images.files import save_rgb
-from tf_impl.models.provenance import model_title, weights_label
+from tf_impl.models.labels import model_title, weights_label
 from tf_impl.net.channel_stats import check_spatial_blob
 from tf_impl.net.naming import keras_name
 from tf_impl.net.network import DreamNet
@@ -86,24 +85,6 @@ def _is_complete_png(path: Path, side: int) -> bool:
         return False
 
 
-def check_writable_dir(path: str | Path) -> Path:
-    """Raise DeepDreamError unless ``path`` is a directory that can be written, or can be made
-    in a writable directory that exists. Nothing is left behind by the check."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise DeepDreamError(f"{path}: exists and is not a directory; choose a directory")
-    target = path if path.is_dir() else path.parent
-    if not target.is_dir():
-        raise DeepDreamError(f"{path}: directory {target} does not exist; create it first")
-    try:
-        fd, probe = tempfile.mkstemp(dir=target, prefix=".write-check.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError:
-        raise DeepDreamError(f"{target}: not writable; choose another output directory") from None
-    return path
-
-
 def plan_atlas(
     net: DreamNet,
     out_dir: str | Path,
@@ -115,7 +96,7 @@ def plan_atlas(
     known, spatial and not empty at the smallest octave; the channels are in range; the
     directory is writable; an existing atlas there was made with the same model and settings.
     ``channels``: a subset for every blob (default: all channels of each)."""
-    root = check_writable_dir(out_dir)
+    root = check_output_dir(out_dir)
     if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
         raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
     plan = {}

@@ -119,13 +119,14 @@ def run_atlas(args) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
     from tqdm import tqdm
 
-    from tf_impl.atlas.atlas_dir import check_writable_dir, pending_count, plan_atlas, render_atlas
+    from conversion.output_checks import check_output_dir
+    from tf_impl.atlas.atlas_dir import pending_count, plan_atlas, render_atlas
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.models.loading import load_net
 
     if args.images and not args.html:
         raise DeepDreamError("--images goes with --html (the crops are shown on the site)")
-    check_writable_dir(args.output)
+    check_output_dir(args.output)
     images = load_image_folder(args.images) if args.images else ()
     settings = _settings(args)
     net = load_net(args.model, args.prototxt)
@@ -152,12 +153,13 @@ def _write_site(net, root, blobs, images) -> None:
 
 def run_page(args) -> int:
     """Write the site of an existing atlas directory."""
-    from tf_impl.atlas.atlas_dir import AtlasDir, check_writable_dir
+    from conversion.output_checks import check_output_dir
+    from tf_impl.atlas.atlas_dir import AtlasDir
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.atlas.site import write_site
     from tf_impl.models.loading import load_net
 
-    atlas = AtlasDir(check_writable_dir(args.atlas))
+    atlas = AtlasDir(check_output_dir(args.atlas))
     index = atlas.index()
     if not index.get("blobs"):
         raise DeepDreamError(f"{args.atlas}: no atlas here; run 'deepdream atlas' first")
@@ -174,11 +176,12 @@ def run_channels(args) -> int:
     """Print, and optionally write, the channels an image excites most."""
     import numpy as np
 
-    from conversion.outputs import atomic_output, check_output_file
+    from conversion.output_checks import check_output_file
+    from conversion.outputs import atomic_output
     from tf_impl.atlas.overlay import overlay_sheet
     from tf_impl.images.files import check_output_path, load_rgb, save_rgb
+    from tf_impl.models.labels import model_title, weights_label
     from tf_impl.models.loading import load_net
-    from tf_impl.models.provenance import model_title, weights_label
     from tf_impl.net.channel_stats import blob_activations, channel_stats, top_channels
 
     if args.json:

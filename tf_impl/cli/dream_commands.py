@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from conversion.errors import DeepDreamError
 from tf_impl.cli.options import add_model_options
-from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed
+from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed, size_hxw
 from tf_impl.dream.settings import (
     NOTEBOOK,
     PRECISIONS,
@@ -111,7 +111,7 @@ def _add_dream_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tile",
-        type=_tile_size,
+        type=size_hxw,
         metavar="HxW",
         help="run every step in tiles of about HxW pixels (rounded up to the layer's stride), "
         "whatever the memory",
@@ -142,14 +142,6 @@ def _memory_size(text: str) -> int:
     if not value >= 1:
         raise argparse.ArgumentTypeError(f"'{text}': the memory size must be positive")
     return int(value)
-
-
-def _tile_size(text: str) -> tuple[int, int]:
-    """(height, width) from 'HxW', both positive whole numbers."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a tile size like 512x512 (HxW)")
-    return int(parts[0]), int(parts[1])
 
 
 def register(subparsers) -> None:
@@ -210,15 +202,15 @@ def _check_octave_count(settings: DreamSettings, height: int, width: int) -> Non
 
 def _input_files(args) -> tuple:
     """Every file the command reads: the image, guide, model file and prototxt."""
-    from tf_impl.models.files import model_file
+    from conversion.model_files import model_file
 
     return (args.input, args.guide, args.guide_channels, model_file(args.model), args.prototxt)
 
 
 def _check_inputs(args) -> None:
     """Before TensorFlow: settings, model arguments, the images (kept on ``args``)."""
+    from conversion.model_files import check_model_arguments
     from tf_impl.images.files import load_rgb
-    from tf_impl.models.files import check_model_arguments
 
     args.settings = _settings(args)
     check_model_arguments(args.model, args.prototxt)
@@ -238,18 +230,11 @@ def check_dream(args) -> None:
 
 def check_zoom_args(args) -> None:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
-    from conversion.outputs import check_not_an_input, check_output_file, probe_writable
+    from conversion.output_checks import check_output_dir, check_output_file
 
     ZoomSettings(args.frames, args.scale)  # refuses values out of range
-    out_dir = Path(args.output)
     inputs = _input_files(args)
-    check_not_an_input(out_dir, inputs)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DeepDreamError(f"{out_dir}: exists and is not a directory; -o takes a directory")
-    if not out_dir.is_dir() and not out_dir.absolute().parent.is_dir():
-        raise DeepDreamError(f"{out_dir.absolute().parent} does not exist; create it first")
-    writable = out_dir if out_dir.is_dir() else out_dir.absolute().parent
-    probe_writable(writable, ".frame_probe.", ".png", what=str(out_dir))
+    check_output_dir(args.output, inputs)
     for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
         if animation:
             check_output_file(animation, (suffix,), inputs)
@@ -363,7 +348,7 @@ def run_dream(args) -> int:
 def _zoom_identity(args, objective) -> dict:
     """What identifies a zoom run besides the dream settings: every input's contents."""
     from conversion.download import sha1_of
-    from tf_impl.models.files import model_file
+    from conversion.model_files import model_file
 
     def contents(path):
         return None if path is None else sha1_of(Path(path))
@@ -384,7 +369,7 @@ def _zoom_identity(args, objective) -> dict:
 
 def run_zoom(args) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
-    from conversion.outputs import directory_lock
+    from conversion.locks import directory_lock
     from tf_impl.dream.zoom import run_zoom_sequence, write_animation
 
     out_dir = Path(args.output)

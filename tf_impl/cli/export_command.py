@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import check_output_file
+from conversion.output_checks import check_output_file
 from tf_impl.cli.model_commands import add_pooling_field13_option
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conversion.errors import DeepDreamError
-from tf_impl.host.memory import available_memory, gpu_memory, step_memory
+from tf_impl.host.memory import available_memory, gpu_memory, step_memory_available
 from tf_impl.net.network import DreamNet
-from tf_impl.net.step_memory import step_memory_bytes
+from tf_impl.net.step_memory import step_memory_needed
 
 # Whole-image float32 (H, W, 3) arrays alive during a tiled dream: the image and its gradient
 # through the steps (the uint8 input beside them), and at the last octave's start the image,
@@ -24,14 +24,16 @@ def check_memory(
     counts against the GPU's memory where TensorFlow sees a GPU (the step runs there, the
     whole-image arrays stay on the host), else everything against the host's."""
     if tile_budget is None:
-        step, arrays = step_memory_bytes(net, blobs, height, width), 0
+        step, arrays = step_memory_needed(net, blobs, height, width), 0
         what = f"per step at '{blobs[-1]}'"
     else:
         step, arrays = tile_budget, WHOLE_IMAGE_ARRAYS * height * width * 3 * 4
         what = "in tiles plus its whole-image arrays"
     gpus = gpu_memory()
     if gpus:
-        _refuse_beyond(step, f"per step at '{blobs[-1]}'", height, width, *step_memory(gpus))
+        _refuse_beyond(
+            step, f"per step at '{blobs[-1]}'", height, width, *step_memory_available(gpus)
+        )
         _refuse_beyond(arrays, "for its whole-image arrays", height, width, *available_memory())
     else:
         _refuse_beyond(step + arrays, what, height, width, *available_memory())

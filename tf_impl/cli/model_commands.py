@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 import numpy as np
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import atomic_output, check_output_file
-from tf_impl.cli.parsing import HelpFormatter
-from tf_impl.models.files import check_model_arguments, model_file
+from conversion.model_files import check_model_arguments, model_file
+from conversion.output_checks import check_output_file
+from conversion.outputs import atomic_output
+from tf_impl.cli.parsing import HelpFormatter, size_hxw
 
 OFFLINE = "deepdream synthetic-model -o synthetic.keras"
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'HxW' (e.g. 575x1024) -> (H, W); argparse type."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or min(int(match[1]), int(match[2])) < 1:
-        raise argparse.ArgumentTypeError(f"size must be HxW with positive integers, got '{text}'")
-    return int(match[1]), int(match[2])
 
 
 def add_pooling_field13_option(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +60,7 @@ def register(subparsers) -> None:
     )
     layers.add_argument("model", help="model name (bvlc_googlenet) or .caffemodel/.keras file")
     layers.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
-    layers.add_argument("--size", type=parse_size, help="input size HxW for spatial shapes")
+    layers.add_argument("--size", type=size_hxw, help="input size HxW for spatial shapes")
     layers.set_defaults(func=run_layers, check=check_model)
 
     blobs = subparsers.add_parser(
@@ -144,7 +136,7 @@ def run_convert(args) -> int:
 
 def run_layers(args) -> int:
     """Print one line per blob: name, Keras layer type, channels, [shape at --size]."""
-    from tf_impl.net.shapes import blob_shapes
+    from tf_impl.net.shapes import blob_shapes, is_empty
 
     net = _load(args)
     shapes = blob_shapes(net, *args.size) if args.size else None
@@ -154,7 +146,7 @@ def run_layers(args) -> int:
         if shapes is not None:
             shape = shapes[name]
             text = "x".join(str(d) for d in shape[:-1]) if len(shape) == 3 else "-"
-            if min(shape) <= 0:
+            if is_empty(shape):
                 text = "too small" if len(shape) == 3 else "wrong size"
             line += f"  {text}"
         print(line)

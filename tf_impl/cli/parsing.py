@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import textwrap
 
 from conversion.errors import DeepDreamError
@@ -64,3 +65,12 @@ def seed(text: str) -> int:
     if not 0 <= value <= SEED_MAX:
         raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_MAX}, got {value}")
     return value
+
+
+def size_hxw(text: str) -> tuple[int, int]:
+    """argparse type: 'HxW' (e.g. 575x1024, spaces and an upper-case X allowed) -> (H, W) in
+    pixels, both positive whole numbers."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or min(int(match[1]), int(match[2])) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size HxW of positive whole numbers")
+    return int(match[1]), int(match[2])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from conversion.outputs import check_output_file
+from conversion.output_checks import check_output_file
 from tf_impl.cli.parsing import HelpFormatter, seed
 
 LABEL = "synthetic GoogLeNet (random He-scaled weights, seed {seed}): not for real dreams"

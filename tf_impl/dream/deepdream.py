@@ -36,8 +36,8 @@ from tf_impl.dream.resample import zoom_bilinear_graph, zoom_factor_size
 from tf_impl.dream.settings import NOTEBOOK, DreamSettings
 from tf_impl.dream.step import StepRule
 from tf_impl.dream.tiling import Tile, TiledSteps, TilePolicy, plan_tiles, tile_windows
+from tf_impl.net.input_size import fits, smallest_side
 from tf_impl.net.network import DreamNet, run_model
-from tf_impl.net.shapes import blob_shapes
 
 DEFAULT_END = NOTEBOOK.end
 NO_GUIDE = tf.zeros([0, 0], tf.float32)
@@ -188,14 +188,10 @@ def check_dream_size(net: DreamNet, blobs: Sequence[str], sizes: list) -> None:
     """Raise DeepDreamError when the smallest octave is too small for any of ``blobs``,
     saying the minimum image size and how many octaves the image allows."""
 
-    def fits(size):
-        shapes = blob_shapes(net, *size)
-        return all(min(shapes[b]) > 0 for b in blobs)
-
-    if fits(sizes[-1]):
+    if fits(net, blobs, *sizes[-1]):
         return
-    allowed = next((k for k in range(len(sizes), 0, -1) if fits(sizes[k - 1])), 0)
-    minimum = next(s for s in range(1, 4096) if fits((s, s)))
+    allowed = next((k for k in range(len(sizes), 0, -1) if fits(net, blobs, *sizes[k - 1])), 0)
+    minimum = smallest_side(net, blobs)
     height, width = sizes[0]
     octaves = f"{len(sizes)} octave" + ("s" if len(sizes) > 1 else "")
     advice = f"use --octaves {allowed} or a larger image" if allowed else "use a larger image"

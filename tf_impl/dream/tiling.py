@@ -36,11 +36,11 @@ from conversion.errors import DeepDreamError
 from tf_impl.dream.objectives import TileWindow
 from tf_impl.dream.settings import is_int
 from tf_impl.dream.step import StepRule, aligned_empty
-from tf_impl.host.memory import step_memory
+from tf_impl.host.memory import step_memory_available
 from tf_impl.net.network import DreamNet
 from tf_impl.net.receptive_field import NotLocalError, Reach, blob_reach
 from tf_impl.net.shapes import blob_shapes
-from tf_impl.net.step_memory import step_memory_bytes
+from tf_impl.net.step_memory import step_memory_needed
 
 # Share of the machine's available memory a step may use by default: the rest is headroom
 # for the whole-image arrays (image, gradient, octaves) and for other processes.
@@ -88,9 +88,9 @@ class Tile:
 def default_max_memory() -> int | None:
     """The default step budget in bytes: DEFAULT_BUDGET_SHARE of the memory available now
     where the step runs (the GPU's when TensorFlow sees one, else the host's MemAvailable or
-    room under a cgroup limit: :func:`~tf_impl.host.memory.step_memory`); None when it
+    room under a cgroup limit: :func:`~tf_impl.host.memory.step_memory_available`); None when it
     cannot be read."""
-    available, _ = step_memory()
+    available, _ = step_memory_available()
     return None if available is None else int(available * DEFAULT_BUDGET_SHARE)
 
 
@@ -165,7 +165,7 @@ def plan_tiles(
     if policy is None or (policy.tile is None and policy.max_memory is None):
         return None
     blobs = list(objective.blobs)
-    whole = step_memory_bytes(net, blobs, height, width)
+    whole = step_memory_needed(net, blobs, height, width)
     if policy.tile is None and whole <= policy.max_memory:
         return None
     advice = (
@@ -204,7 +204,7 @@ def _largest_tile(net, blobs, reaches, height, width, align, policy) -> int:
     margin = align + max(r.before + r.after for pair in reaches for r in pair)
 
     def needs(side: int) -> int:
-        return step_memory_bytes(net, blobs, min(height, side + margin), min(width, side + margin))
+        return step_memory_needed(net, blobs, min(height, side + margin), min(width, side + margin))
 
     low, high = 1, -(-max(height, width) // align)
     if needs(align) > policy.max_memory:

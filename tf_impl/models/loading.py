@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import keras
@@ -10,10 +11,11 @@ import keras
 from conversion.download import cache_dir, fetch_caffemodel
 from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
-from conversion.registry import MODELS, ModelInfo, get_model_info
+from conversion.model_files import check_model_arguments, model_entry, model_file
+from conversion.registry import ModelInfo, get_model_info
+from conversion.synthetic import write_synthetic_model
 from tf_impl.models import convert
-from tf_impl.models.files import check_model_arguments
-from tf_impl.models.provenance import load_synthetic_net
+from tf_impl.models.labels import SYNTHETIC_SEED
 from tf_impl.net.network import DreamNet, load_dreamnet
 
 
@@ -29,20 +31,13 @@ def load_net(model: str | Path, prototxt: str | Path | None = None) -> DreamNet:
     - ``synthetic``: the seeded synthetic GoogLeNet, its metadata saying so (what is made with
       it is labelled as not GoogLeNet's features).
     """
-    check_model_arguments(model, prototxt)
-    path = Path(model)
-    if path.suffix == ".keras":
-        return load_dreamnet(path)
-    if path.suffix == ".caffemodel" or path.is_file():
-        if not path.is_file():
-            raise DeepDreamError(f"{path}: no such file")
+    check_model_arguments(model, prototxt)  # an existing file that is no prototxt, if a file
+    path = model_file(model)
+    if path is not None:
+        if path.suffix.lower() == ".keras":
+            return load_dreamnet(path)
         return convert.convert_caffemodel(path, prototxt)
-    if str(model) not in MODELS:
-        raise DeepDreamError(
-            f"'{model}' is neither a model file (.caffemodel or .keras) nor a known model name; "
-            f"known names: {', '.join(sorted(MODELS))}"
-        )
-    info = MODELS[str(model)]
+    info = model_entry(model)
     if info.kind == "keras":
         return load_keras_app(info.name)
     if info.kind == "synthetic":
@@ -89,3 +84,14 @@ def load_keras_app(name: str, weights: str | None = "imagenet") -> DreamNet:
             "default_layer": info.default_layer,
         },
     )
+
+
+def load_synthetic_net(info: ModelInfo) -> DreamNet:
+    """The model table's ``synthetic`` entry: GoogLeNet with seeded He-scaled Gaussian weights
+    (seed :data:`SYNTHETIC_SEED`), converted in memory; its metadata says the weights are
+    synthetic."""
+    with tempfile.TemporaryDirectory() as directory:
+        caffemodel, prototxt = write_synthetic_model(Path(directory), SYNTHETIC_SEED, "V2")
+        net = convert.convert_caffemodel(caffemodel, prototxt)
+    net.metadata.update(name=info.name, weights=f"synthetic (seed {SYNTHETIC_SEED})")
+    return net
