@@ -36,10 +36,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own spelling)
 
+from benchmarks.suite import Contender
+from benchmarks.tf_workloads import STEP_OFFSET
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
 from conversion.layer_params import check_concat_channels, conv_geometry, fit_blob, pool_geometry
+from tf_impl.dream.deepdream import DEFAULT_END
+from tf_impl.dream.settings import NOTEBOOK
 
 SUPPORTED = ("Convolution", "ReLU", "Pooling", "LRN", "Concat", "Dropout", "Split")
 Op = Callable[..., torch.Tensor]
@@ -314,10 +318,6 @@ def contenders(spec: NetSpec, net, threads: int, compiled: bool = False) -> list
     and inductor without vector kernels (``cpp.vec_isa_ok = False``) ran 1080p soundly, and
     the pooling and LRN functions compiled alone were exact: inductor's vectorised C++ for
     the whole graph is at fault. Eager was sound at every size."""
-    from benchmarks.suite import Contender  # imports TensorFlow, as the grid already has
-    from benchmarks.tf_workloads import STEP_OFFSET
-    from tf_impl.dream.deepdream import DEFAULT_END
-    from tf_impl.dream.settings import NOTEBOOK
 
     torch.set_num_threads(threads)
     lower, upper = net.input_bounds()

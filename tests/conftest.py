@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conversion.synthetic import write_synthetic_model
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # An older CPU emulated by capping oneDNN (OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2):
 # TensorFlow still reads this CPU's own features, so it would keep the oneDNN rewrites it turns
@@ -17,6 +15,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # oneDNN. Turn them off as such a CPU does (before TensorFlow is imported).
 if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+# The project's modules below import TensorFlow: after the environment above.
+from conversion.caffe_files import build_net_spec
+from conversion.synthetic import write_synthetic_model
+from tests.float64_judge import Float64Net
+from tf_impl.models.convert import convert_caffemodel
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_SEED = 0
@@ -48,7 +52,6 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def nets(model_files):
     """{'V1': net from the V1 caffemodel alone, 'V2': net from V2 caffemodel + prototxt}."""
-    from tf_impl.models.convert import convert_caffemodel  # imports TensorFlow: after the log level
 
     return {
         "V1": convert_caffemodel(model_files["V1"]),
@@ -65,8 +68,6 @@ def net(nets):
 @pytest.fixture(scope="session")
 def float64_net(model_files, net):
     """The V1 synthetic GoogLeNet in float64 beside ``net``: the parity tests' ground truth."""
-    from conversion.caffe_files import build_net_spec
-    from tests.float64_judge import Float64Net
 
     return Float64Net(build_net_spec(model_files["V1"]), net.keras_model)
 

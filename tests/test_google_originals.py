@@ -45,9 +45,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reference.procedural_images import make_image
 from tf_impl.dream.deepdream import deepdream
 from tf_impl.dream.settings import NOTEBOOK, DreamSettings
 from tf_impl.images.files import to_uint8
+from tf_impl.models.convert import convert_caffemodel
 
 WEIGHTS_ENV = "DEEPDREAM_BVLC_GOOGLENET_CAFFEMODEL"
 SEEDS = (1, 2, 3)
@@ -154,7 +156,6 @@ def real_net():
         pytest.skip(f"{WEIGHTS_ENV} is not set (the real bvlc_googlenet.caffemodel)")
     if not Path(path).is_file():
         pytest.skip(f"{WEIGHTS_ENV}={path}: no such file")
-    from tf_impl.models.convert import convert_caffemodel
 
     return convert_caffemodel(path)
 
@@ -196,7 +197,6 @@ def test_judge_on_synthetic_weights(net):
     """The whole comparison path on the synthetic net at a small size and few steps: a fourth
     TF2 dream (another seed) stands in for the published image and passes; the undreamed input
     and a dream with half the steps fail."""
-    from reference.procedural_images import make_image
 
     base = make_image(120, 180).astype(np.float32)
     end, settings, jpeg = "inception_3b/output", {"octave_n": 2, "iter_n": 4}, {"quality": 75}

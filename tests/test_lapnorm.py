@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_impl.dream.deepdream import deepdream
 from tf_impl.dream.lapnorm import lap_normalize
 from tf_impl.dream.settings import DreamSettings
 
@@ -89,7 +90,6 @@ def test_zero_gradient_stays_zero():
 
 
 def test_dream_with_lapnorm_differs_from_notebook_normalisation(net):
-    from tf_impl.dream.deepdream import deepdream
 
     rng = np.random.default_rng(3)
     image = rng.uniform(0, 255, (120, 130, 3)).astype(np.float32)
