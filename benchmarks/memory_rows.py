@@ -29,6 +29,16 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.suite import SIZES
+from benchmarks.tf_workloads import bare_gradient, dream_step, timed
+from tf_impl.dream.deepdream import DEFAULT_END, NO_GUIDE, deepdream, dreamer_for
+from tf_impl.dream.objectives import L2
+from tf_impl.dream.settings import NOTEBOOK
+from tf_impl.dream.tiling import TilePolicy, plan_tiles, tiled_gradient
+from tf_impl.host.memory import available_memory
+from tf_impl.images.files import save_rgb
+from tf_impl.models.loading import load_net
+
 GIB = 2**30
 # (name, height, width, tile budget in bytes or None for untiled) of the dream rows.
 DREAMS = (
@@ -79,8 +89,6 @@ def measure(net, model_path: Path, workdir: Path, smoke: bool) -> dict:
     """Every memory row (see the module's docstring): fresh processes for the variants and
     the dreams, this process for the gradient check. ``model_path``: ``net`` saved as a
     ``.keras`` file, which the workers load."""
-    from benchmarks.suite import SIZES
-    from tf_impl.host.memory import available_memory
 
     variants = []
     for size in [] if smoke else VARIANT_SIZES:
@@ -126,16 +134,12 @@ def gradient_row(net, size: tuple[int, int], tile: tuple[int, int]) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from tf_impl.dream.deepdream import DEFAULT_END, NO_GUIDE, dreamer_for
-    from tf_impl.dream.objectives import L2
-    from tf_impl.dream.tiling import TilePolicy, plan_tiles
-
     objective = L2(DEFAULT_END)
     image = np.random.default_rng(0).uniform(-100, 100, (*size, 3)).astype(np.float32)
     tiles = plan_tiles(net, objective, *size, TilePolicy(tile=tile))
     dreamer = dreamer_for(net, objective)
     whole = dreamer.gradient(tf.constant(image)).numpy()
-    tiled = dreamer.tiled_gradient(image, NO_GUIDE, tiles)
+    tiled = tiled_gradient(dreamer.crop_gradient, image, NO_GUIDE, tiles)
     rel = float(np.linalg.norm(tiled - whole) / np.linalg.norm(whole))
     return {
         "height": size[0],
@@ -159,10 +163,6 @@ def _variant_worker(model_path: str, variant: str, height: int, width: int) -> d
     import numpy as np
     import tensorflow as tf
 
-    from benchmarks.tf_workloads import bare_gradient, dream_step, timed
-    from tf_impl.dream.deepdream import DEFAULT_END
-    from tf_impl.models.loading import load_net
-
     net = load_net(model_path, None)
     if variant == "tf-dream-step":
         run = dream_step(net)
@@ -181,12 +181,6 @@ def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget
     with the dream timed alone: a uint8 image in, 8-bit file out."""
     import numpy as np
 
-    from tf_impl.dream.deepdream import deepdream
-    from tf_impl.dream.objectives import L2
-    from tf_impl.dream.tiling import TilePolicy, plan_tiles
-    from tf_impl.images.files import save_rgb
-    from tf_impl.models.loading import load_net
-
     net = load_net(model_path, None)
     rng = np.random.default_rng(height * width)
     coarse = rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3), np.uint8)
@@ -195,7 +189,7 @@ def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget
     tiling = TilePolicy(max_memory=budget) if budget else None
     tiles = plan_tiles(net, L2("inception_4c/output"), height, width, tiling)
     start = time.perf_counter()
-    result = deepdream(net, rgb, octave_n=1, iter_n=1, seed=0, tiling=tiling)
+    result = deepdream(net, rgb, NOTEBOOK.replace(octave_n=1, iter_n=1), seed=0, tiling=tiling)
     seconds = time.perf_counter() - start
     save_rgb(Path(workdir) / f"dream-{height}x{width}-{budget}.bmp", result)
     return {"seconds": seconds, "tiles": len(tiles or []), "peak_rss_mb": _peak_rss_mb()}

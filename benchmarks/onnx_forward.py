@@ -8,6 +8,7 @@ it cannot take a dream step: these rows are forward only, unlike the step tables
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.suite import SIZES
+from conversion.onnx_export import export_onnx
+from reference.onnx_references import ort_session, to_nchw
 from tf_impl.net.network import DreamNet
 
 BLOB = "inception_4c/output"
@@ -37,10 +40,7 @@ def forward_rows(
     """[{impl, size, height, width, median_s, times_s, gradient}] for ONNX Runtime and TF2's
     forward to BLOB at each named size (see benchmarks.suite.SIZES); ``threads`` intra-op
     threads for ONNX Runtime. Returns [] when onnxruntime is not installed."""
-    try:
-        from conversion.onnx_export import export_onnx
-        from reference.onnx_references import ort_session, to_nchw
-    except ImportError:
+    if importlib.util.find_spec("onnxruntime") is None:
         return []
     onnx_path = Path(workdir) / "forward.onnx"
     export_onnx(caffemodel, onnx_path, outputs=[BLOB])

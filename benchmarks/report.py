@@ -13,27 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import memory_rows
+from benchmarks.onnx_forward import forward_table
 from benchmarks.summary import PEERS, summarize
-
-LABELS = {
-    "tf-eager": "TF eager",
-    "tf-function": "TF tf.function",
-    "tf-xla": "TF XLA",
-    "tf-dream-step": "TF dream step",
-    "tf-function-bfloat16": "TF tf.function bf16",
-    "tf-function-float16": "TF tf.function fp16",
-    "tf-dream-step-bfloat16": "TF dream step bf16",
-    "tf-dream-step-float16": "TF dream step fp16",
-    "caffe": "Caffe",
-    "torch-eager": "PyTorch eager",
-    "torch-compiled": "PyTorch compiled",
-}
-
-
-def label(record: dict) -> str:
-    """Column / legend name of a step record: implementation, plus the GPU when on one."""
-    name = LABELS.get(record["impl"], record["impl"])
-    return f"{name} ({record['device_name']})" if record["device"].startswith("/GPU") else name
+from reference.cases import LABELS, label
 
 
 def _columns(steps: list[dict]) -> list[str]:
@@ -148,8 +130,6 @@ def markdown(results: dict) -> str:
             lines.append(f"\nTF vs Caffe dream PSNR: {dream['psnr_tf_vs_caffe_db']:.1f} dB.")
     forward = results.get("forward_only")
     if forward:
-        from benchmarks.onnx_forward import forward_table
-
         lines += ["", *forward_table(forward)]
     lines += memory_rows.markdown(results)
     lines += peer_table(results.get("peer") or [], results["steps"])

@@ -21,8 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before the imports below load TensorFlow
+
+from benchmarks import machine, memory_rows, onnx_forward, suite
+from benchmarks.caffe_worker import CaffeWorker
+from benchmarks.model import dream_image, write_model
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
+from benchmarks.tf_workloads import matmul_gflops, mixed_precision_net
+from conversion.caffe_files import build_net_spec
+from reference.caffe_job import caffe_available
 from reference.cases import NOTEBOOK_DEFAULTS
 from tf_impl.dream.settings import NOTEBOOK
 
@@ -74,17 +82,10 @@ def mixed_runs(dtype: str | None, info: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.peer:
         # PyTorch's OpenMP threads spin at every barrier: on a loaded machine that made its
         # 2-thread step 3-10x slower (measured); read once, when PyTorch loads libgomp.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    # These import TensorFlow: after the log level is set and the arguments are checked.
-    from benchmarks import machine, memory_rows, onnx_forward, suite
-    from benchmarks.caffe_worker import CaffeWorker
-    from benchmarks.model import write_model
-    from benchmarks.tf_workloads import mixed_precision_net
-    from reference.caffe_job import caffe_available
 
     started = time.perf_counter()
     sizes = (
@@ -150,8 +151,8 @@ def peer_contenders(peer: str | None, caffemodel: Path, net) -> list:
     """The ``--peer`` contenders (none without it), on TensorFlow's intra-op thread count."""
     if peer is None:
         return []
-    from benchmarks import machine, torch_peer
-    from conversion.caffe_files import build_net_spec
+
+    from benchmarks import torch_peer  # needs the optional peer extra (PyTorch)
 
     threads = machine.tf_threads()["intra_op"]
     spec = build_net_spec(caffemodel)
@@ -161,10 +162,6 @@ def peer_contenders(peer: str | None, caffemodel: Path, net) -> list:
 def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers=()) -> dict:
     """Every measurement in order; returns the raw results (see benchmarks.summary for what is
     derived from them)."""
-    # TensorFlow-importing modules, as in main.
-    from benchmarks import machine, suite
-    from benchmarks.model import dream_image
-    from benchmarks.tf_workloads import matmul_gflops
 
     load_start = machine.load_average()
     caffe_info = worker.request("info") if worker else None

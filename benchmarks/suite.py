@@ -24,6 +24,7 @@ from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
 from reference.metrics import nudge_ulp, psnr
 from tf_impl.dream.deepdream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
 from tf_impl.dream.objectives import L2
+from tf_impl.dream.settings import NOTEBOOK
 from tf_impl.net.network import DreamNet
 
 # Name -> (height, width): the sky image's four octaves (notebook defaults), 1080p and 4K.
@@ -227,7 +228,7 @@ def _tf_dream(net: DreamNet, image, offsets, params: dict, device: str = "/CPU:0
     machine.reset_peak_rss()
     wall, cpu = time.perf_counter(), time.process_time()
     with tf.device(device):
-        output = deepdream(net, image, offsets=offsets, **params)
+        output = deepdream(net, image, NOTEBOOK.replace(**params), offsets=offsets)
     return (time.perf_counter() - wall, time.process_time() - cpu, machine.peak_rss_mb()), output
 
 
@@ -301,7 +302,7 @@ def retrace_check(net: DreamNet, second: tuple[int, int] = (300, 400)) -> dict:
     dreamer = dreamer_for(net, L2(DEFAULT_END))
     before = dreamer.traces
     image = np.full((*second, 3), 128, np.float32)
-    deepdream(net, image, octave_n=2, iter_n=1, seed=0)
+    deepdream(net, image, NOTEBOOK.replace(octave_n=2, iter_n=1), seed=0)
     return {
         "second_size": list(second),
         "traces_before": before,

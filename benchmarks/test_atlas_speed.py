@@ -20,6 +20,7 @@ import pytest
 
 from tf_impl.atlas.render import ChannelRenderer
 from tf_impl.atlas.render_settings import RenderSettings
+from tf_impl.models.loading import load_net
 
 BLOB = "inception_3b/output"
 SWEEP = [int(b) for b in os.environ.get("BENCH_ATLAS_BATCHES", "").split(",") if b]
@@ -28,7 +29,6 @@ SWEEP = [int(b) for b in os.environ.get("BENCH_ATLAS_BATCHES", "").split(",") if
 @pytest.fixture(scope="module")
 def net():
     """The synthetic GoogLeNet (speed does not depend on the weights)."""
-    from tf_impl.models.loading import load_net
 
     return load_net("synthetic")
 
@@ -40,7 +40,7 @@ def rounds() -> int:
 
 
 def _seconds_per_channel(benchmark, net, settings: RenderSettings, rounds: int) -> None:
-    renderer = ChannelRenderer(net, BLOB, settings)
+    renderer = ChannelRenderer(net, settings, BLOB)
     renderer.render_group(0)  # trace and warm up
     groups = itertools.count(1)
     cpu_start = time.process_time()

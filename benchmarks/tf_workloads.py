@@ -100,12 +100,4 @@ def mixed_precision_net(net: DreamNet, dtype: str = "bfloat16") -> DreamNet:
             config["dtype"] = "float32" if isinstance(layer, CaffeLRN) else policy
         return layer.__class__.from_config(config)
 
-    model = keras.models.clone_model(net.keras_model, clone_function=clone)
-    model.set_weights(net.keras_model.get_weights())
-    return DreamNet(
-        model,
-        mean=net.mean,
-        channel_order=net.channel_order,
-        scale=net.scale,
-        metadata={**net.metadata, "mixed_precision": dtype},
-    )
+    return net.cloned(clone, mixed_precision=dtype)

@@ -8,7 +8,7 @@ both frameworks run the very same layers:
 - Convolution: symmetric zero padding, stride, dilation, groups; weights in Caffe's OIHW
   layout, which is PyTorch's.
 - Pooling: MAX or AVE with Caffe's ceil rounding and its rule that drops a last window
-  starting inside the padding (:func:`tf_impl.net.layers.caffe_pooled_size`). PyTorch's
+  starting inside the padding (:func:`conversion.layer_params.caffe_pooled_size`). PyTorch's
   ceil mode applies that rule on every layer, Caffe only on padded ones; the two differ only
   where a window could start past an unpadded input (kernel < stride), which is refused. In
   FLOOR mode neither drops a window (Caffe needs pad < kernel). The AVE divisor counts
@@ -40,6 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own spelling)
 
+from benchmarks.suite import Contender
+from benchmarks.tf_workloads import STEP_OFFSET
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
@@ -55,6 +57,8 @@ from conversion.layer_params import (
     power_op,
     scale_weights,
 )
+from tf_impl.dream.deepdream import DEFAULT_END
+from tf_impl.dream.settings import NOTEBOOK
 
 SUPPORTED = (
     "Convolution",
@@ -459,10 +463,6 @@ def contenders(spec: NetSpec, net, threads: int, compiled: bool = False) -> list
     and inductor without vector kernels (``cpp.vec_isa_ok = False``) ran 1080p soundly, and
     the pooling and LRN functions compiled alone were exact: inductor's vectorised C++ for
     the whole graph is at fault. Eager was sound at every size."""
-    from benchmarks.suite import Contender  # imports TensorFlow, as the grid already has
-    from benchmarks.tf_workloads import STEP_OFFSET
-    from tf_impl.dream.deepdream import DEFAULT_END
-    from tf_impl.dream.settings import NOTEBOOK
 
     torch.set_num_threads(threads)
     lower, upper = net.input_bounds()

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from conversion import caffe_schema_pb2 as pb
 from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
+from conversion.outputs import atomic_output
 from conversion.registry import Archive, ModelInfo, get_model_info
 
 CACHE_ENV = "DEEPDREAM_CACHE"
@@ -108,28 +109,19 @@ def download(
     dest = Path(dest)
     algorithm, expected = ("sha256", sha256) if sha256 else ("sha1", sha1)
     expected = expected.lower() if expected else None
+    fix = f"choose a writable directory, e.g. with {CACHE_ENV}"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise DeepDreamError(
-            f"cannot write to {dest.parent} ({_reason(exc)}); "
-            f"choose a writable directory, e.g. with {CACHE_ENV}"
-        ) from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            actual = _stream_to(url, out, tmp, dest, algorithm, progress=progress, timeout=timeout)
+        raise DeepDreamError(f"cannot write to {dest.parent} ({_reason(exc)}); {fix}") from exc
+    with atomic_output(dest, fix) as tmp, open(tmp, "wb") as out:
+        actual = _stream_to(url, out, tmp, dest, algorithm, progress=progress, timeout=timeout)
         if expected is not None and actual != expected:
             raise DeepDreamError(
                 f"checksum mismatch for {url}: expected {_ALGORITHM_NAMES[algorithm]} "
                 f"{expected}, got {actual}; "
                 f"retry, or download it yourself and pass the file with --model PATH"
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return dest
 
 

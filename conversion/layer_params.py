@@ -2,7 +2,9 @@
 
 Caffe lets a convolution or pooling give its kernel, stride and padding as one value, as a
 repeated field or as ``*_h``/``*_w`` overrides; these helpers return the (height, width) pairs
-Caffe itself would use, and check weight blobs against the shapes a layer needs.
+Caffe itself would use, check weight blobs against the shapes a layer needs, and give the
+output lengths Caffe computes for them (:func:`caffe_conv_size`, :func:`caffe_pooled_size`,
+the one home of those rules: the Keras layers and the synthetic model both read them).
 """
 
 from __future__ import annotations
@@ -14,6 +16,32 @@ import numpy as np
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec
 from conversion.errors import DeepDreamError
+
+
+def caffe_conv_size(size, kernel: int, stride: int, pad: int, dilation: int = 1):
+    """Caffe's convolution output length for an input length ``size`` (an int or an int32
+    tensor): ``(size + 2*pad - (dilation*(kernel-1) + 1)) // stride + 1``."""
+    return (size + 2 * pad - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
+def caffe_pooled_size(size, kernel: int, stride: int, pad: int, ceil_mode: bool, padded: bool):
+    """Caffe's pooled output length for an input length ``size`` (an int or an int32 tensor).
+
+    ceil((size + 2*pad - kernel) / stride) + 1 (floor in FLOOR mode), minus one when the last
+    window would start inside the bottom/right padding. Caffe applies that drop rule on both
+    axes when either has padding (``if (pad_h_ || pad_w_)`` in pooling_layer.cpp): ``padded``
+    says whether pad_h or pad_w is non-zero, so an unpadded axis can lose a window too.
+    """
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if not padded:
+        return out
+    # The last window starts inside the padding when start >= 0 for the start below. As
+    # -kernel - stride < start < pad + stride, (start + bound) // bound is 1 exactly then
+    # and 0 otherwise: integer arithmetic, the same for Python ints and int32 tensors.
+    start = (out - 1) * stride - size - pad
+    bound = kernel + stride + pad
+    return out - (start + bound) // bound
 
 
 def caffe_pair(values, h_value: int, w_value: int, has_hw: bool, default: int) -> tuple[int, int]:

@@ -44,8 +44,6 @@ Caffe semantics kept exactly (and where ONNX's own rules differ):
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -55,6 +53,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec, build_net_spec
+from conversion.download import fetch_caffe_files
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
     PoolGeometry,
@@ -70,6 +69,8 @@ from conversion.layer_params import (
     power_op,
     scale_weights,
 )
+from conversion.model_files import model_entry, model_file
+from conversion.outputs import atomic_output
 
 OPSET = 17
 IR_VERSION = 8  # ONNX 1.10+: read by every ONNX Runtime and onnx2tf release in use
@@ -483,26 +484,18 @@ def resolve_caffe_files(
     """(caffemodel, prototxt) for ``model``: a ``.caffemodel`` path (prototxt as given) or a
     registered name (its cached or downloaded weights and its deploy net). A
     converted ``.keras`` file holds Keras layers, not Caffe's, so it is refused with a hint."""
-    from conversion.download import fetch_caffe_files
-    from conversion.registry import MODELS
-
-    path = Path(model)
-    if path.suffix.lower() == ".keras":
-        raise DeepDreamError(
-            f"{path}: a converted .keras model cannot be exported faithfully (it holds Keras "
-            "layers, not the Caffe definitions); pass the .caffemodel it came from (and "
-            "--prototxt if it was converted with one)"
-        )
-    if path.suffix.lower() == ".caffemodel" or path.is_file():
+    path = model_file(model)
+    if path is not None:
+        if path.suffix.lower() == ".keras":
+            raise DeepDreamError(
+                f"{path}: a converted .keras model cannot be exported faithfully (it holds "
+                "Keras layers, not the Caffe definitions); pass the .caffemodel it came from "
+                "(and --prototxt if it was converted with one)"
+            )
         if not path.is_file():
             raise DeepDreamError(f"{path}: no such file")
         return path, prototxt
-    if str(model) not in MODELS:
-        raise DeepDreamError(
-            f"'{model}' is neither a .caffemodel file nor a known model name; "
-            f"known names: {', '.join(sorted(MODELS))}"
-        )
-    info = MODELS[str(model)]
+    info = model_entry(model)
     if info.kind == "synthetic":
         raise DeepDreamError(
             "'synthetic' is made in memory, not read from a Caffe file; write one with "
@@ -530,16 +523,6 @@ def export_onnx(
     :func:`conversion.caffe_files.build_net_spec`."""
     caffemodel, prototxt = resolve_caffe_files(model, prototxt)
     onnx_model = export_spec(build_net_spec(caffemodel, prototxt, field13), outputs)
-    output = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".onnx")
-    os.close(fd)
-    try:
-        onnx.save(onnx_model, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; give the usual mode
-        os.replace(tmp, output)  # readers never see a half-written file
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(output) as tmp:
+        onnx.save(onnx_model, str(tmp))
     return onnx_model

@@ -1,4 +1,6 @@
 """Atomic file writes: write to a temporary file beside the target, then rename it into place.
+(Checks of an output path before the work: :mod:`conversion.output_checks`; a lock on an
+output directory: :mod:`conversion.locks`.)
 
 An output that is a symbolic link is written through: the link's final target is replaced
 (atomically, in the target's directory) and the link itself stays. A file that is replaced
@@ -18,76 +20,9 @@ from pathlib import Path
 from conversion.errors import DeepDreamError
 
 
-def _temp_prefix(path: Path) -> str:
+def temp_prefix(path: Path) -> str:
+    """The name start of the temporary files written for ``path``: ``.<stem>.``."""
     return f".{path.stem}."
-
-
-def check_output_file(
-    path: str | Path, suffixes: tuple[str, ...], inputs: tuple[str | Path | None, ...] = ()
-) -> Path:
-    """Validate an output path before any work: one of ``suffixes`` (case-insensitive), not a
-    directory, a directory that exists and can be written to (a probe file is created and
-    removed there), and not one of ``inputs`` (an input is never overwritten)."""
-    path = Path(path)
-    if path.suffix.lower() not in suffixes:
-        raise DeepDreamError(f"{path}: the file name must end in {' or '.join(suffixes)}")
-    check_not_an_input(path, inputs)
-    if path.is_dir():
-        raise DeepDreamError(f"{path}: is a directory; give a file name for the output")
-    target = Path(os.path.realpath(path))
-    if not target.parent.is_dir():
-        raise DeepDreamError(f"{path}: directory {target.parent} does not exist; create it first")
-    probe_writable(target.parent, _temp_prefix(target), target.suffix, what=str(path))
-    return path
-
-
-def check_not_an_input(path: str | Path, inputs: tuple[str | Path | None, ...]) -> None:
-    """Raise DeepDreamError when ``path`` names (through links too) one of ``inputs``."""
-    resolved = os.path.realpath(path)
-    for source in inputs:
-        if source is None or not Path(source).exists():
-            continue
-        same = os.path.realpath(source) == resolved or (
-            Path(path).exists() and Path(path).samefile(source)
-        )
-        if same:
-            raise DeepDreamError(
-                f"{path}: is the input file '{source}'; choose another output path "
-                "(inputs are never overwritten)"
-            )
-
-
-def check_output_dir(path: str | Path, prefix: str = ".write-check.", suffix: str = "") -> Path:
-    """Validate an output directory before any work: an existing directory that can be written
-    to, or one that can be made in an existing writable directory (a probe file named
-    ``prefix...suffix`` is created and removed). Refuses a file and a symbolic link that does
-    not resolve (dangling or looping). Nothing is left behind."""
-    path = Path(path)
-    if path.is_symlink() and not path.exists():
-        raise DeepDreamError(
-            f"{path}: is a symbolic link to '{os.readlink(path)}', which does not resolve "
-            "(missing or a loop); remove the link or choose another directory"
-        )
-    if path.exists() and not path.is_dir():
-        raise DeepDreamError(f"{path}: exists and is not a directory; -o takes a directory")
-    parent = path.absolute().parent
-    if not path.is_dir() and not parent.is_dir():
-        what = "is not a directory" if parent.exists() else "does not exist"
-        raise DeepDreamError(f"{path}: {parent} {what}; create that directory first")
-    probe_writable(path if path.is_dir() else parent, prefix, suffix, what=str(path))
-    return path
-
-
-def probe_writable(directory: Path, prefix: str, suffix: str, what: str) -> None:
-    """Create and remove a file in ``directory``; DeepDreamError naming ``what`` if it fails."""
-    try:
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=suffix)
-    except OSError as exc:
-        raise DeepDreamError(
-            f"{what}: cannot write in {directory} ({exc.strerror}); choose another output path"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
 
 
 def remove_stale_temporaries(directory: Path, stem_pattern: str, suffix: str) -> int:
@@ -103,30 +38,6 @@ def remove_stale_temporaries(directory: Path, stem_pattern: str, suffix: str) ->
     return removed
 
 
-@contextlib.contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock (flock) on ``directory`` itself, so that two processes
-    never write the same resumable output; DeepDreamError when another one holds it. Where
-    flock does not exist (Windows) nothing is locked."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DeepDreamError(
-                f"{directory}: another deepdream process is writing there; wait for it to "
-                "finish or use another directory"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
-
-
 def _mode_for(target: Path) -> int:
     """The permission bits the written file gets: the replaced file's, else 0666 & ~umask."""
     try:
@@ -138,19 +49,19 @@ def _mode_for(target: Path) -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
+def atomic_output(path: str | Path, fix: str = "nothing was changed") -> Iterator[Path]:
     """Yield a temporary path beside ``path``'s final target; on success rename it there.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and ``path``
     is left as it was, so readers never see a half-written file. An OSError while writing
-    (full disk, read-only file system...) becomes one DeepDreamError line.
+    (full disk, read-only file system...) becomes one DeepDreamError line ending in ``fix``.
     """
     path = Path(path)
     target = Path(os.path.realpath(path))  # a link is written through to its target
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(
-            dir=target.parent, prefix=_temp_prefix(target), suffix=target.suffix
+            dir=target.parent, prefix=temp_prefix(target), suffix=target.suffix
         )
         os.close(fd)
         yield Path(tmp)
@@ -158,9 +69,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise DeepDreamError(
-            f"{path}: could not be written ({reason}); nothing was changed"
-        ) from None
+        raise DeepDreamError(f"{path}: could not be written ({reason}); {fix}") from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

@@ -11,8 +11,6 @@ several layers, as every file Caffe saves does (see :mod:`conversion.splits`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,8 @@ import numpy as np
 from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec
 from conversion.googlenet import googlenet_deploy, googlenet_deploy_prototxt
-from conversion.layer_params import conv_geometry, pool_geometry
+from conversion.layer_params import caffe_conv_size, caffe_pooled_size, conv_geometry, pool_geometry
+from conversion.outputs import atomic_output
 from conversion.splits import insert_splits
 
 SYNTHETIC_NET_NAME = "synthetic GoogLeNet"
@@ -49,18 +48,9 @@ _PARAM_FIELDS = {
 }
 
 
-def _conv_size(size: int | None, kernel: int, stride: int, pad: int, dilation: int):
-    if size is None:
-        return None
-    return (size + 2 * pad - (dilation * (kernel - 1) + 1)) // stride + 1
-
-
-def _pool_size(size: int | None, kernel: int, stride: int, pad: int, ceil: bool, padded: bool):
-    if size is None:
-        return None
-    span = size + 2 * pad - kernel
-    out = (-(-span // stride) if ceil else span // stride) + 1
-    return out - 1 if padded and (out - 1) * stride >= size + pad else out
+def _sized(rule, size: int | None, *geometry):
+    """``rule(size, *geometry)``, or None for an unknown (None) length."""
+    return None if size is None else rule(size, *geometry)
 
 
 def synthetic_weights(
@@ -96,7 +86,8 @@ def synthetic_weights(
             if p.bias_term:
                 arrays.append(rng.standard_normal(p.num_output).astype(np.float32))
             weights[layer.name] = arrays
-            out = (p.num_output, _conv_size(h, kh, sh, ph, dh), _conv_size(w, kw, sw, pw, dw))
+            out = (p.num_output, _sized(caffe_conv_size, h, kh, sh, ph, dh))
+            out = (*out, _sized(caffe_conv_size, w, kw, sw, pw, dw))
         elif layer.type == "Pooling":
             g = pool_geometry(spec)
             if g.global_pooling:
@@ -106,8 +97,8 @@ def synthetic_weights(
                 ceil, padded = g.ceil_mode, bool(ph or pw)
                 out = (
                     c_in,
-                    _pool_size(h, kh, sh, ph, ceil, padded),
-                    _pool_size(w, kw, sw, pw, ceil, padded),
+                    _sized(caffe_pooled_size, h, kh, sh, ph, ceil, padded),
+                    _sized(caffe_pooled_size, w, kw, sw, pw, ceil, padded),
                 )
         elif layer.type == "Concat":
             out = (sum(shapes[b][0] for b in layer.bottom), h, w)
@@ -205,10 +196,8 @@ def write_synthetic_caffemodel(
     """Write :func:`synthetic_googlenet` as a binary ``.caffemodel`` (atomically); return path."""
     path = Path(path)
     data = synthetic_googlenet(seed, version, num_classes).SerializeToString()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

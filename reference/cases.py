@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.test_image import make_image
+from reference.procedural_images import make_image
 from tf_impl.dream.settings import NOTEBOOK, ZOOM_STEP
 
 WEIGHTS_SEED = 0
@@ -90,3 +90,26 @@ def gradient_crop(size: tuple[int, int]) -> tuple[slice, slice]:
     ch, cw = GRADIENT_CROPS.get(size, size)
     top, left = (h - ch) // 2, (w - cw) // 2
     return slice(top, top + ch), slice(left, left + cw)
+
+
+# Who is compared, as tables and plots name them (the benchmarks' records' ``impl``).
+LABELS = {
+    "tf-eager": "TF eager",
+    "tf-function": "TF tf.function",
+    "tf-xla": "TF XLA",
+    "tf-dream-step": "TF dream step",
+    "tf-function-bfloat16": "TF tf.function bf16",
+    "tf-function-float16": "TF tf.function fp16",
+    "tf-dream-step-bfloat16": "TF dream step bf16",
+    "tf-dream-step-float16": "TF dream step fp16",
+    "caffe": "Caffe",
+    "torch-eager": "PyTorch eager",
+    "torch-compiled": "PyTorch compiled",
+}
+
+
+def label(record: dict) -> str:
+    """Column / legend name of a benchmark step record: its implementation, plus the GPU when
+    on one."""
+    name = LABELS.get(record["impl"], record["impl"])
+    return f"{name} ({record['device_name']})" if record["device"].startswith("/GPU") else name

@@ -231,11 +231,12 @@ def dream_metadata(common: dict, stored: dict, floors: dict) -> dict:
     return {
         **common,
         "image": {
-            "what": "reference.test_image.make_image(200, 300, variant=0), uint8 RGB",
+            "what": "reference.procedural_images.make_image(200, 300, variant=0), uint8 RGB",
             "sha256": sha256(stored["image"]),
         },
         "guide": {
-            "what": "reference.test_image.make_image(150, 200, variant=1), used at its own size",
+            "what": "reference.procedural_images.make_image(150, 200, variant=1), "
+            "used at its own size",
             "sha256": sha256(stored["guide"]),
         },
         "notebook_defaults": cases.NOTEBOOK_DEFAULTS,

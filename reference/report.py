@@ -26,7 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.googlenet import googlenet_deploy
+from conversion.onnx_export import export_onnx
 from reference import cases
+from reference import onnx_references as onnx_ref
+from reference import pooling_findings as pf
+from reference.browser import screenshot
+from reference.caffe_job import caffe_available, run_caffe_job
+from reference.caffe_pooling import caffe_pool
+from reference.generate import build_model, dream_task, forward_job, nudged_image, store_forward
+from reference.metrics import max_rel, median_rel, psnr, rel_l2
+from reference.opencv_forward import cut_prototxt, opencv_blobs
+from tf_impl.dream.deepdream import deepdream, input_gradient
+from tf_impl.dream.settings import NOTEBOOK
+from tf_impl.models.convert import convert_caffemodel
+from tf_impl.net.shapes import blob_shapes, is_empty
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "build" / "report"
@@ -124,7 +138,6 @@ class Runs:
 
 
 def _stored_worst(values: dict, arrays: dict, key: str) -> float:
-    from reference.metrics import max_rel
 
     return max(
         max_rel(values[n][..., arrays[f"{key}/channels/{n}"]], arrays[f"{key}/blob/{n}"])
@@ -144,15 +157,6 @@ class Model:
 def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     """Blob errors of every implementation against the stored Caffe blobs per size, per-blob
     errors along the depth at 97x173 against TF2, and TF2's input-gradient agreement."""
-    from conversion.googlenet import googlenet_deploy
-    from conversion.onnx_export import export_onnx
-    from reference import onnx_references as onnx_ref
-    from reference.caffe_job import caffe_available, run_caffe_job
-    from reference.generate import forward_job, store_forward
-    from reference.metrics import max_rel, median_rel, rel_l2
-    from reference.opencv_forward import cut_prototxt, opencv_blobs
-    from tf_impl.dream.deepdream import input_gradient
-    from tf_impl.net.shapes import blob_shapes
 
     arrays, _ = _load("forward")
     sizes = [(97, 173)] if quick else list(cases.SIZES)
@@ -163,7 +167,7 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
     # The deploy net's layers (Caffe's Split fan-outs of the V1 file are copies, and OpenCV
     # names outputs by the prototxt's layers) that exist at the smallest size.
     in_deploy = {layer.name for layer in deploy.layer}
-    names = [n for n in net.blob_names()[1:] if min(shapes[n]) > 0 and n in in_deploy]
+    names = [n for n in net.blob_names()[1:] if not is_empty(shapes[n]) and n in in_deploy]
     runs.depth_names = names
     onnx_path = workdir / "blobs.onnx"
     export_onnx(caffemodel, onnx_path, outputs=names)
@@ -216,7 +220,6 @@ def measure(model: Model, quick: bool, workdir: Path) -> Runs:
 
 
 def _per_blob(theirs: dict, ours: dict, names: list[str]) -> list[float]:
-    from reference.metrics import max_rel
 
     return [max_rel(theirs[n], ours[n]) for n in names]
 
@@ -305,14 +308,12 @@ def gradient_section(page: Page, runs: Runs) -> None:
 
 
 def _tf_dream(net, image, offsets, iter_n: int):
-    from tf_impl.dream.deepdream import deepdream
 
     end = cases.DREAMS[DREAM][0]
-    return deepdream(net, image, end=end, iter_n=iter_n, offsets=offsets)
+    return deepdream(net, image, NOTEBOOK.replace(end=end, iter_n=iter_n), offsets=offsets)
 
 
 def dream_section(page: Page, net, quick: bool) -> None:
-    from reference.metrics import psnr
 
     arrays, _ = _load("dreams")
     kind = "short" if quick else "dream"
@@ -351,9 +352,6 @@ def dream_section(page: Page, net, quick: bool) -> None:
 
 def steps_section(page: Page, model: Model, quick: bool, workdir: Path) -> None:
     """PSNR against steps per octave: TF2 vs Caffe, and Caffe vs Caffe from a nudged input."""
-    from reference.caffe_job import caffe_available, run_caffe_job
-    from reference.generate import dream_task, nudged_image
-    from reference.metrics import psnr
 
     page.heading("Why whole dreams agree only so far")
     if quick or not caffe_available():
@@ -417,8 +415,6 @@ def latest_benchmark(results_dir: Path = BENCH_DIR) -> Path | None:
 
 
 def benchmark_section(page: Page) -> None:
-    from benchmarks.report import label
-
     page.heading("Speed")
     path = latest_benchmark()
     if path is None:
@@ -432,8 +428,9 @@ def benchmark_section(page: Page) -> None:
 
     def draw(fig):
         ax = fig.add_subplot(111)
-        for who in dict.fromkeys(label(s) for s in steps):
-            rows = sorted((s for s in steps if label(s) == who), key=lambda s: s["megapixels"])
+        for who in dict.fromkeys(cases.label(s) for s in steps):
+            rows = [s for s in steps if cases.label(s) == who]
+            rows.sort(key=lambda s: s["megapixels"])
             ax.loglog([r["megapixels"] for r in rows], [r["median_s"] for r in rows], "o-",
                       label=f"{who} (step)")  # fmt: skip
         for impl in dict.fromkeys(r["impl"] for r in forward):
@@ -460,8 +457,6 @@ def benchmark_section(page: Page) -> None:
 
 
 def pooling_section(page: Page, workdir: Path, quick: bool) -> None:
-    from reference import pooling_findings as pf
-    from reference.caffe_pooling import caffe_pool
 
     runtimes = ("ONNX Runtime",) if quick or not _importable("onnx2tf") else pf.RUNTIMES
     findings = pf.measure(caffe_pool, workdir / "pooling", runtimes)
@@ -478,8 +473,6 @@ def pooling_section(page: Page, workdir: Path, quick: bool) -> None:
 
 def build(out: Path, quick: bool) -> Path:
     """Measure and write ``out``/index.html and its PNGs; returns the page's path."""
-    from reference.generate import build_model
-    from tf_impl.models.convert import convert_caffemodel
 
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -520,8 +513,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {page} ({len(list(args.out.glob('*.png')))} figures)")
     if args.screenshot:
         from PIL import Image
-
-        from reference.browser import screenshot
 
         shot = screenshot(page, args.out / "screenshot.png", 1100, 1500)
         with Image.open(shot) as image:

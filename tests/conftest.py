@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
-
-from conversion.synthetic import write_synthetic_model
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # An older CPU emulated by capping oneDNN (OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2):
@@ -16,6 +15,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # oneDNN. Turn them off as such a CPU does (before TensorFlow is imported).
 if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+# The project's modules below import TensorFlow: after the environment above.
+from conversion.caffe_files import build_net_spec
+from conversion.download import cached_files
+from conversion.errors import DeepDreamError
+from conversion.registry import get_model_info
+from conversion.synthetic import write_synthetic_model
+from tests.float64_judge import Float64Net
+from tf_impl.models.convert import convert_caffemodel
+from tf_impl.models.loading import convert_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_SEED = 0
@@ -49,7 +58,6 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def nets(model_files):
     """{'V1': net from the V1 caffemodel alone, 'V2': net from V2 caffemodel + prototxt}."""
-    from tf_impl.models.convert import convert_caffemodel  # imports TensorFlow: after the log level
 
     return {
         "V1": convert_caffemodel(model_files["V1"]),
@@ -66,8 +74,6 @@ def net(nets):
 @pytest.fixture(scope="session")
 def float64_net(model_files, net):
     """The V1 synthetic GoogLeNet in float64 beside ``net``: the parity tests' ground truth."""
-    from conversion.caffe_files import build_net_spec
-    from tests.float64_judge import Float64Net
 
     return Float64Net(build_net_spec(model_files["V1"]), net.keras_model)
 
@@ -83,11 +89,9 @@ def keras_model_file(net, tmp_path_factory) -> Path:
 def synthetic_model_file(net, tmp_path_factory) -> Path:
     """The synthetic GoogLeNet as a .keras file whose metadata says its weights are synthetic
     (as ``--model synthetic`` gives), so what is made with it must carry the label."""
-    from tf_impl.net.network import DreamNet
 
-    labelled = DreamNet(
-        net.keras_model,
-        metadata={**net.metadata, "name": "synthetic", "weights": "synthetic (seed 0)"},
+    labelled = dataclasses.replace(
+        net, metadata={**net.metadata, "name": "synthetic", "weights": "synthetic (seed 0)"}
     )
     path = tmp_path_factory.mktemp("labelled") / "synthetic.keras"
     labelled.save(path)
@@ -99,9 +103,6 @@ def open_nsfw_files() -> tuple[Path, Path]:
     """(caffemodel, deploy prototxt) of Yahoo's open_nsfw from the cache, SHA-256 checked
     (``make open-nsfw`` puts them there). Missing: skipped with the reason on a user's clone,
     a failure where DEEPDREAM_REQUIRE_OPEN_NSFW=1 (CI). A changed file always fails."""
-    from conversion.download import cached_files
-    from conversion.errors import DeepDreamError
-    from conversion.registry import get_model_info
 
     try:
         paths = cached_files(get_model_info("open_nsfw"))
@@ -121,7 +122,6 @@ def open_nsfw_files() -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def open_nsfw_net(open_nsfw_files):
     """open_nsfw converted (float32), with the model table's mean and default layer."""
-    from tf_impl.models.loading import convert_named
 
     return convert_named("open_nsfw", *open_nsfw_files)
 
@@ -137,7 +137,5 @@ def open_nsfw_keras(open_nsfw_net, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def open_nsfw_float64(open_nsfw_files, open_nsfw_net):
     """open_nsfw in float64 beside ``open_nsfw_net``: its parity tests' ground truth."""
-    from conversion.caffe_files import build_net_spec
-    from tests.float64_judge import Float64Net
 
     return Float64Net(build_net_spec(*open_nsfw_files), open_nsfw_net.keras_model)

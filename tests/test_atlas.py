@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conversion.errors import DeepDreamError
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, tree_bytes, write_images
 from tf_impl.atlas.atlas_dir import AtlasDir, plan_atlas, render_atlas
 from tf_impl.atlas.render import ChannelRenderer
 from tf_impl.atlas.render_settings import RenderSettings
-from tf_impl.models.provenance import SYNTHETIC_LABEL
+from tf_impl.cli import main
+from tf_impl.models.labels import SYNTHETIC_LABEL, weights_label
+from tf_impl.models.loading import load_net
 
 SMALL = RenderSettings(size=40, octaves=2, steps=2, batch=3)
 
@@ -28,7 +31,6 @@ def _atlas(argv_model, out, capsys, *extra):
 @pytest.fixture(scope="module")
 def full_atlas(synthetic_model_file, tmp_path_factory):
     """An uninterrupted atlas of channels 0-7 of BLOB (CLI), and its files."""
-    from tf_impl.cli import main
 
     out = tmp_path_factory.mktemp("full") / "atlas"
     argv = ["atlas", "--model", synthetic_model_file, "--layer", BLOB, "-o", out]
@@ -70,7 +72,6 @@ def test_sheet_of_synthetic_weights_carries_the_label(
 def test_interrupted_and_damaged_atlas_resumes_to_identical_bytes(
     full_atlas, synthetic_model_file, tmp_path, capsys
 ):
-    from tf_impl.models.loading import load_net
 
     out = tmp_path / "atlas"
     net = load_net(synthetic_model_file)
@@ -83,7 +84,7 @@ def test_interrupted_and_damaged_atlas_resumes_to_identical_bytes(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        render_atlas(net, out, plan, SMALL, on_channels=interrupt)
+        render_atlas(net, SMALL, out, plan, on_channels=interrupt)
     atlas = AtlasDir(out)
     assert sorted(p.name for p in atlas.blob_dir(BLOB).glob("*.png")) == [
         f"channel_{c:04d}.png" for c in range(6)
@@ -99,15 +100,13 @@ def test_interrupted_and_damaged_atlas_resumes_to_identical_bytes(
 
 
 def test_batch_element_is_independent_of_its_batch(net):
-    renderer = ChannelRenderer(net, BLOB, SMALL)
+    renderer = ChannelRenderer(net, SMALL, BLOB)
     together = renderer.render([3, 4, 5])
     alone = renderer.render([4])
     np.testing.assert_array_equal(together[1], alone[0])
 
 
 def test_settings_changes_are_refused_on_an_existing_atlas(full_atlas, synthetic_model_file):
-    from conversion.errors import DeepDreamError
-    from tf_impl.models.loading import load_net
 
     net = load_net(synthetic_model_file)
     with pytest.raises(DeepDreamError, match="other renderer settings"):
@@ -184,8 +183,6 @@ def test_unwritable_output_directory_is_refused(synthetic_model_file, tmp_path, 
 
 
 def test_synthetic_model_name_loads_labelled_weights(net):
-    from tf_impl.models.loading import load_net
-    from tf_impl.models.provenance import weights_label
 
     synthetic = load_net("synthetic")
     assert weights_label(synthetic) == SYNTHETIC_LABEL

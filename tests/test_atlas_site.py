@@ -18,7 +18,8 @@ import pytest
 from reference.browser import page_check, require_chromium
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
 from tf_impl.atlas.atlas_dir import AtlasDir
-from tf_impl.models.provenance import SYNTHETIC_LABEL
+from tf_impl.cli import main
+from tf_impl.models.labels import SYNTHETIC_LABEL
 
 
 def site_problems(site: Path) -> list[str]:
@@ -41,7 +42,6 @@ def site_problems(site: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def site(synthetic_model_file, tmp_path_factory):
-    from tf_impl.cli import main
 
     base = tmp_path_factory.mktemp("site")
     images = write_images(base / "photos", count=2)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conversion.layer_params import caffe_pooled_size
 from reference.caffe_pooling import caffe_pool, pooled_length
-from tf_impl.net.layers import CaffeInnerProduct, CaffeLRN, CaffePooling, caffe_pooled_size
+from tf_impl.net.layers import CaffeInnerProduct, CaffeLRN, CaffePooling
 
 POOL_CASES = [
     # kernel, stride, pad: GoogLeNet's three, then padded/strided ones that hit the drop rule

@@ -13,7 +13,10 @@ import pytest
 from PIL import Image
 
 from tests.atlas_helpers import run_cli
-from tf_impl.models.provenance import SYNTHETIC_LABEL
+from tf_impl.atlas.overlay import activation_overlay
+from tf_impl.dream.objectives import guide_channels_objective
+from tf_impl.models.labels import SYNTHETIC_LABEL
+from tf_impl.net.channel_stats import blob_activations
 
 LAYER = "inception_3b/output"
 
@@ -107,8 +110,6 @@ def test_guide_channels_ascend_exactly_the_guides_top_channels(
 
 
 def test_guide_channels_objective_from_python(net):
-    from tf_impl.dream.objectives import guide_channels_objective
-    from tf_impl.net.channel_stats import blob_activations
 
     rng = np.random.default_rng(6)
     guide = rng.integers(0, 256, (120, 140, 3), dtype=np.uint8)
@@ -119,7 +120,6 @@ def test_guide_channels_objective_from_python(net):
 
 
 def test_overlay_lights_the_image_where_the_channel_is_strong():
-    from tf_impl.atlas.overlay import activation_overlay
 
     rgb = np.full((80, 80, 3), 200, np.uint8)
     activation = np.zeros((4, 4), np.float32)

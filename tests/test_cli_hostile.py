@@ -19,8 +19,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conversion.synthetic import write_synthetic_caffemodel
 from tf_impl.cli import build_parser, main
-from tf_impl.images.files import load_rgb
+from tf_impl.dream.objectives import class_objective
+from tf_impl.host.memory import available_memory
+from tf_impl.images.files import load_rgb, save_rgb
+from tf_impl.net.network import load_dreamnet
+from tf_impl.net.step_memory import step_memory_needed
 
 FAST = ["--octaves", "1", "--steps", "1", "--quiet", "--seed", "0"]
 ZOOM_FAST = [*FAST, "--layer", "inception_3b/output"]
@@ -186,7 +191,6 @@ def test_dream_whose_final_write_fails_says_so_in_one_line(
 
 
 def test_symlinked_output_is_written_through_and_keeps_its_mode(tmp_path):
-    from tf_impl.images.files import save_rgb
 
     target = tmp_path / "real.png"
     _write_image(target, 10, 10)
@@ -425,8 +429,6 @@ def test_class_works_on_the_notebooks_image_size(keras_model_file, tmp_path, cap
 def test_class_logit_at_the_trained_size_is_the_networks_logit(net):
     import tensorflow as tf
 
-    from tf_impl.dream.objectives import class_objective
-
     objective = class_objective(net, 7)
     rgb = np.random.default_rng(5).integers(0, 256, (224, 224, 3)).astype(np.float32)
     batch = tf.constant(net.preprocess(rgb)[None])
@@ -439,12 +441,11 @@ def test_class_logit_at_the_trained_size_is_the_networks_logit(net):
 
 
 def test_step_memory_estimate_matches_the_measured_rate(net):
-    from tf_impl.net.step_memory import step_memory_bytes
 
     # Measured on TF 2.21 CPU: one step at 1 megapixel grows the process by 0.68-0.71 GB.
-    per_megapixel = step_memory_bytes(net, ["inception_4c/output"], 1000, 1000) / 1e9
+    per_megapixel = step_memory_needed(net, ["inception_4c/output"], 1000, 1000) / 1e9
     assert 0.6 < per_megapixel < 0.8
-    four = step_memory_bytes(net, ["inception_4c/output"], 2000, 2000) / 1e9
+    four = step_memory_needed(net, ["inception_4c/output"], 2000, 2000) / 1e9
     assert 3.5 < four / per_megapixel < 4.5
 
 
@@ -457,7 +458,6 @@ def test_image_too_large_for_memory_is_refused_with_the_figures(
 
 
 def test_available_memory_reads_the_machine():
-    from tf_impl.host.memory import available_memory
 
     available, source = available_memory()
     if not Path("/proc/meminfo").exists():
@@ -469,7 +469,6 @@ def test_available_memory_reads_the_machine():
 
 
 def test_classifier_size_mismatch_names_the_real_difference(model_files, tmp_path, capsys):
-    from conversion.synthetic import write_synthetic_caffemodel
 
     places = write_synthetic_caffemodel(tmp_path / "places.caffemodel", 0, "V2", 205)
     argv = [
@@ -505,7 +504,6 @@ def test_help_is_wrapped_and_shows_the_fps_default(capsys, monkeypatch):
 
 
 def test_api_and_cli_save_with_the_notebooks_truncation(tmp_path):
-    from tf_impl.images.files import save_rgb
 
     values = np.array([[[0.4, 0.6, 254.99], [-3.0, 255.7, 128.5]]], np.float32)
     save_rgb(tmp_path / "x.png", values)
@@ -515,8 +513,6 @@ def test_api_and_cli_save_with_the_notebooks_truncation(tmp_path):
 
 def test_loading_a_keras_file_does_not_unpack_it(keras_model_file, tmp_path, monkeypatch):
     import tempfile
-
-    from tf_impl.net.network import load_dreamnet
 
     # A temporary directory that cannot be created (as on a full disk): Keras' load_model
     # unpacked the whole file there (and removed it afterwards) on every load.
@@ -529,7 +525,6 @@ def test_synthetic_model_command_writes_a_labelled_model(image, tmp_path, capsys
     model = tmp_path / "synthetic.keras"
     assert main(["synthetic-model", "-o", str(model)]) == 0
     assert "synthetic GoogLeNet" in capsys.readouterr().err
-    from tf_impl.net.network import load_dreamnet
 
     net = load_dreamnet(model)
     assert net.metadata["synthetic"] is True and "random" in net.metadata["source"]

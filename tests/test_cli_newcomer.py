@@ -14,10 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conversion.outputs import directory_lock
+from conversion import caffe_schema_pb2 as pb
+from conversion.download import sha1_of
+from conversion.errors import DeepDreamError
+from conversion.locks import directory_lock
 from reference.report import latest_benchmark
 from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
 from tf_impl.cli import build_parser, main
+from tf_impl.models.labels import SYNTHETIC_LABEL, weights_label
+from tf_impl.models.loading import load_net
 
 FAST = ["--octaves", "1", "--steps", "1", "--quiet", "--seed", "0"]
 LAYER = "inception_3b/output"
@@ -158,7 +163,6 @@ def atlas_of_a(two_networks, tmp_path, capsys):
 
 
 def test_5_atlas_records_the_model_file_and_its_checksum(atlas_of_a, two_networks):
-    from conversion.download import sha1_of
 
     network = json.loads((atlas_of_a / "atlas.json").read_text())["network"]
     assert network == {"file": str(two_networks[0].absolute()), "sha1": sha1_of(two_networks[0])}
@@ -317,8 +321,6 @@ def test_top_without_guide_channels_is_noted(keras_model_file, tmp_path, capsys)
 def test_synthetic_label_is_read_from_the_file(suffix, tmp_path, capsys):
     """Not only ``--model synthetic``: a synthetic-model file, and a .keras converted from its
     caffemodel, make labelled pictures."""
-    from tf_impl.models.loading import load_net
-    from tf_impl.models.provenance import SYNTHETIC_LABEL, weights_label
 
     model = tmp_path / f"synthetic{suffix}"
     assert main(["synthetic-model", "-o", str(model)]) == 0
@@ -384,7 +386,6 @@ def test_caffemodel_cut_between_two_layers_is_refused(
 ):
     """Cut exactly at a layer boundary, a caffemodel is still valid protobuf: it converted as a
     100-layer network with exit code 0."""
-    from conversion import caffe_schema_pb2 as pb
 
     net = pb.NetParameter()
     net.ParseFromString(model_files[version].read_bytes())
@@ -398,7 +399,6 @@ def test_caffemodel_cut_between_two_layers_is_refused(
 
 
 def test_lapnorm_deeper_than_the_image_is_noted(tmp_path, capsys, monkeypatch):
-    from conversion.errors import DeepDreamError
 
     def stop(*args, **kwargs):
         raise DeepDreamError("stopped after the checks")

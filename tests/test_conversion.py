@@ -11,6 +11,7 @@ from conversion.errors import DeepDreamError
 from conversion.googlenet import googlenet_deploy
 from conversion.synthetic import synthetic_googlenet
 from tf_impl.models.convert import convert_caffemodel
+from tf_impl.net.naming import caffe_name, keras_name
 from tf_impl.net.network import load_dreamnet
 
 
@@ -136,8 +137,6 @@ def test_unknown_blob_suggests_close_names(net):
 )
 def test_keras_names_are_valid_and_reversible(name):
     import re
-
-    from tf_impl.net.naming import caffe_name, keras_name
 
     escaped = keras_name(name)
     assert re.fullmatch(r"[A-Za-z0-9_.>-]+", escaped) and "/" not in escaped

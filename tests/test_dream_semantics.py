@@ -40,6 +40,7 @@ from tf_impl.dream.deepdream import (
 )
 from tf_impl.dream.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
 from tf_impl.dream.resample import zoom_bilinear_graph
+from tf_impl.dream.settings import DreamSettings
 from tf_impl.net.network import DreamNet
 from tf_impl.net.shapes import blob_shapes
 
@@ -213,7 +214,9 @@ def test_one_octave_dream_is_its_compiled_steps(tiny) -> None:
     single = tiny.preprocess(rgb)
     for offset in OFFSETS:
         single = _run(dreamer, single, [offset])
-    dreamed = deepdream(tiny, rgb, end="conv", octave_n=1, iter_n=len(OFFSETS), offsets=OFFSETS)
+    dreamed = deepdream(
+        tiny, rgb, DreamSettings(end="conv", octave_n=1, iter_n=len(OFFSETS)), offsets=OFFSETS
+    )
     np.testing.assert_array_equal(dreamed, tiny.deprocess(single))
 
 
@@ -278,17 +281,17 @@ def test_clip_bounds(tiny) -> None:
 @pytest.mark.parametrize("octave_n", [1, 3])
 def test_zero_steps_returns_input(tiny, octave_n) -> None:
     rgb8 = np.random.default_rng(1).integers(0, 256, (23, 31, 3), dtype=np.uint8)
-    out = deepdream(tiny, rgb8, end="conv", iter_n=0, octave_n=octave_n)
+    out = deepdream(tiny, rgb8, DreamSettings(end="conv", iter_n=0, octave_n=octave_n))
     assert out.dtype == np.float32 and out.shape == rgb8.shape
     np.testing.assert_array_equal(out, rgb8.astype(np.float32))  # integers: exact
     rgb = _rgb(23, 31, seed=1)
-    out = deepdream(tiny, rgb, end="conv", iter_n=0, octave_n=octave_n)
+    out = deepdream(tiny, rgb, DreamSettings(end="conv", iter_n=0, octave_n=octave_n))
     np.testing.assert_allclose(out, rgb, rtol=0, atol=3.1e-5)  # 2 float32 ulps at 255
 
 
 def test_zero_steps_returns_input_googlenet(net) -> None:
     rgb = _rgb(70, 90, seed=9)
-    out = deepdream(net, rgb, iter_n=0, octave_n=3)
+    out = deepdream(net, rgb, DreamSettings(iter_n=0, octave_n=3))
     np.testing.assert_allclose(out, rgb, rtol=0, atol=3.1e-5)
 
 
@@ -304,10 +307,7 @@ def test_deepdream_matches_numpy_octaves(tiny, size, octave_n, octave_scale, ite
     actual = deepdream(
         tiny,
         rgb,
-        end="conv",
-        iter_n=iter_n,
-        octave_n=octave_n,
-        octave_scale=octave_scale,
+        DreamSettings(end="conv", iter_n=iter_n, octave_n=octave_n, octave_scale=octave_scale),
         offsets=offsets,
     )
     assert actual.shape == rgb.shape
@@ -326,32 +326,33 @@ def test_deepdream_guided_no_clip_matches_numpy(tiny) -> None:
     actual = deepdream(
         tiny,
         rgb,
-        end="conv",
+        DreamSettings(end="conv", iter_n=2, octave_n=3, clip=False, step_size=4.0),
         guide=guide_rgb,
-        iter_n=2,
-        octave_n=3,
         offsets=offsets,
-        clip=False,
-        step_size=4.0,
     )
     assert _rel_err(actual, expected) <= DREAM_RTOL
 
 
 def test_deepdream_seed_and_on_step(tiny) -> None:
     rgb = _rgb(21, 24, seed=8)
-    kw = {"end": "conv", "iter_n": 3, "octave_n": 2, "jitter": 5}
-    seeded = deepdream(tiny, rgb, seed=42, **kw)
-    replayed = deepdream(tiny, rgb, offsets=jitter_offsets(6, 5, 42), **kw)
+    settings = DreamSettings(end="conv", iter_n=3, octave_n=2, jitter=5)
+    seeded = deepdream(tiny, rgb, settings, seed=42)
+    replayed = deepdream(tiny, rgb, settings, offsets=jitter_offsets(6, 5, 42))
     np.testing.assert_array_equal(seeded, replayed)
     calls = []
-    stepped = deepdream(tiny, rgb, seed=42, on_step=lambda o, s: calls.append((o, s)), **kw)
+    stepped = deepdream(tiny, rgb, settings, seed=42, on_step=lambda o, s: calls.append((o, s)))
     assert calls == [(o, s) for o in range(2) for s in range(3)]
     np.testing.assert_array_equal(stepped, seeded)
 
 
 def test_deepdream_rejects_wrong_offset_count(tiny) -> None:
     with pytest.raises(DeepDreamError, match="offsets"):
-        deepdream(tiny, _rgb(20, 20), end="conv", iter_n=2, octave_n=2, offsets=[(0, 0)] * 3)
+        deepdream(
+            tiny,
+            _rgb(20, 20),
+            DreamSettings(end="conv", iter_n=2, octave_n=2),
+            offsets=[(0, 0)] * 3,
+        )
 
 
 # --------------------------------------------------------------------------- 3. jitter
@@ -411,11 +412,12 @@ def test_guide_features_are_guide_blob_at_own_size(net) -> None:
 
 def test_no_retrace_across_image_and_octave_sizes(net) -> None:
     objective = L2("inception_3b/output")
-    kw = {"end": objective.blob, "iter_n": 2, "octave_n": 2, "seed": 0}
-    deepdream(net, _rgb(80, 100), **kw)
+    settings = DreamSettings(end=objective.blob, iter_n=2, octave_n=2)
+    deepdream(net, _rgb(80, 100), settings, seed=0)
     zoom_traces = zoom_bilinear_graph.experimental_get_tracing_count()
-    deepdream(net, _rgb(67, 119, seed=1), **kw)
-    deepdream(net, _rgb(64, 64, seed=2), on_step=lambda o, s: None, **{**kw, "octave_n": 3})
+    deepdream(net, _rgb(67, 119, seed=1), settings, seed=0)
+    more = settings.replace(octave_n=3)
+    deepdream(net, _rgb(64, 64, seed=2), more, seed=0, on_step=lambda o, s: None)
     dreamer = dreamer_for(net, objective)
     assert dreamer.traces == 1
     assert dreamer.step.experimental_get_tracing_count() == 1
@@ -520,9 +522,10 @@ def test_pre_and_post_relu_blobs_dream_differently(net) -> None:
     assert np.any(blobs[pre] < 0)
     np.testing.assert_array_equal(blobs[post], np.maximum(blobs[pre], 0))
 
-    kw = {"iter_n": 2, "octave_n": 1, "offsets": [(3, -4), (-7, 2)]}
-    dream_pre = deepdream(net, _rgb(64, 80, seed=17), end=pre, **kw)
-    dream_post = deepdream(net, _rgb(64, 80, seed=17), end=post, **kw)
+    offsets = [(3, -4), (-7, 2)]
+    settings = DreamSettings(iter_n=2, octave_n=1)
+    dream_pre = deepdream(net, _rgb(64, 80, seed=17), settings.replace(end=pre), offsets=offsets)
+    dream_post = deepdream(net, _rgb(64, 80, seed=17), settings.replace(end=post), offsets=offsets)
     assert _rel_err(dream_pre, dream_post) > 1e-3
     assert _rel_err(input_gradient(net, img, pre), input_gradient(net, img, post)) > 1e-2
 
@@ -550,13 +553,13 @@ def _suggestion(message: str) -> tuple[int, int]:
 def test_too_small_image_says_minimum_and_octaves_that_work(net, size, end, octave_n) -> None:
     rgb = _rgb(*size, seed=19)
     with pytest.raises(DeepDreamError) as info:
-        deepdream(net, rgb, end=end, iter_n=1, octave_n=octave_n, seed=0)
+        deepdream(net, rgb, DreamSettings(end=end, iter_n=1, octave_n=octave_n), seed=0)
     message = str(info.value)
     assert f"{size[0]}x{size[1]}" in message and end in message
     minimum, octaves = _suggestion(message)
     assert 1 <= octaves < octave_n
     # The suggestion works, and is the most octaves that do.
-    out = deepdream(net, rgb, end=end, iter_n=1, octave_n=octaves, seed=0)
+    out = deepdream(net, rgb, DreamSettings(end=end, iter_n=1, octave_n=octaves), seed=0)
     assert out.shape == rgb.shape and np.all(np.isfinite(out))
     with pytest.raises(DeepDreamError):
         check_dream_size(net, [end], octave_sizes(*size, octaves + 1, 1.4))
@@ -577,7 +580,7 @@ def test_default_end_at_40x40_with_4_octaves_fits(net) -> None:
 def test_image_too_small_for_any_octave_does_not_suggest_octaves(net) -> None:
     rgb = _rgb(10, 10)
     with pytest.raises(DeepDreamError) as info:
-        deepdream(net, rgb, iter_n=1, octave_n=4, seed=0)
+        deepdream(net, rgb, DreamSettings(iter_n=1, octave_n=4), seed=0)
     message = str(info.value)
     octaves = re.search(r"--octaves (\d+)", message)
     assert octaves is None and "use a larger image" in message

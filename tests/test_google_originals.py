@@ -45,8 +45,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reference.procedural_images import make_image
 from tf_impl.dream.deepdream import deepdream
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings
 from tf_impl.images.files import to_uint8
+from tf_impl.models.convert import convert_caffemodel
 
 WEIGHTS_ENV = "DEEPDREAM_BVLC_GOOGLENET_CAFFEMODEL"
 SEEDS = (1, 2, 3)
@@ -136,10 +139,8 @@ class Verdict:
 def judge(net, base, published, end, jpeg, guide=None, seeds=SEEDS, **dream_kwargs) -> Verdict:
     """Dream ``base`` with TF2 once per jitter seed, encode like the published image (``jpeg``:
     :func:`jpeg_settings`) and measure; dream_kwargs override the notebook's settings."""
-    runs = [
-        as_published(deepdream(net, base, end=end, seed=s, guide=guide, **dream_kwargs), jpeg)
-        for s in seeds
-    ]
+    settings = NOTEBOOK.replace(end=end, **dream_kwargs)
+    runs = [as_published(deepdream(net, base, settings, seed=s, guide=guide), jpeg) for s in seeds]
     pairs = [(a, b) for i, a in enumerate(runs) for b in runs[i + 1 :]]
     return Verdict(
         to_published=float(np.mean([gram_distance(net, r, published, end) for r in runs])),
@@ -155,7 +156,6 @@ def real_net():
         pytest.skip(f"{WEIGHTS_ENV} is not set (the real bvlc_googlenet.caffemodel)")
     if not Path(path).is_file():
         pytest.skip(f"{WEIGHTS_ENV}={path}: no such file")
-    from tf_impl.models.convert import convert_caffemodel
 
     return convert_caffemodel(path)
 
@@ -197,13 +197,14 @@ def test_judge_on_synthetic_weights(net):
     """The whole comparison path on the synthetic net at a small size and few steps: a fourth
     TF2 dream (another seed) stands in for the published image and passes; the undreamed input
     and a dream with half the steps fail."""
-    from reference.test_image import make_image
 
     base = make_image(120, 180).astype(np.float32)
     end, settings, jpeg = "inception_3b/output", {"octave_n": 2, "iter_n": 4}, {"quality": 75}
-    stand_in = as_published(deepdream(net, base, end=end, seed=7, **settings), jpeg)
+    stand_in = as_published(
+        deepdream(net, base, NOTEBOOK.replace(end=end, **settings), seed=7), jpeg
+    )
     verdict = judge(net, base, stand_in, end, jpeg, **settings)
     assert verdict.passed and verdict.discriminating, verdict
     assert not judge(net, base, as_published(base, jpeg), end, jpeg, **settings).passed
-    weaker = deepdream(net, base, end=end, seed=7, octave_n=2, iter_n=2)
+    weaker = deepdream(net, base, DreamSettings(end=end, octave_n=2, iter_n=2), seed=7)
     assert not judge(net, base, as_published(weaker, jpeg), end, jpeg, **settings).passed

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_impl.dream.deepdream import deepdream
 from tf_impl.dream.lapnorm import lap_normalize
+from tf_impl.dream.settings import DreamSettings
 
 TAPS = np.array([1, 4, 6, 4, 1], np.float64)
 KERNEL = np.outer(TAPS, TAPS) / 256.0
@@ -88,13 +90,12 @@ def test_zero_gradient_stays_zero():
 
 
 def test_dream_with_lapnorm_differs_from_notebook_normalisation(net):
-    from tf_impl.dream.deepdream import deepdream
 
     rng = np.random.default_rng(3)
     image = rng.uniform(0, 255, (120, 130, 3)).astype(np.float32)
-    kwargs = {"end": "inception_3b/output", "octave_n": 1, "iter_n": 2, "seed": 0}
-    plain = deepdream(net, image, **kwargs)
-    lap = deepdream(net, image, lapnorm=4, **kwargs)
+    settings = DreamSettings(end="inception_3b/output", octave_n=1, iter_n=2)
+    plain = deepdream(net, image, settings, seed=0)
+    lap = deepdream(net, image, settings.replace(lapnorm=4), seed=0)
     assert np.isfinite(lap).all()
     assert np.abs(lap - image).max() > 1.0  # it moved the image
     assert np.abs(lap - plain).max() > 1.0  # and not as the notebook's normalisation does

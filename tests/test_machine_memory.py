@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tf_impl.host.memory import DeviceMemory, gpu_memory, step_memory
+from tf_impl.host.memory import DeviceMemory, gpu_memory, step_memory_available
 
 HOST = (12 * 10**9, "MemAvailable")
 
@@ -18,11 +18,11 @@ def host():
 def test_a_visible_gpu_gives_the_step_budget():
     gpus = [DeviceMemory("GPU:0", 30 * 10**9), DeviceMemory("GPU:1", 70 * 10**9)]
     # TensorFlow places the step on the first GPU: its memory counts, not the larger one's.
-    assert step_memory(gpus, host) == (30 * 10**9, "GPU:0 memory")
+    assert step_memory_available(gpus, host) == (30 * 10**9, "GPU:0 memory")
 
 
 def test_without_a_gpu_the_host_gives_the_step_budget():
-    assert step_memory([], host) == HOST
+    assert step_memory_available([], host) == HOST
 
 
 def test_the_gpu_list_is_what_tensorflow_sees():

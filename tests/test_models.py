@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+import tf_impl.models.convert
 from conversion import registry
 from conversion.download import sha1_of
 from tf_impl.models.loading import load_net
@@ -47,7 +48,6 @@ def test_named_model_is_converted_once_and_cached(named_model, net, tmp_path):
 
 
 def test_stale_cached_conversion_is_redone(named_model, tmp_path, monkeypatch):
-    import tf_impl.models.convert
 
     load_net(named_model.name)
     monkeypatch.setattr(tf_impl.models.convert, "CONVERTER_VERSION", 999)

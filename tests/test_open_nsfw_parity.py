@@ -23,6 +23,7 @@ from reference.metrics import max_diff, psnr, sha256
 from tests import open_nsfw_judge
 from tests import reference_data as ref
 from tf_impl.dream.deepdream import deepdream
+from tf_impl.dream.settings import DreamSettings
 
 SIZE_IDS = [nsfw.size_key(s) for s in nsfw.SIZES]
 # The two largest sizes take most of the float64 time (a 575x1024 float64 backward).
@@ -72,8 +73,7 @@ def test_short_dream_matches_caffe(name, stored, open_nsfw_net, capsys):
     ours = deepdream(
         open_nsfw_net,
         arrays["image"],
-        end=end,
-        iter_n=1,
+        DreamSettings(end=end, iter_n=1),
         offsets=arrays[f"offsets/short/{name}"],
         guide=arrays["guide"] if guided else None,
     )
@@ -92,7 +92,7 @@ def test_whole_dream_matches_caffe(name, stored, open_nsfw_net, capsys):
     ours = deepdream(
         open_nsfw_net,
         arrays["image"],
-        end=end,
+        DreamSettings(end=end),
         offsets=arrays[f"offsets/dream/{name}"],
         guide=arrays["guide"] if guided else None,
     )

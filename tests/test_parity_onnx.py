@@ -32,8 +32,12 @@ from tf_impl.net.shapes import blob_shapes
 pytest.importorskip("onnxruntime")
 
 from conversion.errors import DeepDreamError
+from conversion.googlenet import googlenet_deploy
 from conversion.onnx_export import export_onnx
 from reference import onnx_references as onnx_ref
+from reference import pooling_findings as pooling_module
+from reference.caffe_job import caffe_available, run_caffe_job
+from tests import fuzz_judge
 
 ORT_SIZES = [(224, 224), *cases.SIZES]
 ONNX2TF_SIZES = [(97, 173), (210, 373)]
@@ -154,10 +158,9 @@ def test_onnx2tf_matches_stored_caffe_and_tf(size, net, onnx2tf_models, onnx_blo
 @pytest.fixture(scope="session")
 def pooling_findings(tmp_path_factory):
     pytest.importorskip("onnx2tf")
-    from reference import pooling_findings
 
-    findings = pooling_findings.measure(caffe_pool, tmp_path_factory.mktemp("pooling"))
-    return pooling_findings, findings
+    findings = pooling_module.measure(caffe_pool, tmp_path_factory.mktemp("pooling"))
+    return pooling_module, findings
 
 
 @pytest.mark.slow
@@ -193,8 +196,6 @@ def test_onnx_runtime_every_blob_matches_live_caffe(
     """Every blob that is a Caffe blob (all but the in-place ReLUs' post-ReLU values, which
     pycaffe does not keep apart: those are max(pre, 0) of a compared blob) against real Caffe,
     same V1 file, at 97x173 and 224x224 (with the classifier). Same bar, 1e-5."""
-    from conversion.googlenet import googlenet_deploy
-    from reference.caffe_job import caffe_available, run_caffe_job
 
     if not caffe_available():
         pytest.fail("DEEPDREAM_LIVE_CAFFE=1 but pycaffe is not built: run `make caffe`")
@@ -232,7 +233,6 @@ def test_fuzz_nets_through_onnx_judged_by_float64(name, runtime, tmp_path, capsy
     onnx2tf (converted per size), against the stored real-Caffe blobs by the project's float64
     rule (tests/reference_data.blob_failures: no farther from float64 than Caffe's float32,
     within 1.5x)."""
-    from tests import fuzz_judge
 
     if runtime == "onnx2tf":
         pytest.importorskip("onnx2tf")

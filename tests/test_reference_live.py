@@ -22,21 +22,28 @@ import os
 import numpy as np
 import pytest
 
-from reference import cases
+from conversion.caffe_files import build_net_spec
+from conversion.synthetic import write_synthetic_model
+from reference import cases, fuzz
 from reference.caffe_job import caffe_available, run_caffe_job
 from reference.generate import (
     build_model,
     dream_job,
     dream_task,
     forward_job,
+    run_fuzz,
     store_dreams,
     store_forward,
 )
 from reference.metrics import max_diff, max_rel, median_rel, psnr, rel_l2
-from reference.test_image import make_image
+from reference.procedural_images import make_image
+from tests import fuzz_judge
 from tests import reference_data as ref
+from tests.float64_judge import Float64Net
+from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.dream.deepdream import deepdream, input_gradient
-from tf_impl.dream.zoom import zoom_sequence_frames
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings, ZoomSettings
+from tf_impl.models.convert import convert_caffemodel
 
 pytestmark = [
     pytest.mark.caffe,
@@ -179,13 +186,17 @@ def test_tf_matches_fresh_caffe(fresh, net, float64_net, capsys):
         for kind, iter_n in (("short", 1), ("dream", 10)):
             offsets = dreams[f"offsets/{kind}/{name}"]
             ours_dreams[f"{kind}/{name}"] = deepdream(
-                net, dreams["image"], end=end, iter_n=iter_n, offsets=offsets, guide=guide
+                net,
+                dreams["image"],
+                DreamSettings(end=end, iter_n=iter_n),
+                offsets=offsets,
+                guide=guide,
             )
     frames = zoom_sequence_frames(
         net,
         dreams["image"],
-        cases.ZOOM["n_frames"],
-        s=cases.ZOOM["s"],
+        NOTEBOOK.replace(end=cases.ZOOM["end"]),
+        ZoomSettings(cases.ZOOM["n_frames"], cases.ZOOM["s"]),
         offsets=dreams["offsets/zoom"],
     )
     ours_dreams.update({f"zoom/{k}": f for k, f in enumerate(frames)})
@@ -199,10 +210,6 @@ def test_tf_matches_fresh_caffe(fresh, net, float64_net, capsys):
 @pytest.fixture(scope="module")
 def other_weights(workdir, model_files):
     """(caffemodel, prototxt, net, float64 judge): V2 deploy weights of seed OTHER_SEED."""
-    from conversion.caffe_files import build_net_spec
-    from conversion.synthetic import write_synthetic_model
-    from tests.float64_judge import Float64Net
-    from tf_impl.models.convert import convert_caffemodel
 
     model, prototxt = write_synthetic_model(workdir / "other", OTHER_SEED, "V2", "other_v2")
     net = convert_caffemodel(model, prototxt)
@@ -245,7 +252,9 @@ def test_tf_matches_caffe_on_other_cases(other_weights, workdir, capsys):
         for end, guided, _ in OTHER_DREAMS:
             guide = inputs["guide"] if guided else None
             offsets = caffe[f"short/{end}/offsets"]
-            ours = deepdream(net, inputs["image"], end=end, iter_n=1, offsets=offsets, guide=guide)
+            ours = deepdream(
+                net, inputs["image"], DreamSettings(end=end, iter_n=1), offsets=offsets, guide=guide
+            )
             value = psnr(ours, caffe[f"short/{end}"])
             print(
                 f"\n  short dream at {end}{' (guided)' if guide is not None else ''}: "
@@ -292,7 +301,6 @@ def test_caffe_notebook_session_leaks_stale_diffs(workdir, model_files, net, flo
 @pytest.fixture(scope="module")
 def fresh_fuzz(workdir):
     """The fuzz nets recomputed on Caffe now, in stored form."""
-    from reference.generate import run_fuzz
 
     arrays, _ = run_fuzz(workdir)
     return arrays
@@ -303,8 +311,6 @@ def test_fuzz_nets_match_fresh_caffe(fresh_fuzz, workdir, capsys):
     another CPU's kernels): blobs within 1e-5 of each other, or as close to float64 as each
     other within the same margin (measured with OPENBLAS_CORETYPE=Sandybridge: a LRN blob
     1.6e-6 from float64 against the stored 7.4e-7, the two 1.5e-6 apart)."""
-    from reference import fuzz
-    from tests import fuzz_judge
 
     stored, _ = ref.load("fuzz")
     failures = []

@@ -25,10 +25,11 @@ import pytest
 
 from reference import cases
 from reference.metrics import max_diff, psnr, sha256
-from reference.test_image import make_image
+from reference.procedural_images import make_image
 from tests import reference_data as ref
+from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.dream.deepdream import deepdream, input_gradient, jitter_offsets
-from tf_impl.dream.zoom import zoom_sequence_frames
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings, ZoomSettings
 
 SIZE_IDS = [cases.size_key(s) for s in cases.SIZES]
 
@@ -104,8 +105,7 @@ def test_short_dream_matches_caffe(name, net, dreams, capsys):
     ours = deepdream(
         net,
         arrays["image"],
-        end=end,
-        iter_n=1,
+        DreamSettings(end=end, iter_n=1),
         offsets=arrays[f"offsets/short/{name}"],
         guide=arrays["guide"] if guided else None,
     )
@@ -127,7 +127,7 @@ def test_whole_dream_matches_caffe(name, net, dreams, capsys):
     ours = deepdream(
         net,
         arrays["image"],
-        end=end,
+        DreamSettings(end=end),
         offsets=arrays[f"offsets/dream/{name}"],
         guide=arrays["guide"] if guided else None,
     )
@@ -149,10 +149,9 @@ def test_zoom_frames_match_caffe(net, dreams, capsys):
     frames = zoom_sequence_frames(
         net,
         arrays["image"],
-        cases.ZOOM["n_frames"],
-        s=cases.ZOOM["s"],
+        NOTEBOOK.replace(end=cases.ZOOM["end"]),
+        ZoomSettings(cases.ZOOM["n_frames"], cases.ZOOM["s"]),
         offsets=arrays["offsets/zoom"],
-        end=cases.ZOOM["end"],
     )
     assert len(frames) == cases.ZOOM["n_frames"]
     failures = []

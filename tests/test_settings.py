@@ -7,9 +7,11 @@ import pytest
 from PIL import Image
 
 from conversion.errors import DeepDreamError
+from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.cli import build_parser, main
 from tf_impl.dream.deepdream import deepdream
-from tf_impl.dream.settings import NOTEBOOK, DreamSettings, check_zoom, flag
+from tf_impl.dream.settings import NOTEBOOK, DreamSettings, ZoomSettings, flag
+from tf_impl.dream.tiling import TilePolicy
 
 # (setting, CLI value, API value): each out of its range.
 BAD = [
@@ -52,7 +54,7 @@ def test_cli_defaults_are_the_settings():
 def test_cli_and_api_refuse_the_same_values(name, cli_value, api_value, net, tmp_path, capsys):
     rgb = np.zeros((40, 40, 3), np.uint8)
     with pytest.raises(DeepDreamError) as api:
-        deepdream(net, rgb, seed=0, **{name: api_value})
+        deepdream(net, rgb, NOTEBOOK.replace(**{name: api_value}), seed=0)
     assert flag(name) in str(api.value)
 
     image = tmp_path / "in.png"
@@ -66,7 +68,7 @@ def test_cli_and_api_refuse_the_same_values(name, cli_value, api_value, net, tmp
 def test_zero_steps_are_accepted_alike(net, tmp_path, capsys):
     """0 steps per octave: the image back (the API always allowed it; now the CLI too)."""
     rgb = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(deepdream(net, rgb, iter_n=0, seed=0), rgb)
+    np.testing.assert_array_equal(deepdream(net, rgb, DreamSettings(iter_n=0), seed=0), rgb)
     image = tmp_path / "in.png"
     Image.fromarray(rgb).save(image)
     out = tmp_path / "o.png"
@@ -79,4 +81,33 @@ def test_zero_steps_are_accepted_alike(net, tmp_path, capsys):
 @pytest.mark.parametrize(("frames", "s"), [(0, 0.05), (3, 0.0), (3, 0.5), (3, float("nan"))])
 def test_zoom_options_are_checked(frames, s):
     with pytest.raises(DeepDreamError):
-        check_zoom(frames, s)
+        ZoomSettings(frames, s)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("size", 0),
+        ("octaves", 0),
+        ("octave_scale", 0.5),
+        ("steps", -1),
+        ("step_size", 0.0),
+        ("lapnorm", 1.5),
+        ("noise", float("nan")),
+        ("seed", -1),
+        ("batch", 0),
+        ("contrast", float("inf")),
+    ],
+)
+def test_render_settings_check_themselves(name, value):
+    with pytest.raises(DeepDreamError, match=f"^--{name.replace('_', '-')} must be"):
+        RenderSettings(**{name: value})
+    RenderSettings()  # the defaults pass
+
+
+@pytest.mark.parametrize(
+    "policy", [{"max_memory": 0}, {"max_memory": 1.5e9}, {"tile": (0, 64)}, {"tile": (64,)}]
+)
+def test_tile_policies_check_themselves(policy):
+    with pytest.raises(DeepDreamError, match=r"^--(max-memory|tile) must be"):
+        TilePolicy(**policy)

@@ -18,15 +18,16 @@ import pytest
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
+from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.cli import main
 from tf_impl.dream.deepdream import NO_GUIDE, deepdream, dreamer_for
 from tf_impl.dream.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
-from tf_impl.dream.tiling import TilePolicy, plan_tiles
-from tf_impl.dream.zoom import zoom_sequence_frames
+from tf_impl.dream.settings import DreamSettings, ZoomSettings
+from tf_impl.dream.tiling import TiledSteps, TilePolicy, plan_tiles, tiled_gradient
 from tf_impl.images.files import load_rgb, save_rgb
 from tf_impl.models.loading import load_keras_app
 from tf_impl.net.receptive_field import blob_reach
-from tf_impl.net.step_memory import step_memory_bytes
+from tf_impl.net.step_memory import step_memory_needed
 
 TOLERANCE = 1e-5
 SMALL_TILES = TilePolicy(tile=(64, 64))
@@ -46,7 +47,7 @@ def check_tiled_gradient(net, objective, image, guide=NO_GUIDE, policy=SMALL_TIL
     assert tiles is not None and len(tiles) > 1
     dreamer = dreamer_for(net, objective)
     whole = dreamer.gradient(tf.constant(image), guide).numpy()
-    tiled = dreamer.tiled_gradient(image, guide, tiles)
+    tiled = tiled_gradient(dreamer.crop_gradient, image, guide, tiles)
     assert np.linalg.norm(whole) > 0  # a zero gradient would match anything
     assert relative_l2(tiled, whole) <= TOLERANCE
     return tiles
@@ -105,16 +106,16 @@ def test_tiled_gradient_is_exact_for_keras_applications(application, blob):
 def _dreamed(net) -> np.ndarray:
     """A dreamed image (2 octaves x 2 steps on noise): the kind of input later steps get."""
     rgb = np.random.default_rng(2).uniform(0, 255, (150, 200, 3)).astype(np.float32)
-    return deepdream(net, rgb, octave_n=2, iter_n=2, seed=1)
+    return deepdream(net, rgb, DreamSettings(octave_n=2, iter_n=2), seed=1)
 
 
 @pytest.mark.parametrize("start", ["noise", "dreamed"])
 def test_a_tiled_dream_step_is_the_untiled_step(net, start):
     rgb = np.random.default_rng(2).uniform(0, 255, (150, 200, 3)).astype(np.float32)
     rgb = _dreamed(net) if start == "dreamed" else rgb
-    kwargs = {"octave_n": 1, "iter_n": 1, "seed": 0}  # one jittered step
-    whole = deepdream(net, rgb, **kwargs)
-    tiled = deepdream(net, rgb, tiling=SMALL_TILES, **kwargs)
+    one_step = DreamSettings(octave_n=1, iter_n=1)  # one jittered step
+    whole = deepdream(net, rgb, one_step, seed=0)
+    tiled = deepdream(net, rgb, one_step, tiling=SMALL_TILES, seed=0)
     assert np.abs(whole - rgb).mean() > 1.0  # it dreamed
     assert relative_l2(tiled - rgb, whole - rgb) <= TOLERANCE
     assert np.abs(tiled - whole).max() < 1e-3  # 0-255 pixel units, before 8-bit rounding
@@ -136,7 +137,9 @@ def test_tiled_steps_keep_the_untiled_dream(net, octave_n):
     still = np.zeros((2 * octave_n, 2), np.int32)
 
     def run(offsets, tiling=None):
-        return deepdream(net, rgb, octave_n=octave_n, iter_n=2, offsets=offsets, tiling=tiling)
+        return deepdream(
+            net, rgb, DreamSettings(octave_n=octave_n, iter_n=2), offsets=offsets, tiling=tiling
+        )
 
     whole = run(still)
     assert relative_l2(run(still + 1) - rgb, whole - rgb) > 5 * BOOKKEEPING  # it can fail
@@ -145,15 +148,16 @@ def test_tiled_steps_keep_the_untiled_dream(net, octave_n):
 
 def test_tiled_zoom_is_the_untiled_zoom(net):
     rgb = np.random.default_rng(3).uniform(0, 255, (150, 200, 3)).astype(np.float32)
-    kwargs = {"octave_n": 1, "iter_n": 1, "offsets": np.zeros((2, 2), np.int32)}
-    whole = zoom_sequence_frames(net, rgb, 2, **kwargs)
-    tiled = zoom_sequence_frames(net, rgb, 2, tiling=SMALL_TILES, **kwargs)
+    one_step, two_frames = DreamSettings(octave_n=1, iter_n=1), ZoomSettings(2)
+    still = np.zeros((2, 2), np.int32)
+    whole = zoom_sequence_frames(net, rgb, one_step, two_frames, offsets=still)
+    tiled = zoom_sequence_frames(net, rgb, one_step, two_frames, offsets=still, tiling=SMALL_TILES)
     assert relative_l2(tiled[0] - rgb, whole[0] - rgb) <= TOLERANCE  # one step
     assert relative_l2(tiled[1] - rgb, whole[1] - rgb) <= BOOKKEEPING  # a step on a zoom
 
 
 def test_within_the_budget_nothing_is_tiled(net):
-    whole = step_memory_bytes(net, ["inception_4c/output"], 300, 400)
+    whole = step_memory_needed(net, ["inception_4c/output"], 300, 400)
     objective = L2("inception_4c/output")
     assert plan_tiles(net, objective, 300, 400, TilePolicy(max_memory=whole)) is None
     assert plan_tiles(net, objective, 300, 400, None) is None
@@ -161,10 +165,10 @@ def test_within_the_budget_nothing_is_tiled(net):
 
 def test_over_the_budget_every_tile_fits_it(net):
     blobs = ["inception_4c/output"]
-    budget = step_memory_bytes(net, blobs, 1000, 1000) // 4
+    budget = step_memory_needed(net, blobs, 1000, 1000) // 4
     tiles = plan_tiles(net, L2(blobs[0]), 1000, 1000, TilePolicy(max_memory=budget))
     assert len(tiles) > 1
-    assert max(step_memory_bytes(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= budget
+    assert max(step_memory_needed(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= budget
 
 
 def test_a_budget_below_the_smallest_tile_is_refused(net):
@@ -212,7 +216,7 @@ def test_the_memory_budget_is_honoured(model_files, net, tmp_path):
     layer = "inception_3b/output"
     image = tmp_path / "noise.png"
     save_rgb(image, np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), np.uint8))
-    whole = step_memory_bytes(net, [layer], 1000, 1000)
+    whole = step_memory_needed(net, [layer], 1000, 1000)
     budget = whole // 4
     options = ("--layer", layer)
     untiled = peak_rss_of_dream(model_files, image, tmp_path / "a.png", *options)
@@ -267,11 +271,11 @@ def test_a_tiled_step_makes_no_whole_image_copy(net):
     crop_bytes = max((t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles) * 3 * 4
     assert 2 * crop_bytes < image.nbytes / 2  # so a second whole-image copy would show
     dreamer = dreamer_for(net, objective)
-    grad = np.empty_like(image)
-    dreamer.tiled_step(image, (7, -5), 1.5, True, NO_GUIDE, tiles, grad)  # traced once before
+    steps = TiledSteps(dreamer.crop_gradient, dreamer.rule, tiles, NO_GUIDE, 1.5, True)
+    steps.step(image, (7, -5))  # traced, and its gradient array allocated, once before
     tracemalloc.start()
     try:
-        dreamer.tiled_step(image, (7, -5), 1.5, True, NO_GUIDE, tiles, grad)
+        steps.step(image, (7, -5))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

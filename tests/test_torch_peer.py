@@ -18,12 +18,12 @@ from benchmarks import torch_peer  # noqa: E402 (needs PyTorch)
 from benchmarks.tf_workloads import STEP_OFFSET, dream_step  # noqa: E402
 from conversion.caffe_files import build_net_spec  # noqa: E402
 from conversion.errors import DeepDreamError  # noqa: E402
+from conversion.layer_params import caffe_pooled_size  # noqa: E402
 from reference import cases  # noqa: E402
 from reference.metrics import psnr  # noqa: E402
 from tests import reference_data as ref  # noqa: E402
 from tf_impl.dream.deepdream import DEFAULT_END, input_gradient  # noqa: E402
 from tf_impl.dream.settings import NOTEBOOK  # noqa: E402
-from tf_impl.net.layers import caffe_pooled_size  # noqa: E402
 
 # An odd size (no axis divides the network's total stride of 16): every ceil-mode pool keeps
 # a partial last window, so a wrong pooling rule changes shapes or values.

@@ -25,13 +25,14 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import atomic_output, check_output_dir
+from conversion.model_files import describe_network, same_network
+from conversion.output_checks import check_output_dir
+from conversion.outputs import atomic_output
 from tf_impl.atlas.contact_sheet import labelled_grid
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.images.files import save_rgb
-from tf_impl.models.files import describe_network, same_network
-from tf_impl.models.provenance import model_title, weights_label
+from tf_impl.models.labels import model_title, weights_label
 from tf_impl.net.channel_stats import check_spatial_blob
 from tf_impl.net.naming import keras_name
 from tf_impl.net.network import DreamNet
@@ -87,12 +88,6 @@ def _is_complete_png(path: Path, side: int) -> bool:
         return False
 
 
-def check_writable_dir(path: str | Path) -> Path:
-    """Raise DeepDreamError unless ``path`` is a directory that can be written, or can be made
-    in a writable directory that exists (:func:`conversion.outputs.check_output_dir`)."""
-    return check_output_dir(path)
-
-
 def plan_atlas(
     net: DreamNet,
     out_dir: str | Path,
@@ -105,9 +100,9 @@ def plan_atlas(
     known, spatial and not empty at the smallest octave; the channels are in range; the
     directory is writable; an existing atlas there was made with the same model and settings.
     ``channels``: a subset for every blob (default: all channels of each). ``network``: the
-    model's :meth:`~tf_impl.models.files.ModelSpec.identity`; an atlas that recorded another
+    model's :meth:`~conversion.model_files.ModelSpec.identity`; an atlas that recorded another
     network (another file of the same name, say) is refused."""
-    root = check_writable_dir(out_dir)
+    root = check_output_dir(out_dir)
     if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
         raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
     plan = {}
@@ -161,9 +156,9 @@ def write_index(
 
 def render_atlas(
     net: DreamNet,
+    settings: RenderSettings,
     out_dir: str | Path,
     plan: dict[str, list[int]],
-    settings: RenderSettings,
     on_channels: Callable[[int], None] | None = None,
     network: dict | None = None,
 ) -> AtlasDir:
@@ -184,7 +179,7 @@ def render_atlas(
             missing = [c for c in members if c not in done]
             if not missing:
                 continue
-            renderer = renderer or ChannelRenderer(net, blob, settings)
+            renderer = renderer or ChannelRenderer(net, settings, blob)
             pictures = dict(zip(members, renderer.render(list(members)), strict=True))
             for channel in missing:
                 save_rgb(atlas.channel_png(blob, channel), pictures[channel])

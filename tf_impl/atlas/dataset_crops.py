@@ -15,7 +15,7 @@ from conversion.errors import DeepDreamError
 from tf_impl.images.files import load_rgb, resize_rgb
 from tf_impl.net.network import DreamNet
 from tf_impl.net.receptive_field import receptive_field
-from tf_impl.net.shapes import blob_shapes
+from tf_impl.net.shapes import blob_shapes, is_empty
 
 IMAGE_SIDE = 320  # images are scaled so that their longer side is at most this (pixels)
 
@@ -71,7 +71,7 @@ def strongest_crops(
     for index, (name, rgb) in enumerate(images):
         height, width = rgb.shape[:2]
         shapes = blob_shapes(net, height, width)
-        usable = [b for b in blobs if min(shapes[b]) > 0]
+        usable = [b for b in blobs if not is_empty(shapes[b])]
         if len(usable) < len(blobs):
             print(f"warning: {name} is too small for some blobs; left out of them", file=sys.stderr)
         if not usable:

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_impl.atlas.render_settings import RenderSettings
-from tf_impl.dream.lapnorm import lap_normalize
+from tf_impl.dream.step import StepRule
 from tf_impl.net.network import DreamNet
 
 
@@ -37,13 +37,13 @@ class ChannelRenderer:
     """Renders channels of one blob with given settings; one compiled step (dynamic batch and
     size), traced once."""
 
-    def __init__(self, net: DreamNet, layer: str, settings: RenderSettings):
+    def __init__(self, net: DreamNet, settings: RenderSettings, layer: str):
         self.net = net
         self.layer = layer
         self.settings = settings
         self.n_channels = net.channels(layer)
         self._model = net.submodel([layer])
-        self._step_scale = tf.constant(settings.step_size * net.scale, tf.float32)
+        self._rule = StepRule.of(net, settings.lapnorm)
         self.step = tf.function(
             self._step,
             input_signature=[
@@ -54,16 +54,18 @@ class ChannelRenderer:
         )
 
     def _step(self, images, channels, shift):
-        """One ascent step for a batch (N, H, W, 3) of network-input images."""
-        shifted = tf.roll(images, shift=shift, axis=[1, 2])
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(shifted)
-            acts = self._model(shifted, training=False)
-            means = tf.reduce_mean(acts, axis=[1, 2])  # (N, C)
-            score = tf.reduce_sum(means * tf.one_hot(channels, self.n_channels))
-        grad = tape.gradient(score, shifted)
-        update = self._step_scale * lap_normalize(grad, self.settings.lapnorm)
-        return tf.roll(shifted + update, shift=-shift, axis=[1, 2])
+        """One ascent step (the dream's :class:`~tf_impl.dream.step.StepRule`, unclipped) for
+        a batch (N, H, W, 3) of network-input images."""
+
+        def gradient(shifted):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(shifted)
+                acts = self._model(shifted, training=False)
+                means = tf.reduce_mean(acts, axis=[1, 2])  # (N, C)
+                score = tf.reduce_sum(means * tf.one_hot(channels, self.n_channels))
+            return tape.gradient(score, shifted)
+
+        return self._rule.step(images, shift, gradient, self.settings.step_size, clip=None)
 
     def group_channels(self, group: int) -> list[int]:
         """Every channel of group ``group`` (see :func:`channel_groups`)."""

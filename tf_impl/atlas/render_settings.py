@@ -3,7 +3,10 @@ build its options from them cheaply)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+
+from conversion.errors import DeepDreamError
+from tf_impl.dream.settings import is_int, is_real
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,9 @@ class RenderSettings:
     ``octave_scale`` times the last; steps: ascent steps per octave; step_size: 0-255 pixel
     units per unit of lap-normalised gradient; lapnorm: Laplacian pyramid levels; grey,
     noise: the start is ``grey`` +- uniform ``noise`` (0-255 RGB); seed: noise and shifts;
-    batch: channels dreamed together; contrast: the display's ``visstd`` factor.
+    batch: channels dreamed together; contrast: the display's ``visstd`` factor. Raises
+    DeepDreamError (naming the CLI option) for values out of range; ``lapnorm`` 0 normalises
+    by mean |g| as the dream does.
     """
 
     size: int = 80
@@ -29,6 +34,17 @@ class RenderSettings:
     batch: int = 8
     contrast: float = 0.1
 
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            whole, low, above = _RULES[field.name]
+            fits = is_int(value) if whole else is_real(value)
+            if not fits or value < low or (above and value == low):
+                kind = "a whole number" if whole else "a finite number"
+                rule = f"{kind} {'above' if above else '>='} {low}"
+                flag = "--" + field.name.replace("_", "-")
+                raise DeepDreamError(f"{flag} must be {rule} (got {value})")
+
     def sizes(self) -> list[int]:
         """Image side at each octave, smallest (``size``) first."""
         sides = [self.size]
@@ -39,3 +55,19 @@ class RenderSettings:
     def as_dict(self) -> dict:
         """The settings as a JSON-ready dict."""
         return asdict(self)
+
+
+# {field: (whole number?, lower bound, bound excluded?)}
+_RULES = {
+    "size": (True, 1, False),
+    "octaves": (True, 1, False),
+    "octave_scale": (False, 1, False),
+    "steps": (True, 0, False),
+    "step_size": (False, 0, True),
+    "lapnorm": (True, 0, False),
+    "grey": (False, 0, False),
+    "noise": (False, 0, False),
+    "seed": (True, 0, False),
+    "batch": (True, 1, False),
+    "contrast": (False, 0, True),
+}

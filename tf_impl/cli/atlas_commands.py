@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import check_output_dir, check_output_file
+from conversion.locks import directory_lock
+from conversion.model_files import (
+    ModelSpec,
+    check_model_arguments,
+    describe_network,
+    same_network,
+)
+from conversion.output_checks import check_output_dir, check_output_file
+from conversion.outputs import atomic_output
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.cli.options import (
     add_channels_option,
@@ -22,12 +30,6 @@ from tf_impl.cli.options import (
 )
 from tf_impl.cli.parsing import finite_float
 from tf_impl.cli.progress import progress
-from tf_impl.models.files import (
-    ModelSpec,
-    check_model_arguments,
-    describe_network,
-    same_network,
-)
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
@@ -238,7 +240,6 @@ def _check_batch_memory(net, plan: dict, job: AtlasJob) -> None:
 
 def run_atlas(job: AtlasJob) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
-    from conversion.outputs import directory_lock
     from tf_impl.atlas.atlas_dir import pending_count, plan_atlas, render_atlas
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.models.loading import load_net
@@ -258,7 +259,7 @@ def run_atlas(job: AtlasJob) -> int:
             total = pending_count(job.output, plan, job.settings.sizes()[-1])
             with progress(total, "channel", "atlas", job.quiet) as bar:
                 atlas = render_atlas(
-                    net, job.output, plan, job.settings, bar.update, network=job.network
+                    net, job.settings, job.output, plan, bar.update, network=job.network
                 )
             print(f"wrote {total} channel pictures and {len(plan)} sheet(s) in {atlas.root}")
             if job.html:
@@ -298,7 +299,6 @@ def check_page(args) -> PageJob:
 
 def run_page(job: PageJob) -> int:
     """Write the site of an existing atlas directory."""
-    from conversion.outputs import directory_lock
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.atlas.site import write_site
     from tf_impl.models.loading import load_net
@@ -347,12 +347,11 @@ def check_channels(args) -> ChannelsJob:
 
 def run_channels(job: ChannelsJob) -> int:
     """Print, and optionally write, the channels an image excites most."""
-    from conversion.outputs import atomic_output
     from tf_impl.atlas.overlay import overlay_sheet
     from tf_impl.cli.limits import fit_to_budget, memory_budget
     from tf_impl.images.files import save_rgb
+    from tf_impl.models.labels import model_title, weights_label
     from tf_impl.models.loading import load_net
-    from tf_impl.models.provenance import model_title, weights_label
     from tf_impl.net.channel_stats import blob_activations, channel_stats, top_channels
 
     net = load_net(job.spec)

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from conversion.errors import DeepDreamError
+from conversion.locks import directory_lock
+from conversion.model_files import ModelSpec
+from conversion.output_checks import check_output_dir, check_output_file
 from tf_impl.cli.options import (
     add_channels_option,
     add_memory_option,
@@ -24,11 +27,10 @@ from tf_impl.dream.settings import (
     PRECISIONS,
     ZOOM_STEP,
     DreamSettings,
-    check_zoom,
+    ZoomSettings,
     flag,
     help_text,
 )
-from tf_impl.models.files import ModelSpec
 
 DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o dream.png                      # the notebook's default dream
@@ -156,7 +158,7 @@ def register(subparsers) -> None:
     zoom.add_argument("--frames", type=int, required=True, help="number of frames")
     zoom.add_argument(
         "--scale",
-        type=float,  # NaN and infinity: refused by check_zoom, as in the API
+        type=float,  # NaN and infinity: refused by ZoomSettings, as in the API
         default=ZOOM_STEP,
         help=f"zoom per frame (default: {ZOOM_STEP})",
     )
@@ -205,8 +207,7 @@ class ZoomJob:
     animations to write."""
 
     dream: DreamJob
-    frames: int
-    scale: float
+    zoom: ZoomSettings
     gif: str | None
     mp4: str | None
     fps: float
@@ -291,18 +292,15 @@ def check_dream(args) -> DreamJob:
 
 def check_zoom_args(args) -> ZoomJob:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
-    from conversion.outputs import check_not_an_input, check_output_dir, check_output_file
-
-    check_zoom(args.frames, args.scale)
+    zoom = ZoomSettings(args.frames, args.scale)  # refuses values out of range
     spec = model_spec(args)
     inputs = _input_files(args, spec)
-    check_not_an_input(args.output, inputs)
-    out_dir = check_output_dir(args.output, ".frame_probe.", ".png")
+    out_dir = check_output_dir(args.output, inputs, prefix=".frame_probe.", suffix=".png")
     for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
         if animation:
             check_output_file(animation, (suffix,), inputs)
     dream = _dream_job(args, spec, out_dir)
-    return ZoomJob(dream, args.frames, args.scale, args.gif, args.mp4, args.fps)
+    return ZoomJob(dream, zoom, args.gif, args.mp4, args.fps)
 
 
 @dataclass(frozen=True)
@@ -398,17 +396,6 @@ def _check_changed(result, rgb, job: DreamJob, what: str = "the dream") -> None:
     )
 
 
-def _dream_kwargs(settings: DreamSettings, prepared: _Prepared) -> dict:
-    params = settings.as_params()
-    del params["end"]  # the objective names the blobs
-    return {
-        **params,
-        "objective": prepared.objective,
-        "guide": prepared.guide_rgb,
-        "tiling": prepared.tiling,
-    }
-
-
 def run_dream(job: DreamJob) -> int:
     """Dream on one image and write it (atomically)."""
     from tf_impl.dream.deepdream import deepdream
@@ -422,9 +409,17 @@ def run_dream(job: DreamJob) -> int:
         bar.set_postfix_str(f"octave {octave + 1}/{settings.octave_n}")
         bar.update(1)
 
-    kwargs = _dream_kwargs(settings, prepared)
     with bar:
-        result = deepdream(prepared.net, job.rgb, seed=job.seed, on_step=on_step, **kwargs)
+        result = deepdream(
+            prepared.net,
+            job.rgb,
+            settings,
+            objective=prepared.objective,
+            guide=prepared.guide_rgb,
+            tiling=prepared.tiling,
+            seed=job.seed,
+            on_step=on_step,
+        )
     _check_changed(result, job.rgb, job)
     save_rgb(job.output, result)
     height, width = job.rgb.shape[:2]
@@ -452,12 +447,11 @@ def _zoom_identity(job: DreamJob, objective) -> dict:
     }
 
 
-def run_zoom(zoom: ZoomJob) -> int:
+def run_zoom(zoom_job: ZoomJob) -> int:
     """Dream a zoom sequence into a directory, resuming if it was interrupted."""
-    from conversion.outputs import directory_lock
     from tf_impl.dream.zoom import run_zoom_sequence, write_animation
 
-    job = zoom.dream
+    job, zoom = zoom_job.dream, zoom_job.zoom
     out_dir = job.output
     prepared = _prepare(job)
     settings = job.settings
@@ -481,21 +475,23 @@ def run_zoom(zoom: ZoomJob) -> int:
                 prepared.net,
                 job.rgb,
                 out_dir,
-                zoom.frames,
-                s=zoom.scale,
+                settings,
+                zoom,
                 seed=job.seed if job.seed is not None else 0,
                 identity=identity,
                 on_frame=on_frame,
                 check_frame=lambda before, after: _check_changed(after, before, job, "the frame"),
+                objective=prepared.objective,
+                guide=prepared.guide_rgb,
+                tiling=prepared.tiling,
                 on_step=on_step,
-                **_dream_kwargs(settings, prepared),
             )
     finally:
         if created and not any(out_dir.iterdir()):
             out_dir.rmdir()
-    for animation in (zoom.gif, zoom.mp4):
+    for animation in (zoom_job.gif, zoom_job.mp4):
         if animation:
-            write_animation(paths, animation, fps=zoom.fps)
+            write_animation(paths, animation, fps=zoom_job.fps)
             print(f"wrote {animation}", file=sys.stderr)
     print(f"wrote {len(paths)} frames to {out_dir}", file=sys.stderr)
     return 0

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import check_output_file
+from conversion.model_files import ModelSpec
+from conversion.output_checks import check_output_file
 from tf_impl.cli.model_commands import add_pooling_field13_option
 from tf_impl.cli.options import add_model_options, model_spec
-from tf_impl.models.files import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import numpy as np
 
 from conversion.errors import DeepDreamError
 from tf_impl.dream.tiling import default_max_memory
-from tf_impl.host.memory import available_memory, gpu_memory, step_memory
+from tf_impl.host.memory import available_memory, gpu_memory, step_memory_available
 from tf_impl.images.files import resize_rgb
 from tf_impl.net.input_size import check_image_fits
 from tf_impl.net.network import DreamNet
-from tf_impl.net.step_memory import step_memory_bytes
+from tf_impl.net.step_memory import step_memory_needed
 
 # Whole-image float32 (H, W, 3) arrays alive during a tiled dream: the image and its gradient
 # through the steps (the uint8 input beside them), and at the last octave's start the image,
@@ -32,14 +32,16 @@ def check_memory(
     counts against the GPU's memory where TensorFlow sees a GPU (the step runs there, the
     whole-image arrays stay on the host), else everything against the host's."""
     if tile_budget is None:
-        step, arrays = step_memory_bytes(net, blobs, height, width), 0
+        step, arrays = step_memory_needed(net, blobs, height, width), 0
         what = f"per step at '{blobs[-1]}'"
     else:
         step, arrays = tile_budget, WHOLE_IMAGE_ARRAYS * height * width * 3 * 4
         what = "in tiles plus its whole-image arrays"
     gpus = gpu_memory()
     if gpus:
-        _refuse_beyond(step, f"per step at '{blobs[-1]}'", height, width, *step_memory(gpus))
+        _refuse_beyond(
+            step, f"per step at '{blobs[-1]}'", height, width, *step_memory_available(gpus)
+        )
         _refuse_beyond(arrays, "for its whole-image arrays", height, width, *available_memory())
     else:
         _refuse_beyond(step + arrays, what, height, width, *available_memory())
@@ -66,7 +68,7 @@ def memory_budget(max_memory: int | None) -> tuple[int | None, str]:
 def pass_bytes(net: DreamNet, blobs: Sequence[str], height: int, width: int, batch: int = 1):
     """Estimated bytes of a pass (forward and gradient) of ``batch`` (height, width) images to
     ``blobs``: an upper bound for a forward pass alone."""
-    return batch * step_memory_bytes(net, blobs, height, width)
+    return batch * step_memory_needed(net, blobs, height, width)
 
 
 def refuse_over_budget(needed: int, budget: tuple[int | None, str], what: str, fix: str) -> None:

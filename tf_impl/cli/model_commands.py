@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import atomic_output, check_output_file
+from conversion.model_files import ModelSpec
+from conversion.output_checks import check_output_file
+from conversion.outputs import atomic_output
 from tf_impl.cli.options import add_memory_option, add_model_options, model_spec
 from tf_impl.cli.parsing import HelpFormatter, size_hxw
-from tf_impl.models.files import ModelSpec
 
 OFFLINE = "deepdream synthetic-model -o synthetic.keras"
 
@@ -161,7 +162,7 @@ def run_convert(job: ConvertJob) -> int:
 def run_layers(job: LayersJob) -> int:
     """Print one line per blob: name, Keras layer type, channels, [shape at --size]."""
     from tf_impl.models.loading import load_net
-    from tf_impl.net.shapes import blob_shapes
+    from tf_impl.net.shapes import blob_shapes, is_empty
 
     net = load_net(job.spec)
     shapes = blob_shapes(net, *job.size) if job.size else None
@@ -171,7 +172,7 @@ def run_layers(job: LayersJob) -> int:
         if shapes is not None:
             shape = shapes[name]
             text = "x".join(str(d) for d in shape[:-1]) if len(shape) == 3 else "-"
-            if min(shape) <= 0:
+            if is_empty(shape):
                 text = "too small" if len(shape) == 3 else "wrong size"
             line += f"  {text}"
         print(line)

@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from conversion.errors import DeepDreamError
+from conversion.model_files import ModelSpec, check_model_arguments
 from tf_impl.cli.parsing import channel_list, memory_size
-from tf_impl.models.files import ModelSpec, check_model_arguments
 
 DEFAULT_MODEL = "bvlc_googlenet"
 MODEL_HELP = (

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.outputs import check_output_file
+from conversion.output_checks import check_output_file
 from conversion.synthetic import SYNTHETIC_NET_NAME
 from tf_impl.cli.parsing import HelpFormatter, seed
 

@@ -14,6 +14,12 @@ TensorFlow's autodiff does the rest. Activations arrive as {blob name: (1, h, w,
   its input blob (so any image size works), averaged over positions.
 - :class:`WeightedSum`: sum of weight * objective over several objectives (several blobs).
 
+Each objective also says how it is scored on one tile of a tiled step
+(:mod:`tf_impl.dream.tiling`): ``tile_score(acts, guide, windows)`` is the objective restricted
+to the tile's units (:class:`TileWindow`), so that its gradient with respect to the crop's
+activations is the whole objective's at those units and zero elsewhere. An objective without
+``tile_score`` couples positions and is not tiled.
+
 :func:`make_objective` builds one from the options the ``deepdream dream`` command offers.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +39,40 @@ from tf_impl.net.layers import CaffeIdentity, CaffeInnerProduct, CaffePooling
 from tf_impl.net.network import DreamNet, input_blobs
 
 Activations = Mapping[str, tf.Tensor]
+
+
+class TileWindow(NamedTuple):
+    """Where one tile's units lie, in blob units (int32 scalars, tensors inside a graph):
+    the tile's units are rows ``y0:y1`` and columns ``x0:x1`` of the crop's blob, whose origin
+    is at (``origin_y``, ``origin_x``) of the whole image's blob of size (``height``,
+    ``width``). A tile's windows travel as one int32 row per blob in this field order."""
+
+    y0: tf.Tensor
+    y1: tf.Tensor
+    x0: tf.Tensor
+    x1: tf.Tensor
+    origin_y: tf.Tensor
+    origin_x: tf.Tensor
+    height: tf.Tensor
+    width: tf.Tensor
+
+    @classmethod
+    def of(cls, row: tf.Tensor) -> TileWindow:
+        """The window of one (len(TileWindow._fields),) int32 row."""
+        return cls(*tf.unstack(row, num=len(cls._fields)))
+
+    def core(self, a: tf.Tensor) -> tf.Tensor:
+        """The tile's units of a crop's (1, h, w, c) blob."""
+        return a[:, self.y0 : self.y1, self.x0 : self.x1, :]
+
+
+Windows = Mapping[str, TileWindow]
+
+
+def _core_score(objective, acts: Activations, guide: tf.Tensor, windows: Windows) -> tf.Tensor:
+    """A sum over units of a function of each unit alone, restricted to the tile's units."""
+    (blob,) = objective.blobs
+    return objective({blob: windows[blob].core(acts[blob])}, guide)
 
 
 @dataclass(frozen=True)
@@ -46,6 +87,8 @@ class L2:
 
     def __call__(self, acts: Activations, guide: tf.Tensor) -> tf.Tensor:
         return 0.5 * tf.reduce_sum(tf.square(acts[self.blob]))
+
+    tile_score = _core_score
 
 
 @dataclass(frozen=True)
@@ -62,6 +105,8 @@ class Channels:
     def __call__(self, acts: Activations, guide: tf.Tensor) -> tf.Tensor:
         chosen = tf.gather(acts[self.blob], list(self.channels), axis=-1)
         return 0.5 * tf.reduce_sum(tf.square(chosen))
+
+    tile_score = _core_score
 
 
 @dataclass(frozen=True)
@@ -86,6 +131,19 @@ class Neuron:
             y, x = self.position
         return a[0, y, x, self.channel]
 
+    def tile_score(self, acts: Activations, guide: tf.Tensor, windows: Windows) -> tf.Tensor:
+        """The neuron's activation if the tile holds it, else 0."""
+        a, w = acts[self.blob], windows[self.blob]
+        if self.position is None:
+            y, x = w.height // 2, w.width // 2  # the centre of the whole blob
+        else:
+            y, x = (tf.constant(v, tf.int32) for v in self.position)
+        y, x = y - w.origin_y, x - w.origin_x
+        inside = (w.y0 <= y) & (y < w.y1) & (w.x0 <= x) & (x < w.x1)
+        shape = tf.shape(a)
+        value = a[0, tf.clip_by_value(y, 0, shape[1] - 1), tf.clip_by_value(x, 0, shape[2] - 1)]
+        return value[self.channel] * tf.cast(inside, a.dtype)
+
 
 @dataclass(frozen=True)
 class Guided:
@@ -104,6 +162,8 @@ class Guided:
         best = tf.argmax(tf.matmul(x, guide, transpose_b=True), axis=1)
         target = tf.stop_gradient(tf.gather(guide, best))
         return tf.reduce_sum(x * target)
+
+    tile_score = _core_score
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +187,13 @@ class ClassLogit:
             logits = logits + float(self.bias[self.index])
         return tf.reduce_mean(logits)
 
+    def tile_score(self, acts: Activations, guide: tf.Tensor, windows: Windows) -> tf.Tensor:
+        """The mean over the tile's positions, weighted by their share of the whole blob's."""
+        w = windows[self.blob]
+        score = _core_score(self, acts, guide, windows)
+        units = tf.cast((w.y1 - w.y0) * (w.x1 - w.x0), tf.float32)
+        return score * units / tf.cast(w.height * w.width, tf.float32)
+
 
 @dataclass(frozen=True)
 class WeightedSum:
@@ -143,6 +210,9 @@ class WeightedSum:
 
     def __call__(self, acts: Activations, guide: tf.Tensor) -> tf.Tensor:
         return tf.add_n([weight * objective(acts, guide) for objective, weight in self.terms])
+
+    def tile_score(self, acts: Activations, guide: tf.Tensor, windows: Windows) -> tf.Tensor:
+        return tf.add_n([w * o.tile_score(acts, guide, windows) for o, w in self.terms])
 
 
 def weighted(objectives: Sequence[object], weights: Sequence[float] | None = None):

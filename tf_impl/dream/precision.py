@@ -34,15 +34,7 @@ def bfloat16_net(net: DreamNet) -> DreamNet:
 
     source = net.keras_model.inputs[0]
     inputs = keras.Input(batch_shape=source.shape, dtype="bfloat16", name=source.name)
-    model = keras.models.clone_model(net.keras_model, inputs, clone_function=clone)
-    model.set_weights(net.keras_model.get_weights())  # rounded to bfloat16 here, once
-    return DreamNet(
-        model,
-        mean=net.mean,
-        channel_order=net.channel_order,
-        scale=net.scale,
-        metadata={**net.metadata, "precision": "bfloat16"},
-    )
+    return net.cloned(clone, inputs, precision="bfloat16")  # weights rounded here, once
 
 
 def with_precision(net: DreamNet, precision: str) -> DreamNet:

@@ -1,10 +1,10 @@
 """The dream's settings: the original notebook's defaults, written once, and their one check.
 
-The API (:func:`tf_impl.dream.deepdream.deepdream`), the CLI (its option defaults and help text),
-the
-zoom sequence, the reference cases and the benchmarks all read :data:`NOTEBOOK`, and every
-one of them validates through :class:`DreamSettings`, so they accept and refuse the same
-values. No TensorFlow here: the CLI checks its options before TensorFlow loads.
+The API (:func:`tf_impl.dream.deepdream.deepdream` takes a :class:`DreamSettings` whole), the
+CLI (its option defaults and help text), the zoom sequence (:class:`ZoomSettings` beside), the
+reference cases and the benchmarks all read :data:`NOTEBOOK`, and every settings object checks
+itself once, when it is made, so they accept and refuse the same values. No TensorFlow here:
+the CLI checks its options before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -55,21 +55,21 @@ class DreamSettings:
         def refuse(name: str, rule: str, value) -> None:
             raise DeepDreamError(f"{flag(name)} must be {rule} (got {value})")
 
-        if not _is_int(self.iter_n) or self.iter_n < 0:
+        if not is_int(self.iter_n) or self.iter_n < 0:
             refuse("iter_n", "a whole number >= 0", self.iter_n)
-        if not _is_int(self.octave_n) or self.octave_n < 1:
+        if not is_int(self.octave_n) or self.octave_n < 1:
             refuse("octave_n", "a whole number >= 1", self.octave_n)
-        if not _is_real(self.octave_scale) or not self.octave_scale > 1:
+        if not is_real(self.octave_scale) or not self.octave_scale > 1:
             refuse("octave_scale", "a finite number above 1", self.octave_scale)
-        if not _is_real(self.step_size) or not self.step_size > 0:
+        if not is_real(self.step_size) or not self.step_size > 0:
             refuse("step_size", "a finite number above 0", self.step_size)
-        if not _is_int(self.jitter) or self.jitter < 0:
+        if not is_int(self.jitter) or self.jitter < 0:
             refuse("jitter", "a whole number >= 0", self.jitter)
         if not isinstance(self.clip, bool):
             refuse("clip", "True or False", self.clip)
         if not isinstance(self.end, str) or not self.end:
             refuse("end", "a blob name", self.end)
-        if not _is_int(self.lapnorm) or self.lapnorm < 0:
+        if not is_int(self.lapnorm) or self.lapnorm < 0:
             refuse("lapnorm", "a whole number >= 0 (0: off)", self.lapnorm)
 
     def replace(self, **changes) -> DreamSettings:
@@ -101,12 +101,14 @@ def help_text(name: str) -> str:
     return f"{_FIELDS[name].metadata['help']} (default: {getattr(NOTEBOOK, name)})"
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
+    """A whole number (an integral, not a bool)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_real(value) -> bool:
-    return _is_int(value) or (isinstance(value, numbers.Real) and math.isfinite(value))
+def is_real(value) -> bool:
+    """A finite real number (a whole number included, a bool not)."""
+    return is_int(value) or (isinstance(value, numbers.Real) and math.isfinite(value))
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(DreamSettings)}
@@ -123,9 +125,17 @@ PRECISIONS = ("float32", "bfloat16")
 default) first."""
 
 
-def check_zoom(n_frames: int, s: float) -> None:
-    """Refuse a zoom sequence of fewer than one frame or a zoom step outside (0, 0.5)."""
-    if not _is_int(n_frames) or n_frames < 1:
-        raise DeepDreamError(f"--frames must be at least 1 (got {n_frames})")
-    if not _is_real(s) or not 0 < s < 0.5:
-        raise DeepDreamError(f"--scale must be in (0, 0.5) (got {s})")
+@dataclass(frozen=True)
+class ZoomSettings:
+    """The notebook's feedback zoom: ``frames`` frames (>= 1), each zooming into the centre
+    by 1 / (1 - ``s``), ``s`` in (0, 0.5) (the notebook's 0.05 by default). Raises
+    DeepDreamError (naming the CLI option) for values out of range."""
+
+    frames: int
+    s: float = ZOOM_STEP
+
+    def __post_init__(self) -> None:
+        if not is_int(self.frames) or self.frames < 1:
+            raise DeepDreamError(f"--frames must be at least 1 (got {self.frames})")
+        if not is_real(self.s) or not 0 < self.s < 0.5:
+            raise DeepDreamError(f"--scale must be in (0, 0.5) (got {self.s})")

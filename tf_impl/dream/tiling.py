@@ -17,38 +17,39 @@ gradients add up. Each crop computes its units exactly as the whole image does, 
   scoring a tile's units gives their share of the gradient; a mean (the class logit's) is
   taken over the whole blob's positions.
 
-The step itself (jitter roll, normalisation by mean |g| over the whole assembled gradient,
-unroll, clip) is the untiled step's (:class:`tf_impl.dream.deepdream.Dreamer`). Tiling engages only
-when asked for: a tile size, or a memory budget that the whole image's step would exceed.
+How each objective scores a tile's units is the objective's own ``tile_score``
+(:mod:`tf_impl.dream.objectives`). The step itself (jitter roll, normalisation over the whole
+assembled gradient, unroll, clip) is the untiled step's :class:`~tf_impl.dream.step.StepRule`,
+run here in place on NumPy arrays (:class:`TiledSteps`), so that besides the image a step holds
+one whole-image array, its gradient. Tiling engages only when asked for: a tile size, or a
+memory budget that the whole image's step would exceed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from tf_impl.dream.objectives import L2, Channels, ClassLogit, Guided, Neuron, WeightedSum
-from tf_impl.host.memory import step_memory
+from tf_impl.dream.objectives import TileWindow
+from tf_impl.dream.settings import is_int
+from tf_impl.dream.step import StepRule, aligned_empty
+from tf_impl.host.memory import step_memory_available
 from tf_impl.net.network import DreamNet
 from tf_impl.net.receptive_field import NotLocalError, Reach, blob_reach
 from tf_impl.net.shapes import blob_shapes
-from tf_impl.net.step_memory import step_memory_bytes
+from tf_impl.net.step_memory import step_memory_needed
 
 # Share of the machine's available memory a step may use by default: the rest is headroom
 # for the whole-image arrays (image, gradient, octaves) and for other processes.
 DEFAULT_BUDGET_SHARE = 0.6
 
-# Objectives whose value is a sum over the blob's units of a function of that unit alone.
-_SUMS_OVER_UNITS = (L2, Channels, Guided)
-
-# One row per objective blob, int32, in blob units: the tile's units [y0, y1) x [x0, x1) in
-# the crop's blob, the crop's blob origin (oy, ox) in the whole blob, the whole blob (h, w).
-WINDOW_COLUMNS = 8
+# (crop (h, w, 3), windows (blobs, 8) int32, guide) -> d tile score / d crop, (h, w, 3).
+CropGradient = Callable[[tf.Tensor, np.ndarray, tf.Tensor], tf.Tensor]
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,24 @@ class TilePolicy:
     max_memory: int | None = None
     tile: tuple[int, int] | None = None
 
+    def __post_init__(self) -> None:
+        if self.max_memory is not None and not (is_int(self.max_memory) and self.max_memory > 0):
+            raise DeepDreamError(
+                f"--max-memory must be a number of bytes above 0 (got {self.max_memory})"
+            )
+        if self.tile is not None and not (
+            len(self.tile) == 2 and all(is_int(t) and t > 0 for t in self.tile)
+        ):
+            raise DeepDreamError(
+                f"--tile must be a height and width above 0, e.g. 512x512 (got {self.tile})"
+            )
+
 
 @dataclass(frozen=True)
 class Tile:
     """One crop of the (jittered) image, rows ``y0:y1`` and columns ``x0:x1``, and its
-    ``windows``: (blobs, WINDOW_COLUMNS) int32, see WINDOW_COLUMNS."""
+    ``windows``: (blobs, 8) int32, one :class:`~tf_impl.dream.objectives.TileWindow` row per
+    objective blob, in the order of ``objective.blobs``."""
 
     y0: int
     y1: int
@@ -76,19 +90,18 @@ class Tile:
 def default_max_memory() -> int | None:
     """The default step budget in bytes: DEFAULT_BUDGET_SHARE of the memory available now
     where the step runs (the GPU's when TensorFlow sees one, else the host's MemAvailable or
-    room under a cgroup limit: :func:`~tf_impl.host.memory.step_memory`); None when it
+    room under a cgroup limit: :func:`~tf_impl.host.memory.step_memory_available`); None when it
     cannot be read."""
-    available, _ = step_memory()
+    available, _ = step_memory_available()
     return None if available is None else int(available * DEFAULT_BUDGET_SHARE)
 
 
 def check_tileable(objective) -> None:
-    """Raise DeepDreamError for an objective whose gradient at a unit depends on other units
-    (tiling would change the dream)."""
-    if isinstance(objective, WeightedSum):
-        for term, _ in objective.terms:
-            check_tileable(term)
-    elif not isinstance(objective, (*_SUMS_OVER_UNITS, ClassLogit, Neuron)):
+    """Raise DeepDreamError for an objective that cannot score a tile (its gradient at a
+    unit depends on other units: tiling would change the dream)."""
+    for term, _ in getattr(objective, "terms", ()):
+        check_tileable(term)
+    if not hasattr(objective, "tile_score"):
         raise DeepDreamError(f"tiling does not support the objective {type(objective).__name__}")
 
 
@@ -136,7 +149,7 @@ def _tiles(reaches, sizes, height: int, width: int, tile_h: int, tile_w: int, al
             reaches, sizes, y_units, x_units, strict=True
         ):
             oy, ox = y_crop[0] // reach[0].stride, x_crop[0] // reach[1].stride
-            windows.append([jy0 - oy, jy1 - oy, jx0 - ox, jx1 - ox, oy, ox, *size])
+            windows.append(TileWindow(jy0 - oy, jy1 - oy, jx0 - ox, jx1 - ox, oy, ox, *size))
         tiles.append(Tile(*y_crop, *x_crop, np.asarray(windows, np.int32)))
     return tiles
 
@@ -158,7 +171,7 @@ def plan_tiles(
     if policy is None or (policy.tile is None and policy.max_memory is None):
         return None
     blobs = list(objective.blobs)
-    whole = step_memory_bytes(net, blobs, height, width)
+    whole = step_memory_needed(net, blobs, height, width)
     if policy.tile is None and whole <= policy.max_memory:
         return None
     advice = (
@@ -198,7 +211,7 @@ def _largest_tile(net, blobs, reaches, height, width, align, policy) -> int:
     margin = 2 * align + max(r.before + r.after for pair in reaches for r in pair)
 
     def needs(side: int) -> int:
-        return step_memory_bytes(net, blobs, min(height, side + margin), min(width, side + margin))
+        return step_memory_needed(net, blobs, min(height, side + margin), min(width, side + margin))
 
     low, high = 1, -(-max(height, width) // align)
     if needs(align) > policy.max_memory:
@@ -215,44 +228,96 @@ def _largest_tile(net, blobs, reaches, height, width, align, policy) -> int:
     return low * align
 
 
-def tile_score(objective, acts: Mapping[str, tf.Tensor], guide: tf.Tensor, windows: tf.Tensor):
-    """The objective restricted to one tile's units: its gradient with respect to the crop's
-    activations is the whole objective's, at the tile's units, and zero elsewhere.
-
-    ``acts``: {blob: (1, h, w, c)} of the crop; ``windows``: (blobs, WINDOW_COLUMNS) int32,
-    rows in the order of ``objective.blobs``.
-    """
-    return _score(objective, acts, guide, windows, _blob_rows(objective))
+def tile_windows(objective, windows: tf.Tensor) -> dict[str, TileWindow]:
+    """{blob: its TileWindow} from a tile's (blobs, 8) int32 ``windows`` rows."""
+    return {blob: TileWindow.of(windows[row]) for row, blob in enumerate(objective.blobs)}
 
 
-def _blob_rows(objective) -> dict[str, int]:
-    return {blob: row for row, blob in enumerate(objective.blobs)}
+def tiled_gradient(
+    crop_gradient: CropGradient,
+    image: np.ndarray,
+    guide: tf.Tensor,
+    tiles: list[Tile],
+    shift: tuple[int, int] = (0, 0),
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The whole image's input gradient at ``roll(image, shift)`` (shift: (rows, columns))
+    assembled tile by tile from ``crop_gradient`` (the same up to float32 rounding), in the
+    memory of one tile, and rolled back: ``out[p]`` is the gradient at the rolled image's
+    pixel ``p + shift``. The roll is index arithmetic on the crops, never a whole-image copy.
+    (H, W, 3) network input in; ``out`` (H, W, 3) float32 (allocated when None) is
+    overwritten and returned."""
+    height, width = image.shape[:2]
+    grad = aligned_empty(image.shape) if out is None else out
+    grad.fill(0.0)
+    for t in tiles:
+        rows = _wrapped(t.y0, t.y1, shift[0], height)
+        cols = _wrapped(t.x0, t.x1, shift[1], width)
+        crop = np.empty((t.y1 - t.y0, t.x1 - t.x0, 3), np.float32)
+        for (crop_y, image_y), (crop_x, image_x) in ((r, c) for r in rows for c in cols):
+            crop[crop_y, crop_x] = image[image_y, image_x]
+        tile_grad = crop_gradient(tf.constant(crop), t.windows, guide).numpy()
+        for (crop_y, image_y), (crop_x, image_x) in ((r, c) for r in rows for c in cols):
+            grad[image_y, image_x] += tile_grad[crop_y, crop_x]
+    return grad
 
 
-def _score(objective, acts, guide, windows, rows):
-    if isinstance(objective, WeightedSum):
-        return tf.add_n([w * _score(o, acts, guide, windows, rows) for o, w in objective.terms])
-    (blob,) = objective.blobs
-    window = windows[rows[blob]]
-    a = acts[blob]
-    if isinstance(objective, Neuron):
-        return _neuron_score(objective, a, window)
-    core = a[:, window[0] : window[1], window[2] : window[3], :]
-    score = objective({blob: core}, guide)
-    if isinstance(objective, ClassLogit):  # a mean over the whole blob's positions
-        units = tf.cast((window[1] - window[0]) * (window[3] - window[2]), tf.float32)
-        score = score * units / tf.cast(window[6] * window[7], tf.float32)
-    return score
+def _wrapped(start: int, stop: int, shift: int, length: int) -> list[tuple[slice, slice]]:
+    """Positions ``start:stop`` of an axis of ``length`` rolled by ``shift`` (as np.roll):
+    [(slice of the crop, slice of the unrolled axis)], one pair, or two where it wraps."""
+    first = (start - shift) % length
+    size = stop - start
+    head = min(size, length - first)
+    pairs = [(slice(0, head), slice(first, first + head))]
+    if head < size:
+        pairs.append((slice(head, size), slice(0, size - head)))
+    return pairs
 
 
-def _neuron_score(objective: Neuron, a: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
-    """The neuron's activation if the tile holds it, else 0."""
-    if objective.position is None:
-        y, x = window[6] // 2, window[7] // 2  # the centre of the whole blob
-    else:
-        y, x = (tf.constant(v, tf.int32) for v in objective.position)
-    y, x = y - window[4], x - window[5]
-    inside = (window[0] <= y) & (y < window[1]) & (window[2] <= x) & (x < window[3])
-    shape = tf.shape(a)
-    value = a[0, tf.clip_by_value(y, 0, shape[1] - 1), tf.clip_by_value(x, 0, shape[2] - 1)]
-    return value[objective.channel] * tf.cast(inside, a.dtype)
+class TiledSteps:
+    """An octave's steps run tile by tile, **in place** on a float32 (H, W, 3) NumPy image:
+    the whole-image step (:class:`~tf_impl.dream.step.StepRule`) with its gradient assembled
+    by :func:`tiled_gradient`, the same step up to float32 rounding. Besides the image, the
+    steps hold one whole-image array: the gradient (allocated on the first step)."""
+
+    def __init__(
+        self,
+        crop_gradient: CropGradient,
+        rule: StepRule,
+        tiles: list[Tile],
+        guide: tf.Tensor,
+        step_size: float,
+        clip: bool,
+    ):
+        self.crop_gradient = crop_gradient
+        self.rule = rule
+        self.tiles = tiles
+        self.guide = guide
+        self.step_size = step_size
+        self.clip = clip
+        self._grad: np.ndarray | None = None
+
+    def start(self, base, detail, last: bool) -> np.ndarray:
+        """The octave's first image, base + detail (either may be a tensor; detail None:
+        zero), as a NumPy array this object may change: the last octave's ``base`` itself
+        when it is one (it is not needed afterwards), else a copy."""
+        image = base if last and isinstance(base, np.ndarray) else np.array(base, np.float32)
+        if detail is not None:
+            image += np.asarray(detail)
+        return image
+
+    def step(self, image: np.ndarray, offset: Sequence[int]) -> np.ndarray:
+        """One jittered step on ``image`` (changed and returned); ``offset``: (ox, oy)."""
+        shift = (int(offset[1]), int(offset[0]))  # (oy along height, ox along width)
+        if self._grad is None:
+            self._grad = aligned_empty(image.shape)
+        grad = tiled_gradient(self.crop_gradient, image, self.guide, self.tiles, shift, self._grad)
+        self.rule.update_in_place(grad, shift, self.step_size)
+        image += grad
+        self.rule.clip_in_place(image, self.clip)
+        return image
+
+    @staticmethod
+    def result(image: np.ndarray) -> np.ndarray:
+        """The dreamed network-input image as a NumPy array this function's caller owns."""
+        return image

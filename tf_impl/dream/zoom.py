@@ -24,7 +24,7 @@ from conversion.errors import DeepDreamError
 from conversion.outputs import atomic_output, remove_stale_temporaries
 from tf_impl.dream.deepdream import deepdream, draw_offsets
 from tf_impl.dream.resample import affine_zoom_center
-from tf_impl.dream.settings import ZOOM_STEP, DreamSettings, check_zoom, flag
+from tf_impl.dream.settings import DreamSettings, ZoomSettings, flag
 from tf_impl.images.files import save_rgb
 from tf_impl.net.network import DreamNet
 
@@ -40,48 +40,20 @@ def zoom_in(frame: np.ndarray, s: float) -> np.ndarray:
 def iter_zoom_frames(
     net: DreamNet,
     frame: np.ndarray,
+    settings: DreamSettings,
+    s: float,
     frame_offsets: Callable[[int], np.ndarray],
     indices: range,
-    s: float,
-    **dream_kwargs,
+    **dream_options,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """The loop itself: for each index, yield (index, dreamed frame, next frame's input),
-    where the dream uses ``frame_offsets(index)`` as its jitter offsets."""
+    where the dream (``settings`` and ``dream_options``: :func:`deepdream`'s keywords) uses
+    ``frame_offsets(index)`` as its jitter offsets; ``s``: the zoom step. Frames: (H, W, 3)
+    RGB 0-255 float32."""
     for index in indices:
-        dreamed = deepdream(net, frame, offsets=frame_offsets(index), **dream_kwargs)
+        dreamed = deepdream(net, frame, settings, offsets=frame_offsets(index), **dream_options)
         frame = zoom_in(dreamed, s)
         yield index, dreamed, frame
-
-
-def zoom_sequence_frames(
-    net: DreamNet,
-    rgb: np.ndarray,
-    n_frames: int,
-    *,
-    s: float = ZOOM_STEP,
-    offsets: np.ndarray | None = None,
-    seed: int | None = None,
-    **dream_kwargs,
-) -> list[np.ndarray]:
-    """The float frames (H, W, 3) RGB 0-255 of the notebook's loop, in memory.
-
-    ``offsets``: (n_frames * octave_n * iter_n, 2) jitter offsets consumed frame after frame;
-    otherwise drawn from one generator seeded with ``seed`` (as the notebook's global one).
-    """
-    check_zoom(n_frames, s)
-    settings = DreamSettings.pick(dream_kwargs)
-    per_frame = settings.steps()
-    rng = np.random.RandomState(seed)
-
-    def frame_offsets(index: int) -> np.ndarray:
-        if offsets is not None:
-            return np.asarray(offsets)[index * per_frame : (index + 1) * per_frame]
-        return draw_offsets(rng, per_frame, settings.jitter)
-
-    loop = iter_zoom_frames(
-        net, np.asarray(rgb, np.float32), frame_offsets, range(n_frames), s, **dream_kwargs
-    )
-    return [dreamed for _, dreamed, _ in loop]
 
 
 def _save_state(out_dir: Path, next_frame: np.ndarray, index: int, rng, settings: dict):
@@ -137,20 +109,22 @@ def run_zoom_sequence(
     net: DreamNet,
     rgb: np.ndarray,
     out_dir: str | Path,
-    n_frames: int,
+    settings: DreamSettings,
+    zoom: ZoomSettings,
     *,
-    s: float = ZOOM_STEP,
     seed: int = 0,
     identity: dict | None = None,
     on_frame: Callable[[int, Path], None] | None = None,
     check_frame: Callable[[np.ndarray, np.ndarray], None] | None = None,
-    **dream_kwargs,
+    **dream_options,
 ) -> list[Path]:
-    """Dream ``n_frames`` zoom frames into ``out_dir`` as frame_0000.png..., resuming a run
-    that was interrupted (same settings) from its last finished frame.
+    """Dream ``zoom.frames`` zoom frames of ``rgb`` ((H, W, 3) RGB 0-255) into ``out_dir`` as
+    frame_0000.png..., resuming a run that was interrupted (same settings) from its last
+    finished frame. Each frame is :func:`deepdream` with ``settings`` and ``dream_options``
+    (objective, guide, tiling, on_step).
 
     ``identity`` (JSON-able: model, objective, input...) identifies the run together with
-    ``s``, ``seed`` and the dream settings; give it the inputs' contents (e.g. their SHA-1),
+    ``zoom.s``, ``seed`` and the dream settings; give it the inputs' contents (e.g. their SHA-1),
     so that a changed file is noticed. A directory holding a run with other settings is
     refused, as is one whose finished frames are gone; temporary files left by a killed run
     are removed first. ``on_frame(index, path)`` is called after each frame (also for frames
@@ -159,32 +133,31 @@ def run_zoom_sequence(
     stops the run there. Returns the frame paths in order.
     """
     out_dir = Path(out_dir)
-    check_zoom(n_frames, s)
-    settings = DreamSettings.pick(dream_kwargs)
     remove_stale_temporaries(out_dir, r"frame_\d{4}", ".png")
     remove_stale_temporaries(out_dir, Path(STATE_FILE).stem, Path(STATE_FILE).suffix)
-    identity = {"s": s, "seed": seed, **(identity or {}), **_jsonable(dream_kwargs)}
+    identity = {"s": zoom.s, "seed": seed, **(identity or {}), **_identity(settings, dream_options)}
     resumed = _load_state(out_dir, identity)
     if resumed is None:
         frame, start, rng = np.asarray(rgb, np.float32), 0, np.random.RandomState(seed)
     else:
         frame, start, rng = resumed
-    paths = [out_dir / FRAME_PATTERN.format(i) for i in range(n_frames)]
-    missing = [p.name for p in paths[: min(start, n_frames)] if not p.is_file()]
+    paths = [out_dir / FRAME_PATTERN.format(i) for i in range(zoom.frames)]
+    missing = [p.name for p in paths[: min(start, zoom.frames)] if not p.is_file()]
     if missing:
         raise DeepDreamError(
-            f"{out_dir}: {missing[0]} is missing ({len(missing)} of the {min(start, n_frames)} "
+            f"{out_dir}: {missing[0]} is missing ({len(missing)} of the {min(start, zoom.frames)} "
             "finished frames are gone), so the sequence cannot be resumed or animated; delete "
             "the directory to start over"
         )
-    for index in range(min(start, n_frames)):
+    for index in range(min(start, zoom.frames)):
         if on_frame:
             on_frame(index, paths[index])
 
     def frame_offsets(index: int) -> np.ndarray:
         return draw_offsets(rng, settings.steps(), settings.jitter)
 
-    loop = iter_zoom_frames(net, frame, frame_offsets, range(start, n_frames), s, **dream_kwargs)
+    frames = range(start, zoom.frames)
+    loop = iter_zoom_frames(net, frame, settings, zoom.s, frame_offsets, frames, **dream_options)
     for index, dreamed, next_frame in loop:
         if check_frame:
             check_frame(frame, dreamed)
@@ -196,8 +169,12 @@ def run_zoom_sequence(
     return paths
 
 
-def _jsonable(kwargs: dict) -> dict:
-    return {k: v for k, v in kwargs.items() if isinstance(v, int | float | str | bool)}
+def _identity(settings: DreamSettings, dream_options: dict) -> dict:
+    """The dream settings that identify a zoom run (with an objective, it names the blob)."""
+    params = settings.as_params()
+    if dream_options.get("objective") is not None:
+        del params["end"]
+    return params
 
 
 def write_animation(frames: list[Path], output: str | Path, fps: float = 10.0) -> Path:

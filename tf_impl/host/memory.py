@@ -67,7 +67,7 @@ def gpu_memory() -> list[DeviceMemory]:
     return gpus
 
 
-def step_memory(
+def step_memory_available(
     gpus: Sequence[DeviceMemory] | None = None,
     host: Callable[[], tuple[int | None, str]] = available_memory,
 ) -> tuple[int | None, str]:

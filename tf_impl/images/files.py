@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from conversion.errors import DeepDreamError
-from conversion.outputs import atomic_output, check_output_file
+from conversion.output_checks import check_output_file
+from conversion.outputs import atomic_output
 from tf_impl.images.checks import check_png_complete, greyscale_to_8bit
 
 OUTPUT_FORMATS = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import keras
@@ -10,16 +11,17 @@ import keras
 from conversion import caffe_schema_pb2 as pb
 from conversion.download import cache_dir, fetch_caffe_files
 from conversion.errors import DeepDreamError
-from conversion.registry import MODELS, ModelInfo, get_model_info
+from conversion.model_files import ModelSpec, check_model_arguments, model_entry, model_file
+from conversion.registry import ModelInfo, get_model_info
+from conversion.synthetic import write_synthetic_model
 from tf_impl.models import convert
-from tf_impl.models.files import ModelSpec, check_model_arguments
-from tf_impl.models.provenance import load_synthetic_net
+from tf_impl.models.labels import SYNTHETIC_SEED
 from tf_impl.net.network import DreamNet, load_dreamnet
 
 
 def load_net(model: str | Path | ModelSpec, prototxt: str | Path | None = None) -> DreamNet:
-    """Resolve ``model`` to a DreamNet. A :class:`~tf_impl.models.files.ModelSpec` (what
-    :func:`~tf_impl.models.files.check_model_arguments` returns) is loaded as checked, its own
+    """Resolve ``model`` to a DreamNet. A :class:`~conversion.model_files.ModelSpec` (what
+    :func:`~conversion.model_files.check_model_arguments` returns) is loaded as checked, its own
     prototxt going with it; a name or path is checked first.
 
     - a ``.keras`` file written by ``deepdream convert``: loaded as is;
@@ -33,19 +35,12 @@ def load_net(model: str | Path | ModelSpec, prototxt: str | Path | None = None) 
     """
     spec = model if isinstance(model, ModelSpec) else check_model_arguments(model, prototxt)
     model, prototxt = spec.model, spec.prototxt
-    path = Path(model)
-    if path.suffix == ".keras":
-        return load_dreamnet(path)
-    if path.suffix == ".caffemodel" or path.is_file():
-        if not path.is_file():
-            raise DeepDreamError(f"{path}: no such file")
+    path = model_file(model)
+    if path is not None:
+        if path.suffix.lower() == ".keras":
+            return load_dreamnet(path)
         return convert.convert_caffemodel(path, prototxt)
-    if str(model) not in MODELS:
-        raise DeepDreamError(
-            f"'{model}' is neither a model file (.caffemodel or .keras) nor a known model name "
-            f"(known names: {', '.join(sorted(MODELS))}); give a weights file with --model FILE"
-        )
-    info = MODELS[str(model)]
+    info = model_entry(model)
     if info.kind == "keras":
         return load_keras_app(info.name)
     if info.kind == "synthetic":
@@ -104,3 +99,14 @@ def load_keras_app(name: str, weights: str | None = "imagenet") -> DreamNet:
             "default_layer": info.default_layer,
         },
     )
+
+
+def load_synthetic_net(info: ModelInfo) -> DreamNet:
+    """The model table's ``synthetic`` entry: GoogLeNet with seeded He-scaled Gaussian weights
+    (seed :data:`SYNTHETIC_SEED`), converted in memory; its metadata says the weights are
+    synthetic."""
+    with tempfile.TemporaryDirectory() as directory:
+        caffemodel, prototxt = write_synthetic_model(Path(directory), SYNTHETIC_SEED, "V2")
+        net = convert.convert_caffemodel(caffemodel, prototxt)
+    net.metadata.update(name=info.name, weights=f"synthetic (seed {SYNTHETIC_SEED})")
+    return net

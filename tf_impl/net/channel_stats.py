@@ -8,7 +8,7 @@ import numpy as np
 
 from conversion.errors import DeepDreamError
 from tf_impl.net.network import DreamNet
-from tf_impl.net.shapes import blob_shapes
+from tf_impl.net.shapes import blob_shapes, is_empty
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def check_spatial_blob(net: DreamNet, layer: str, height: int, width: int) -> in
     shape = blob_shapes(net, height, width)[layer]
     if len(shape) != 3:
         raise DeepDreamError(f"'{layer}' has no spatial positions; choose a convolutional blob")
-    if min(shape) <= 0:
+    if is_empty(shape):
         raise DeepDreamError(
             f"'{layer}' is empty for a {height}x{width} image; use a larger image or an "
             "earlier blob"

@@ -7,23 +7,32 @@ from collections.abc import Sequence
 from conversion.errors import DeepDreamError
 from tf_impl.net.layers import BlobShapeError
 from tf_impl.net.network import DreamNet
-from tf_impl.net.shapes import blob_shapes
+from tf_impl.net.shapes import blob_shapes, is_empty
 
-_LARGEST_SEARCHED = 4096
+LARGEST_SEARCHED = 4096
 
 
-def _fits(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> bool:
-    """Whether every blob is non-empty at this size; BlobShapeError where a layer has no
-    well-defined output there (mismatched Eltwise bottoms, a NaN AVE window)."""
+def fits(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> bool:
+    """Whether a (height, width) input gives a value at every one of ``blobs``;
+    BlobShapeError where a layer has no well-defined output there (mismatched Eltwise
+    bottoms, a NaN AVE window)."""
     shapes = blob_shapes(net, height, width)
-    return all(min(shapes[b]) > 0 for b in blobs)
+    return not any(is_empty(shapes[b]) for b in blobs)
+
+
+def smallest_side(net: DreamNet, blobs: Sequence[str]) -> int | None:
+    """The least side s (pixels) of a square s x s input for which every one of ``blobs``
+    has a value, or None when none up to :data:`LARGEST_SEARCHED` does."""
+    return next(
+        (s for s in range(1, LARGEST_SEARCHED + 1) if fits_searched(net, blobs, s, s)), None
+    )
 
 
 def fits_searched(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> bool:
-    """:func:`_fits` for a size tried in a search (not the user's): a size at which a layer
+    """:func:`fits` for a size tried in a search (not the user's): a size at which a layer
     is undefined does not fit."""
     try:
-        return _fits(net, blobs, height, width)
+        return fits(net, blobs, height, width)
     except BlobShapeError:
         return False
 
@@ -38,20 +47,18 @@ def check_image_fits(
     maximum (it takes the one size it was built for).
     """
     for blob in blobs:
-        if _fits(net, [blob], height, width):
+        if fits(net, [blob], height, width):
             continue
-        sides = range(1, _LARGEST_SEARCHED + 1)
-        smallest = next((s for s in sides if fits_searched(net, [blob], s, s)), None)
+        smallest = smallest_side(net, [blob])
         if smallest is None:
-            raise DeepDreamError(f"'{blob}' is empty at every input size up to {sides[-1]}")
+            raise DeepDreamError(f"'{blob}' is empty at every input size up to {LARGEST_SEARCHED}")
         if min(height, width) < smallest:
             raise DeepDreamError(
                 f"image too small for this layer: the {what} is {height}x{width}, '{blob}' "
                 f"needs at least {smallest}x{smallest}; use a larger image or an earlier layer"
             )
-        largest = next(
-            s for s in range(smallest, sides[-1] + 2) if not fits_searched(net, [blob], s, s)
-        )
+        beyond = range(smallest, LARGEST_SEARCHED + 2)
+        largest = next(s for s in beyond if not fits_searched(net, [blob], s, s))
         raise DeepDreamError(
             f"the {what} is {height}x{width}, but '{blob}' comes after a fully connected layer "
             f"and takes only sizes from {smallest}x{smallest} to {largest - 1}x{largest - 1}; "

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from conversion.errors import DeepDreamError
-from conversion.layer_params import power_constant
+from conversion.layer_params import caffe_conv_size, caffe_pooled_size, power_constant
 from tf_impl.net.lrn import caffe_lrn, caffe_lrn_formula
 from tf_impl.net.naming import caffe_name
 
@@ -125,7 +125,7 @@ class CaffeConvolution(keras.layers.Layer):
         for size, k, s, p, d in zip(
             (h, w), self.kernel_size, self.strides, self.padding, self.dilation, strict=True
         ):
-            sizes.append(None if size is None else (size + 2 * p - (d * (k - 1) + 1)) // s + 1)
+            sizes.append(None if size is None else caffe_conv_size(size, k, s, p, d))
         return (n, *sizes, self.filters)
 
     def get_config(self):
@@ -153,24 +153,6 @@ def dilated_kernel(kernel: tf.Tensor, dilation: tuple[int, int]) -> tf.Tensor:
     spread = tf.pad(spread, [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]])
     spread = tf.reshape(spread, [kh * dh, kw * dw, c_in, c_out])
     return spread[: (kh - 1) * dh + 1, : (kw - 1) * dw + 1]
-
-
-def caffe_pooled_size(size, kernel: int, stride: int, pad: int, ceil_mode: bool, padded: bool):
-    """Caffe's pooled output length for an input length ``size`` (an int or an int32 tensor).
-
-    ceil((size + 2*pad - kernel) / stride) + 1 (floor in FLOOR mode), minus one when the last
-    window would start inside the bottom/right padding. Caffe applies that drop rule on both
-    axes when either has padding (``if (pad_h_ || pad_w_)`` in pooling_layer.cpp): ``padded``
-    says whether pad_h or pad_w is non-zero, so an unpadded axis can lose a window too.
-    """
-    span = size + 2 * pad - kernel
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if not padded:
-        return out
-    starts_in_padding = (out - 1) * stride >= size + pad
-    if tf.is_tensor(out):
-        return tf.where(starts_in_padding, out - 1, out)
-    return out - 1 if starts_in_padding else out
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -15,10 +15,11 @@ be cut after loading; a SavedModel would freeze a fixed set of signatures.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,19 @@ class DreamNet:
         """The dtype every layer computes in: the input layer's (float32; bfloat16 for
         :func:`tf_impl.dream.precision.bfloat16_net`'s nets)."""
         return tf.as_dtype(self.keras_model.inputs[0].dtype)
+
+    def cloned(
+        self,
+        clone_layer: Callable[[keras.layers.Layer], keras.layers.Layer],
+        inputs: keras.KerasTensor | None = None,
+        **metadata,
+    ) -> DreamNet:
+        """A copy whose Keras model is rebuilt layer by layer by ``clone_layer`` (e.g. in
+        another dtype; on new ``inputs`` if given) and given this net's weights: the same
+        preprocessing, the metadata updated with ``metadata``."""
+        model = keras.models.clone_model(self.keras_model, inputs, clone_function=clone_layer)
+        model.set_weights(self.keras_model.get_weights())  # cast to the clone's dtypes, once
+        return dataclasses.replace(self, keras_model=model, metadata={**self.metadata, **metadata})
 
     def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (lower, upper) network-input values of pixels 0 and 255, shape (3,)."""

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
 
 from tf_impl.net.layers import CaffeInnerProduct
 from tf_impl.net.naming import caffe_name
 from tf_impl.net.network import DreamNet, input_blobs
+
+
+def is_empty(shape: Sequence[int]) -> bool:
+    """Whether a blob shape from :func:`blob_shapes` holds no values: a dimension <= 0 (the
+    input is too small for the blob, or not the size a fully connected layer was built for)."""
+    return min(shape) <= 0
 
 
 def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, ...]]:
@@ -24,7 +31,7 @@ def blob_shapes(net: DreamNet, height: int, width: int) -> dict[str, tuple[int, 
             continue
         inputs = [(1, *shapes[p]) for p in producers]
         wrong_size = isinstance(layer, CaffeInnerProduct) and prod(inputs[0]) != layer.features
-        if wrong_size or any(d <= 0 for shape in inputs for d in shape):
+        if wrong_size or any(is_empty(shape) for shape in inputs):
             shapes[name] = tuple(0 for _ in layer.output.shape[1:])
             continue
         try:

@@ -16,7 +16,7 @@ from tf_impl.net.shapes import blob_shapes
 STEP_BYTES_PER_ACTIVATION_BYTE = 1.05
 
 
-def step_memory_bytes(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> int:
+def step_memory_needed(net: DreamNet, blobs: Sequence[str], height: int, width: int) -> int:
     """Estimated peak memory in bytes of one dream step on a (height, width) image whose
     objective reads ``blobs``: the outputs of every layer the step runs (input to the
     deepest blob) in the net's compute dtype (4 bytes a value in float32, 2 in bfloat16),

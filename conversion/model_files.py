@@ -1,5 +1,8 @@
-"""Checks on the model arguments (``--model``, ``--prototxt``) that need no TensorFlow: run
-before it is imported, so a wrong path costs milliseconds, not seconds."""
+"""What a model argument (``--model``, ``--prototxt``) names, and its checks, with no
+TensorFlow: a file (:func:`model_file`) or an entry of the model table (:func:`model_entry`),
+the one resolution that loading (:func:`tf_impl.models.loading.load_net`) and ONNX export
+(:func:`conversion.onnx_export.resolve_caffe_files`) share. The checks run before TensorFlow
+is imported, so a wrong path costs milliseconds, not seconds."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 
 from conversion.download import sha1_of
 from conversion.errors import DeepDreamError
+from conversion.registry import MODELS, ModelInfo
 
 _PROTOTXT_SUFFIXES = (".prototxt", ".pbtxt")
 
@@ -30,8 +34,7 @@ def looks_like_prototxt(path: Path) -> bool:
 
 def model_file(model: str | Path) -> Path | None:
     """The file ``model`` names (.keras, .caffemodel or any existing file), None for a model
-    name (``bvlc_googlenet``, ``keras:InceptionV3``), as :func:`tf_impl.models.loading.load_net`
-    resolves it."""
+    name (``bvlc_googlenet``, ``keras:InceptionV3``: see :func:`model_entry`)."""
     path = Path(model)
     if path.suffix.lower() in (".keras", ".caffemodel", *_PROTOTXT_SUFFIXES) or path.is_file():
         return path
@@ -74,10 +77,21 @@ def describe_network(identity: dict) -> str:
     return str(identity.get("name"))
 
 
+def model_entry(model: str | Path) -> ModelInfo:
+    """The model table's entry named ``model`` (:data:`conversion.registry.MODELS`), for an
+    argument that names no file; DeepDreamError listing the known names otherwise."""
+    if str(model) not in MODELS:
+        raise DeepDreamError(
+            f"'{model}' is neither a model file (.caffemodel or .keras) nor a known model name "
+            f"(known names: {', '.join(sorted(MODELS))}); give a weights file with --model FILE"
+        )
+    return MODELS[str(model)]
+
+
 def check_model_arguments(model: str | Path, prototxt: str | Path | None = None) -> ModelSpec:
     """The checked :class:`ModelSpec`; DeepDreamError for a model file that is missing or is a
     prototxt given as weights, or a ``prototxt`` that is missing or is weights. Names are
-    checked on load."""
+    checked on load (:func:`model_entry`)."""
     path = model_file(model)
     if path is not None:
         if not path.exists():

@@ -1,4 +1,5 @@
-"""Where a model's weights come from, for labelling what is made with them.
+"""Where a model's weights come from, for labelling what is made with them (the loader of the
+synthetic model, which sets what these labels read, is :mod:`tf_impl.models.loading`'s).
 
 Images made with the seeded synthetic GoogLeNet (the project's stand-in where the real
 weights cannot be downloaded; ``--model synthetic``) must never pass for what GoogLeNet sees:
@@ -7,29 +8,11 @@ weights cannot be downloaded; ``--model synthetic``) must never pass for what Go
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from conversion.registry import ModelInfo
 from conversion.synthetic import SYNTHETIC_NET_NAME
 from tf_impl.net.network import DreamNet
 
 SYNTHETIC_SEED = 0
 SYNTHETIC_LABEL = "synthetic weights (seeded), not GoogLeNet's features"
-
-
-def load_synthetic_net(info: ModelInfo) -> DreamNet:
-    """The model table's ``synthetic`` entry: GoogLeNet with seeded He-scaled Gaussian weights
-    (seed :data:`SYNTHETIC_SEED`), converted in memory; its metadata says the weights are
-    synthetic."""
-    from conversion.synthetic import write_synthetic_model
-    from tf_impl.models.convert import convert_caffemodel
-
-    with tempfile.TemporaryDirectory() as directory:
-        caffemodel, prototxt = write_synthetic_model(Path(directory), SYNTHETIC_SEED, "V2")
-        net = convert_caffemodel(caffemodel, prototxt)
-    net.metadata.update(name=info.name, weights=f"synthetic (seed {SYNTHETIC_SEED})")
-    return net
 
 
 def weights_label(net: DreamNet) -> str | None:
