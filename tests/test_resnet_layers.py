@@ -21,10 +21,11 @@ from reference import fuzz
 from reference.caffe_pooling import caffe_pool
 from reference.metrics import max_rel, rel_l2
 from tests import reference_data as ref
+from tests.test_tiling import check_tiled_gradient
 from tf_impl.cli import main
-from tf_impl.dream.deepdream import NO_GUIDE, dreamer_for, input_gradient
+from tf_impl.dream.deepdream import input_gradient
 from tf_impl.dream.objectives import L2
-from tf_impl.dream.tiling import TilePolicy, plan_tiles
+from tf_impl.dream.tiling import TilePolicy
 from tf_impl.net.builder import build_keras_model
 from tf_impl.net.input_size import check_image_fits
 from tf_impl.net.layers import (
@@ -269,15 +270,8 @@ def test_tiled_gradient_is_exact_through_residual_branches(tmp_path):
     is off by 1e-2 or more)."""
     net = _fuzz_net("residual")
     dream_net = DreamNet(build_keras_model(build_net_spec(*fuzz.write_files(net, tmp_path))))
-    objective = L2("r_sum2")
     image = np.random.default_rng(8).uniform(-100, 100, (121, 153, 3)).astype(np.float32)
-    tiles = plan_tiles(dream_net, objective, *image.shape[:2], TilePolicy(tile=(48, 48)))
-    assert tiles is not None and len(tiles) > 1
-    dreamer = dreamer_for(dream_net, objective)
-    whole = dreamer.gradient(tf.constant(image), NO_GUIDE).numpy()
-    tiled = dreamer.tiled_gradient(image, NO_GUIDE, tiles)
-    assert np.linalg.norm(whole) > 0
-    assert rel_l2(tiled, whole) <= 1e-5
+    check_tiled_gradient(dream_net, L2("r_sum2"), image, policy=TilePolicy(tile=(48, 48)))
 
 
 # --- Bad input: one line naming the layer, exit 2, nothing written -------------------------------
