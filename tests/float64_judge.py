@@ -56,6 +56,15 @@ class Float64Net:
     def __init__(self, spec: NetSpec, model32: keras.Model):
         self.model64 = build_keras_model(spec, "float64")
         self.model32 = model32
+        # {ReLU layer: the blob its input value is}; by the project's naming rule (a layer's
+        # name is its top right after it ran) an in-place ReLU's input is the last layer
+        # before it that wrote its bottom.
+        self.relu_input: dict[str, str] = {}
+        last_writer: dict[str, str] = {}
+        for layer in spec.layers:
+            if layer.type == "ReLU":
+                self.relu_input[layer.name] = last_writer.get(layer.bottoms[0], layer.bottoms[0])
+            last_writer.update(dict.fromkeys(layer.tops, layer.name))
 
     @staticmethod
     def _run(model: keras.Model, layer_names: list[str], batch: tf.Tensor) -> list[tf.Tensor]:
@@ -69,6 +78,13 @@ class Float64Net:
         batch = tf.constant(np.asarray(net_image, np.float64)[None])
         outputs = self._run(self.model64, [keras_name(n) for n in names], batch)
         return {n: o.numpy()[0] for n, o in zip(names, outputs, strict=True)}
+
+    def computed_at(self, net_image: np.ndarray, names: list[str]) -> dict[str, float]:
+        """{ReLU output among ``names``: its input's float64 max |value|}, the scale its values
+        were rounded at (``tests/reference_data.blob_failures``' ``computed_at``)."""
+        wanted = {n: self.relu_input[n] for n in names if n in self.relu_input}
+        truth = self.blobs(net_image, sorted(set(wanted.values()))) if wanted else {}
+        return {n: float(np.max(np.abs(truth[source]))) for n, source in wanted.items()}
 
     def gradient(self, net_image: np.ndarray, end: str) -> np.ndarray:
         """float64 gradient of 0.5 * sum(a^2) at blob ``end`` w.r.t. the input (H, W, 3)."""

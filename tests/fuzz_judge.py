@@ -30,9 +30,10 @@ def failures(net: fuzz.FuzzNet, dream_net, judge, caffe: dict[str, np.ndarray]) 
         key = cases.size_key(size)
         image = dream_net.preprocess(fuzz.input_image(size))
         ours, truth = dream_net.blobs(image, list(net.blobs)), judge.blobs(image, list(net.blobs))
+        scales = judge.computed_at(image, list(net.blobs))
         for name in net.blobs:
             line, errors = ref.blob_failures(
-                name, ours[name], caffe[f"{key}/blob/{name}"], truth[name]
+                name, ours[name], caffe[f"{key}/blob/{name}"], truth[name], scales.get(name)
             )
             print(f"  {net.name} {key} {line}")
             bad += [f"{net.name} {key} {e}" for e in errors]

@@ -66,12 +66,23 @@ def load(name: str) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, metadata
 
 
-def blob_failures(name: str, ours, caffe, truth) -> tuple[str, list[str]]:
-    """(a report line, what fails) for one blob: ours and Caffe's float32 against float64."""
+def blob_failures(
+    name: str, ours, caffe, truth, computed_at: float | None = None
+) -> tuple[str, list[str]]:
+    """(a report line, what fails) for one blob: ours and Caffe's float32 against float64.
+
+    ``computed_at``: the largest magnitude the blob's values were rounded at, where that
+    exceeds the blob's own (a ReLU output: its input's max |value|, as the exact ReLU passes
+    its input's rounding through unchanged but drops the larger negative half); the float32
+    floor is that many ulps of this scale. None: the blob's own max |value|."""
     e_ours, e_caffe, e_pair = max_rel(ours, truth), max_rel(caffe, truth), max_rel(ours, caffe)
     line = f"{name}: TF32-f64 {e_ours:.2e}, Caffe32-f64 {e_caffe:.2e}, TF32-Caffe32 {e_pair:.2e}"
     bad = _nan_failures(name, ours, caffe)
-    if e_ours > max(MARGIN * e_caffe, FLOAT32_FLOOR):
+    own_scale = float(np.max(np.abs(truth))) if np.size(truth) else 0.0
+    floor = FLOAT32_FLOOR
+    if computed_at is not None and own_scale > 0:
+        floor *= max(1.0, computed_at / own_scale)
+    if e_ours > max(MARGIN * e_caffe, floor):
         bad.append(f"{name}: TF32 {e_ours:.2e} from float64, > {MARGIN} x Caffe's {e_caffe:.2e}")
     return line, bad
 

@@ -259,9 +259,14 @@ def test_fuzz_nets_through_onnx_judged_by_float64(name, runtime, tmp_path, capsy
         else:
             theirs = onnx_ref.ort_blobs(session, image, list(net.blobs))
         truth = judge.blobs(image, list(net.blobs))
+        scales = judge.computed_at(image, list(net.blobs))
         for blob in net.blobs:
             line, errors = ref.blob_failures(
-                blob, theirs[blob], arrays[f"{name}/{key}/blob/{blob}"], truth[blob]
+                blob,
+                theirs[blob],
+                arrays[f"{name}/{key}/blob/{blob}"],
+                truth[blob],
+                scales.get(blob),
             )
             with capsys.disabled():
                 print(f"\n{runtime} fuzz {name} {key} {line.replace('TF32', 'theirs32')}")
