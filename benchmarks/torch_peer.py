@@ -46,6 +46,7 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
+    LAYER_TYPES,
     batch_norm_stats,
     bias_weights,
     check_concat_channels,
@@ -60,20 +61,8 @@ from conversion.layer_params import (
 from tf_impl.dream.deepdream import DEFAULT_END
 from tf_impl.dream.settings import NOTEBOOK
 
-SUPPORTED = (
-    "Convolution",
-    "ReLU",
-    "Pooling",
-    "LRN",
-    "Concat",
-    "Dropout",
-    "Split",
-    "BatchNorm",
-    "Scale",
-    "Bias",
-    "Eltwise",
-    "Power",
-)
+# The dream needs no classifier: InnerProduct and Softmax are left out.
+SUPPORTED = tuple(t for t in LAYER_TYPES if t not in ("InnerProduct", "Softmax"))
 Op = Callable[..., torch.Tensor]
 
 

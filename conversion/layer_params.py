@@ -17,6 +17,25 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec
 from conversion.errors import DeepDreamError
 
+# The Caffe layer types an inference net may hold, which every back end (the Keras builder, the
+# ONNX exporter) computes; one list, each back end naming what it leaves out.
+LAYER_TYPES = (
+    "Convolution",
+    "ReLU",
+    "Pooling",
+    "LRN",
+    "Concat",
+    "InnerProduct",
+    "Dropout",
+    "Softmax",
+    "Split",
+    "BatchNorm",
+    "Scale",
+    "Bias",
+    "Eltwise",
+    "Power",
+)
+
 
 def caffe_conv_size(size, kernel: int, stride: int, pad: int, dilation: int = 1):
     """Caffe's convolution output length for an input length ``size`` (an int or an int32

@@ -56,6 +56,7 @@ from conversion.caffe_files import LayerSpec, NetSpec, build_net_spec
 from conversion.download import fetch_caffe_files
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
+    LAYER_TYPES,
     PoolGeometry,
     batch_norm_stats,
     bias_weights,
@@ -74,22 +75,7 @@ from conversion.outputs import atomic_output
 
 OPSET = 17
 IR_VERSION = 8  # ONNX 1.10+: read by every ONNX Runtime and onnx2tf release in use
-SUPPORTED = (
-    "Convolution",
-    "ReLU",
-    "Pooling",
-    "LRN",
-    "Concat",
-    "InnerProduct",
-    "Dropout",
-    "Softmax",
-    "Split",
-    "BatchNorm",
-    "Scale",
-    "Bias",
-    "Eltwise",
-    "Power",
-)
+SUPPORTED = LAYER_TYPES
 BATCH, HEIGHT, WIDTH = "batch", "height", "width"
 
 

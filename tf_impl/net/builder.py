@@ -18,6 +18,7 @@ from conversion import caffe_schema_pb2 as pb
 from conversion.caffe_files import LayerSpec, NetSpec
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
+    LAYER_TYPES,
     batch_norm_stats,
     bias_weights,
     check_concat_channels,
@@ -32,22 +33,7 @@ from conversion.layer_params import (
 from tf_impl.net import layers as caffe_layers
 from tf_impl.net.naming import keras_name
 
-SUPPORTED = (
-    "Convolution",
-    "ReLU",
-    "Pooling",
-    "LRN",
-    "Concat",
-    "InnerProduct",
-    "Dropout",
-    "Softmax",
-    "Split",
-    "BatchNorm",
-    "Scale",
-    "Bias",
-    "Eltwise",
-    "Power",
-)
+SUPPORTED = LAYER_TYPES
 
 
 def _convolution(layer: LayerSpec, in_channels: int):
