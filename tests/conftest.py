@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # An older CPU emulated by capping oneDNN (OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2):
-# TensorFlow still reads this CPU's own features, so it would keep the oneDNN rewrites it turns
-# off by default on real AVX2-only CPUs, and its bfloat16 matmul then crashes in the capped
-# oneDNN. Turn them off as such a CPU does (before TensorFlow is imported).
+# TensorFlow's bfloat16 matmul crashes in the capped oneDNN (it does not on a real AVX2-only
+# CPU, where the project keeps oneDNN on: tf_impl/__init__.py), so the emulation runs TF's own
+# kernels, as TF alone does on such a CPU (before TensorFlow is imported).
 if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
