@@ -114,6 +114,8 @@ parity: install caffe open-nsfw
 # rows (skipped, saying so, on CPUs without bfloat16 instructions): ~20 min on 2 cores.
 # One harness, benchmarks/run.py (see the README for why it is not pytest-benchmark).
 # Writes benchmarks/results/<machine>-<date>.{json,md,png}; Caffe rows need `make caffe`.
+# open_nsfw's rows (a real trained ResNet-50: its dream step at 575x1024 and 1080p) need
+# `make open-nsfw`, which both bench targets run.
 # `make bench PEER=torch` adds the same dream step in PyTorch (eager; PEER=torch-compiled also
 # under torch.compile) beside TF's, after installing the `peer` extra: opt-in only, as PyPI's
 # Linux torch wheel carries CUDA libraries of several GB (a CPU-only torch 2.13.0 installed
@@ -121,14 +123,14 @@ parity: install caffe open-nsfw
 ifneq ($(filter-out torch torch-compiled,$(PEER)),)
 $(error PEER=$(PEER) is not a known peer; use PEER=torch or PEER=torch-compiled)
 endif
-bench: install $(if $(PEER),peer-torch)
+bench: install open-nsfw $(if $(PEER),peer-torch)
 	$(BIN)/python -m benchmarks.run --mixed bfloat16 $(if $(PEER),--peer $(PEER))
 
 peer-torch: install
 	$(BIN)/python -m pip install --quiet -e ".[peer]"
 
 # CI smoke version: one tiny size, one repetition (under a minute), results in a temp dir.
-bench-smoke: install
+bench-smoke: install open-nsfw
 	$(BIN)/python -m benchmarks.run --smoke
 
 # The atlas renderer's seconds per channel (issue 11's target: <= 1.5 s on 2 cores): one

@@ -131,6 +131,7 @@ def markdown(results: dict) -> str:
     forward = results.get("forward_only")
     if forward:
         lines += ["", *forward_table(forward)]
+    lines += open_nsfw_table(results.get("open_nsfw"))
     lines += memory_rows.markdown(results)
     lines += peer_table(results.get("peer") or [], results["steps"])
     lines += ["", "### Targets", ""]
@@ -140,6 +141,40 @@ def markdown(results: dict) -> str:
     if mixed:
         lines += ["", f"### Mixed precision ({mixed['dtype']}, CPU)", "", _mixed_text(mixed)]
     return "\n".join(lines) + "\n"
+
+
+def open_nsfw_table(record: dict | None) -> list[str]:
+    """open_nsfw's dream step: seconds per implementation and size, and each one's time over
+    TF's (Caffe / TF above 1: TF is faster)."""
+    if not record:
+        return []
+    if "skipped" in record:
+        return ["", f"### open_nsfw dream step: {record['skipped']}"]
+    steps = record["steps"]
+    by_key = {(r["size"], label(r)): r for r in steps}
+    columns = _columns(steps)
+    tf_label = label({"impl": "tf-dream-step", "device": "/CPU:0"})
+    rows = []
+    for size in _sizes(steps):
+        tf_row = by_key.get((size, tf_label))
+        cells = []
+        for col in columns:
+            r = by_key.get((size, col))
+            if r is None or r.get("error"):
+                cells.append(_failure(r["error"]) if r else "-")
+                continue
+            ratio = ""
+            if col != tf_label and tf_row and tf_row.get("median_s"):
+                ratio = f" ({r['median_s'] / tf_row['median_s']:.2f}x TF's)"
+            cells.append(f"{r['median_s']:.3f} s{ratio}")
+        first = next(r for r in steps if r["size"] == size)
+        rows.append([f"{first['height']}x{first['width']}", *cells])
+    return [
+        "",
+        f"### open_nsfw (trained ResNet-50) dream step to `{record['blob']}`, seconds (median)",
+        "",
+        *_table(["size (HxW)", *columns], rows),
+    ]
 
 
 def peer_table(peer: list[dict], steps: list[dict]) -> list[str]:

@@ -28,14 +28,20 @@ from benchmarks.caffe_worker import CaffeWorker
 from benchmarks.model import dream_image, write_model
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
-from benchmarks.tf_workloads import matmul_gflops, mixed_precision_net
+from benchmarks.tf_workloads import dream_step, matmul_gflops, mixed_precision_net
 from conversion.caffe_files import build_net_spec
+from conversion.download import cached_files
+from conversion.registry import get_model_info
 from reference.caffe_job import caffe_available
 from reference.cases import NOTEBOOK_DEFAULTS
+from tf_impl.dream.deepdream import DEFAULT_END
 from tf_impl.dream.settings import NOTEBOOK
+from tf_impl.models.loading import convert_named
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SMOKE_SIZE = "210x373"
+# open_nsfw (a real trained ResNet-50): its dream step at its default blob at these sizes.
+OPEN_NSFW_SIZES = ("575x1024", "1080p")
 BF16_SKIP = "skipped: this CPU has neither AVX512-BF16 nor AMX-BF16"
 
 
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         peers = peer_contenders(args.peer, caffemodel, net)
         try:
             results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers)
+            results["open_nsfw"] = open_nsfw_steps(args, reps, use_caffe)
             print("forward only: ONNX Runtime vs TF2")
             results["forward_only"] = onnx_forward.forward_rows(
                 net, caffemodel, sizes, reps, workdir, info["cores"]
@@ -147,16 +154,50 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def peer_contenders(peer: str | None, caffemodel: Path, net) -> list:
-    """The ``--peer`` contenders (none without it), on TensorFlow's intra-op thread count."""
+def peer_contenders(
+    peer: str | None,
+    caffemodel: Path,
+    net,
+    prototxt: Path | None = None,
+    end: str = DEFAULT_END,
+) -> list:
+    """The ``--peer`` contenders (none without it), on TensorFlow's intra-op thread count,
+    stepping to blob ``end``."""
     if peer is None:
         return []
 
     from benchmarks import torch_peer  # needs the optional peer extra (PyTorch)
 
     threads = machine.tf_threads()["intra_op"]
-    spec = build_net_spec(caffemodel)
-    return torch_peer.contenders(spec, net, threads, compiled=peer == "torch-compiled")
+    spec = build_net_spec(caffemodel, prototxt)
+    return torch_peer.contenders(spec, net, threads, compiled=peer == "torch-compiled", end=end)
+
+
+def open_nsfw_steps(args, reps: int, use_caffe: bool) -> dict:
+    """open_nsfw's dream step (forward to its default blob + input gradient + update) in TF,
+    Caffe and the ``--peer``, interleaved as GoogLeNet's, at OPEN_NSFW_SIZES (the smoke size
+    with ``--smoke``); ``{"skipped": why}`` where open_nsfw is not cached (`make open-nsfw`)."""
+    info = get_model_info("open_nsfw")
+    paths = cached_files(info)
+    if paths is None:
+        note = "skipped: open_nsfw is not in the cache (make open-nsfw fetches it)"
+        print(f"open_nsfw: {note}")
+        return {"skipped": note}
+    caffemodel, prototxt = paths[0], paths[-1]
+    net, end = convert_named(info.name, caffemodel, prototxt), info.default_layer
+    sizes = [SMOKE_SIZE] if args.smoke else list(OPEN_NSFW_SIZES)
+    print(f"open_nsfw per step: forward + backward to {end}")
+    contenders = [suite.Contender("tf-dream-step", "/CPU:0", "CPU", dream_step(net, end))]
+    contenders += peer_contenders(args.peer, caffemodel, net, prototxt, end)
+    worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
+    try:
+        caffe_info = worker.request("info") if worker else {}
+        blas_threads = {**caffe_info.get("blas", {}), "env": caffe_info.get("env")}
+        steps = suite.step_grid(net, contenders, worker, sizes, reps, blas_threads, end)
+    finally:
+        if worker is not None:
+            worker.close()
+    return {"blob": end, "weights": "open_nsfw (trained, Yahoo)", "steps": steps}
 
 
 def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers=()) -> dict:

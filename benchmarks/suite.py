@@ -102,8 +102,8 @@ def _tf_once(contender: Contender, image: tf.Tensor) -> dict:
     }
 
 
-def _caffe_once(worker: CaffeWorker, height: int, width: int) -> dict:
-    answer = worker.request("step", h=height, w=width, end=DEFAULT_END, reps=1)
+def _caffe_once(worker: CaffeWorker, height: int, width: int, end: str) -> dict:
+    answer = worker.request("step", h=height, w=width, end=end, reps=1)
     return {
         "wall": answer["times_s"][0],
         "cpu": answer["cpu_s"][0],
@@ -121,11 +121,11 @@ def _release(worker: CaffeWorker | None) -> None:
         worker.restart()
 
 
-def _once(c: Contender, worker: CaffeWorker | None, image: tf.Tensor) -> dict:
+def _once(c: Contender, worker: CaffeWorker | None, image: tf.Tensor, end: str) -> dict:
     """One timed step, or {'error': message} when it fails (e.g. out of memory at 4K)."""
     try:
         if c.impl == CAFFE:
-            return _caffe_once(worker, *image.shape[:2])
+            return _caffe_once(worker, *image.shape[:2], end)
         return _tf_once(c, image)
     except (tf.errors.ResourceExhaustedError, MemoryError, RuntimeError) as error:
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
@@ -169,9 +169,10 @@ def step_grid(
     sizes: list[str],
     reps: int,
     caffe_threads: dict,
+    end: str = DEFAULT_END,
 ) -> list[dict]:
-    """Per-step forward + backward records for every contender at every size (ascending, so
-    Caffe's never-shrinking buffers make its peak RSS the current size's).
+    """Per-step forward + backward records (to blob ``end``) for every contender at every size
+    (ascending, so Caffe's never-shrinking buffers make its peak RSS the current size's).
 
     Each size: one warm-up call per contender (tracing, XLA's per-shape compilation, first
     touch of the memory: a cold 4K step takes up to twice a warm one), then :func:`reps_at`
@@ -203,13 +204,13 @@ def step_grid(
                     continue
                 for _ in range(calls):
                     if not any("error" in r for r in runs[id(c)]):
-                        runs[id(c)].append(_once(c, worker, image))
+                        runs[id(c)].append(_once(c, worker, image, end))
                 _release(worker if c.impl == CAFFE else None)
         for rep in range(0 if solo else calls):
             for c in everyone if rep % 2 == 0 else everyone[::-1]:
                 if not any("error" in r for r in runs[id(c)]):
-                    runs[id(c)].append(_once(c, worker, image))
-        gflop = step_gflop(net, DEFAULT_END, height, width)
+                    runs[id(c)].append(_once(c, worker, image, end))
+        gflop = step_gflop(net, end, height, width)
         for c in everyone:
             first, *timed_runs = runs[id(c)]
             record = _record(c, name, gflop, first, timed_runs)

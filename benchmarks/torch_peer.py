@@ -439,12 +439,14 @@ def torch_threads() -> dict:
     }
 
 
-def contenders(spec: NetSpec, net, threads: int, compiled: bool = False) -> list:
+def contenders(
+    spec: NetSpec, net, threads: int, compiled: bool = False, end: str = DEFAULT_END
+) -> list:
     """The PyTorch peer's contenders for :func:`benchmarks.suite.step_grid`: the dream step
     the TF 'tf-dream-step' row times (same offset, step size, clip and bounds as
     ``benchmarks.tf_workloads.dream_step``), eager, and with ``compiled`` also under
     ``torch.compile``, on the CPU with ``threads`` intra-op threads (give TensorFlow's
-    count). ``net``: the project's DreamNet of ``spec``.
+    count), forward to blob ``end``. ``net``: the project's DreamNet of ``spec``.
 
     The compiled one is opt-in: with PyTorch 2.13.0's inductor on a 2-core Xeon (AVX-512)
     its step corrupted the heap at 1920x1080 (glibc aborts, ending the run) and under AVX2
@@ -459,7 +461,7 @@ def contenders(spec: NetSpec, net, threads: int, compiled: bool = False) -> list
     for label, compile_it in (("torch-eager", False), ("torch-compiled", True)):
         if compile_it and not compiled:
             continue
-        step = TorchDreamStep(spec, DEFAULT_END, lower, upper, net.scale, compiled=compile_it)
+        step = TorchDreamStep(spec, end, lower, upper, net.scale, compiled=compile_it)
         run = _FromTensorFlow(step, STEP_OFFSET, NOTEBOOK.step_size, NOTEBOOK.clip)
         out.append(Contender(label, "/CPU:0", "CPU", run, threads=torch_threads()))
     return out
