@@ -100,6 +100,12 @@ class ChannelRenderer:
                 images = self.step(images, channel_t, tf.constant(shift))
         return visstd(self.net.deprocess(images.numpy()), self.settings.contrast)
 
+    def pictures(self, channels: list[int]) -> dict[int, dict[str, np.ndarray]]:
+        """{channel: {"": (S, S, 3) uint8 RGB}}: :meth:`render` keyed as the atlas stores it."""
+        return {
+            c: {"": picture} for c, picture in zip(channels, self.render(channels), strict=True)
+        }
+
     def render_group(self, group: int) -> dict[int, np.ndarray]:
         """{channel: (S, S, 3) uint8} for every channel of group ``group``."""
         channels = self.group_channels(group)
