@@ -4,7 +4,7 @@ that must print nothing on stderr (no TensorFlow log line on a CPU machine).
 
 Where the README names the real weights (``bvlc_googlenet``, or no ``--model``), the synthetic
 model stands in. To stay quick, dreams get ``--octaves 1 --steps 1`` and the atlas a tiny
-renderer appended (argparse keeps the last value given); nothing else is changed. ``make``
+renderer appended (argparse keeps the last value given; the lucid renderer its own); nothing else is changed. ``make``
 lines are checked to name a Makefile target (they install or download), ``source`` lines are
 skipped (the test already runs in the project's environment).
 """
@@ -34,6 +34,19 @@ QUICK = {
     "atlas": ["--size", "40", "--octaves", "2", "--steps", "2", "--batch", "3", "--quiet"],
 }
 ATLAS_CHANNELS = ["--channels", "0-2"]
+QUICK_LUCID = [
+    "--size",
+    "40",
+    "--steps",
+    "2",
+    "--pad",
+    "4",
+    "--jitter",
+    "2",
+    "--batch",
+    "3",
+    "--quiet",
+]
 
 
 def _blocks(language: str) -> list[str]:
@@ -64,6 +77,8 @@ def _substitute_model(argv: list[str], synthetic: Path) -> list[str]:
 
 def _quick(argv: list[str]) -> list[str]:
     extra = QUICK.get(argv[0], [])
+    if argv[0] == "atlas" and "lucid" in argv:
+        extra = QUICK_LUCID
     if argv[0] == "atlas" and "--channels" in argv:
         extra = [*extra, *ATLAS_CHANNELS]
     return [*argv, *extra]
