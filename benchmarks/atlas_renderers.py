@@ -15,7 +15,7 @@ For ``--channels`` channels of an early and a late blob, at each renderer's defa
 - seconds per channel: wall and CPU time of the whole render / channels (tracing included).
 
 Writes benchmarks/results/<machine>-<date>-renderers.{json,md} and the side-by-side picture
-docs/images/atlas_renderers.png. On a shared machine the wall time grows with the load: the
+docs/images/atlas_renderers.png (128 colours). On a shared machine the wall time grows with the load: the
 load average is recorded.
 """
 
@@ -145,7 +145,7 @@ def main() -> None:
         for blob in BLOBS
     }
     PICTURE.parent.mkdir(exist_ok=True)
-    side_by_side(results).save(PICTURE, optimize=True)
+    side_by_side(results).quantize(128).save(PICTURE, optimize=True)  # small, for the README
     info = machine_info()
     stem = RESULTS / f"{machine_slug(info)}-{today()}-renderers"
     record = {

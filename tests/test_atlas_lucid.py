@@ -118,7 +118,7 @@ def test_interrupted_lucid_atlas_resumes_to_identical_bytes(synthetic_model_file
         (["--render", "deepest"], ["invalid choice: 'deepest'", "lucid"]),
         (["--render", "lucid", "--diversity", "0"], ["--diversity", ">= 1"]),
         (["--render", "lucid", "--lapnorm", "2"], ["--lapnorm", "--render notebook"]),
-        (["--diversity", "2"], ["--diversity", "--render lucid"]),
+        (["--render", "notebook", "--diversity", "2"], ["--diversity", "--render lucid"]),
         (["--render", "lucid", "--scale", "1.5"], ["--scale", "below 1"]),
         (
             ["--render", "lucid", "--layer", "loss3/classifier"],

@@ -167,8 +167,9 @@ def check_atlas_settings(settings: RenderSettings | LucidSettings) -> None:
 Settings = RenderSettings | LucidSettings
 """Either renderer's settings."""
 
-RENDERERS = {"notebook": RenderSettings, "lucid": LucidSettings}
-"""``--render`` name -> settings class; the first is the default."""
+RENDERERS = {"lucid": LucidSettings, "notebook": RenderSettings}
+"""``--render`` name -> settings class; the first is the default (the lucid renderer: it excites
+the channels more, and more robustly, than the notebook's on open_nsfw: docs/atlas-renderers.md)."""
 
 
 # {field: (whole number?, lower bound, bound excluded?)}

@@ -33,10 +33,11 @@ from tf_impl.cli.progress import progress
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
-  deepdream atlas --model bvlc_googlenet --layer inception_4c/output --channels 0-63 -o atlas/
+  deepdream atlas --model bvlc_googlenet --layer inception_4c/output --channels 0-63 -o atlas/ \
+      --render notebook
   deepdream atlas --model synthetic --layer inception_3a/output -o atlas/ --html --images photos/
-  deepdream atlas --model open_nsfw --layer eltwise_stage1_block1 --render lucid --negatives \
-      --diversity 2 --channels 0-7 -o lucid/ --html
+  deepdream atlas --model open_nsfw --layer eltwise_stage1_block1 --negatives --diversity 2 \
+      --channels 0-7 -o lucid/ --html
   (run it again after an interruption: finished channels are kept)
 """
 CHANNELS_EXAMPLES = """examples:
@@ -73,11 +74,12 @@ def register(subparsers) -> None:
     atlas = subparsers.add_parser(
         "atlas",
         help="one picture per channel of some blobs, and a contact sheet per blob",
-        description="Dream each channel of the given blobs from seeded noise: --render notebook "
-        "(the TF1 notebook's feature renderer: octaves growing the image, Laplacian-normalised "
-        "gradient) or --render lucid (Lucid's: a decorrelated Fourier-basis image, random "
-        "pad, jitter, scale and rotation before each of a few hundred Adam steps; with "
-        "--diversity and --negatives). Writes DIR/<blob>/channel_NNNN.png and "
+        description="Dream each channel of the given blobs from seeded noise: --render lucid "
+        "(the default, Lucid's way: a decorrelated Fourier-basis image, random pad, jitter, "
+        "scale and rotation before each of a few hundred Adam steps; with --diversity and "
+        "--negatives) or --render notebook (the TF1 notebook's feature renderer: octaves "
+        "growing the image, Laplacian-normalised gradient; about 10 times faster). Writes "
+        "DIR/<blob>/channel_NNNN.png and "
         "DIR/<blob>/sheet.png; rerun to resume. The renderer's options are listed below with "
         "each renderer's default.",
         epilog=ATLAS_EXAMPLES,
