@@ -122,7 +122,7 @@ def test_interrupted_lucid_atlas_resumes_to_identical_bytes(synthetic_model_file
         (["--render", "lucid", "--scale", "1.5"], ["--scale", "below 1"]),
         (
             ["--render", "lucid", "--layer", "loss3/classifier"],
-            ["no spatial positions", "convolutional blob"],
+            ["no spatial positions", "classifier", "global pooling", "convolutional blob"],
         ),
     ],
     ids=["unknown-renderer", "diversity-0", "foreign-option", "diversity-notebook", "scale",

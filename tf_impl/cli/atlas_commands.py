@@ -45,16 +45,16 @@ CHANNELS_EXAMPLES = """examples:
   deepdream channels sky.jpg --layer inception_3b/output --atlas atlas/ -o top.png
 """
 RENDER_HELP = {
-    "size": "side of the starting noise image, pixels",
+    "size": "side of the picture (notebook: of the starting noise), pixels",
     "octaves": "number of image sizes",
     "octave_scale": "size ratio between octaves",
-    "steps": "ascent steps per octave",
+    "steps": "optimisation steps (notebook: per octave)",
     "step_size": "pixels (0-255) per unit of normalised gradient",
     "lapnorm": "Laplacian pyramid levels of the gradient normalisation",
     "grey": "grey level of the start (0-255)",
     "noise": "+- uniform noise around the grey (0-255)",
-    "seed": "noise and shift seed",
-    "batch": "channels dreamed together",
+    "seed": "seed of the start and of the random shifts or transformations",
+    "batch": "channels rendered together",
     "contrast": "display contrast (the notebook's visstd factor)",
     "learning_rate": "Adam's learning rate on the Fourier coefficients",
     "decay": "the spectrum is scaled by 1 / frequency ** decay",
