@@ -15,8 +15,8 @@ For ``--channels`` channels of an early and a late blob, at each renderer's defa
 - seconds per channel: wall and CPU time of the whole render / channels (tracing included).
 
 Writes benchmarks/results/<machine>-<date>-renderers.{json,md} and the side-by-side picture
-docs/images/atlas_renderers.png (128 colours). On a shared machine the wall time grows with the load: the
-load average is recorded.
+docs/images/atlas_renderers.png (128 colours). On a shared machine the wall time grows with
+the load: the load average is recorded.
 """
 
 from __future__ import annotations
