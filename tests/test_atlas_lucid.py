@@ -138,3 +138,10 @@ def test_bad_lucid_arguments(extra, words, synthetic_model_file, tmp_path, capsy
     for word in words:
         assert word in err
     assert not out.exists()
+
+
+def test_tensor_preprocessing_is_the_nets_own(net):
+    rgb = np.random.default_rng(3).uniform(0, 255, (2, 9, 7, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        net.preprocess_tensor(tf.constant(rgb)).numpy(), net.preprocess(rgb)
+    )

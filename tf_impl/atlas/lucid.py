@@ -72,21 +72,15 @@ class LucidRenderer:
         self.n_channels = net.channels(layer)
         self.param = FourierImage(settings.size, settings.decay)
         self._model = net.submodel([layer])
-        self._mean = tf.constant(np.asarray(net.mean, np.float32))
         self._feed_side = settings.size + 2 * settings.pad - 2 * settings.jitter
         self.step = tf.function(self._step)
-
-    def network_input(self, rgb: tf.Tensor) -> tf.Tensor:
-        """(N, H, W, 3) RGB 0-255 -> the network's input (as DreamNet.preprocess, in TF)."""
-        ordered = rgb[..., ::-1] if self.net.channel_order == "BGR" else rgb
-        return (ordered - self._mean) * self.net.scale
 
     def transformed(self, rgb: tf.Tensor, offset, scale, angle) -> tf.Tensor:
         """The step's random view of (N, S, S, 3) RGB 0-255 pictures, as network input: padded,
         cropped at ``offset`` (dy, dx in 0 .. 2 jitter), scaled by ``scale`` and rotated by
         ``angle`` radians."""
         s = self.settings
-        net_input = self.network_input(rgb)
+        net_input = self.net.preprocess_tensor(rgb)
         padded = tf.pad(net_input, [[0, 0], [s.pad, s.pad], [s.pad, s.pad], [0, 0]])
         side = self._feed_side
         cropped = tf.slice(padded, [0, offset[0], offset[1], 0], [-1, side, side, 3])
@@ -95,7 +89,7 @@ class LucidRenderer:
 
     def activations(self, rgb: tf.Tensor) -> tf.Tensor:
         """(N, h, w, C) float32 blob activations of (N, H, W, 3) RGB 0-255 pictures."""
-        return tf.cast(self._model(self.network_input(rgb), training=False), tf.float32)
+        return tf.cast(self._model(self.net.preprocess_tensor(rgb), training=False), tf.float32)
 
     def _objective(self, acts, channels, signs):
         means = tf.reduce_sum(
