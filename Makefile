@@ -22,7 +22,7 @@ TF_GPU := tensorflow==2.21.*
 , := ,
 
 .PHONY: install browser open-nsfw dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas report peer-torch
+	bench-atlas bench-renderers report peer-torch
 
 install: $(STAMP)
 
@@ -138,6 +138,13 @@ bench-smoke: install open-nsfw
 # adds the batch-size sweep. Not part of make test.
 bench-atlas: install
 	$(BIN)/python -m pytest benchmarks/test_atlas_speed.py -s -p no:cacheprovider
+
+# Both atlas renderers on open_nsfw (issue 20): activation reached relative to the best
+# built-in photograph crop, the same after a random transformation, seconds per channel;
+# writes benchmarks/results/<machine>-<date>-renderers.{json,md} and
+# docs/images/atlas_renderers.png (docs/atlas-renderers.md). About 15 minutes on 2 cores.
+bench-renderers: install open-nsfw
+	$(BIN)/python -m benchmarks.atlas_renderers
 
 # The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
 # Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.

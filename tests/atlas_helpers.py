@@ -11,7 +11,15 @@ from tf_impl.cli import main
 
 BLOB = "inception_3a/5x5_reduce"  # 16 channels: small and quick
 # Small enough to be quick on 2 cores, large enough for BLOB at every octave.
-FAST_RENDER = ["--size", "40", "--octaves", "2", "--steps", "2", "--batch", "3", "--quiet"]
+FAST_RENDER = [
+    "--render", "notebook", "--size", "40", "--octaves", "2", "--steps", "2", "--batch", "3",
+    "--quiet",
+]  # fmt: skip
+# The lucid renderer, as small: its smallest view, (40 + 8 - 4) * 0.9 px, still reaches BLOB.
+FAST_LUCID = [
+    "--render", "lucid", "--size", "40", "--steps", "3", "--pad", "4", "--jitter", "2",
+    "--batch", "3", "--quiet",
+]  # fmt: skip
 
 
 def write_images(folder: Path, count: int = 2, size: tuple[int, int] = (150, 170)) -> Path:

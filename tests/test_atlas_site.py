@@ -16,8 +16,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from reference.browser import page_check, require_chromium
-from tests.atlas_helpers import BLOB, FAST_RENDER, run_cli, write_images
+from tests.atlas_helpers import BLOB, FAST_LUCID, FAST_RENDER, run_cli, write_images
 from tf_impl.atlas.atlas_dir import AtlasDir
+from tf_impl.atlas.dataset_crops import BUILTIN_PHOTOS, IMAGE_SIDE, builtin_images
 from tf_impl.cli import main
 from tf_impl.models.labels import SYNTHETIC_LABEL
 
@@ -89,3 +90,35 @@ def test_page_command_rewrites_the_site(site, synthetic_model_file, tmp_path, ca
     empty.mkdir()
     code, _, err = run_cli(["page", empty], capsys)
     assert code == 2 and "no atlas here" in err
+
+
+@pytest.fixture(scope="module")
+def lucid_site(synthetic_model_file, tmp_path_factory):
+    """A lucid atlas with diversity and negatives, its site's examples from the built-in
+    photographs (no --images)."""
+    out = tmp_path_factory.mktemp("lucid") / "atlas"
+    argv = ["atlas", "--model", synthetic_model_file, "--layer", BLOB, "-o", out, *FAST_LUCID]
+    extra = ["--channels", "0-1", "--diversity", "2", "--negatives", "--html"]
+    assert main([str(a) for a in [*argv, *extra]]) == 0
+    return out
+
+
+def test_builtin_photographs_are_real_rgb_pictures():
+    images = builtin_images()
+    assert len(images) == len(BUILTIN_PHOTOS) + 1  # and the sample photo
+    for name, rgb in images:
+        assert rgb.dtype == "uint8" and rgb.ndim == 3 and rgb.shape[2] == 3, name
+        assert max(rgb.shape[:2]) <= IMAGE_SIDE and rgb.std() > 10, name
+
+
+def test_lucid_channel_page_shows_every_picture_examples_and_statistics(lucid_site, tmp_path):
+    page = (AtlasDir(lucid_site).blob_dir(BLOB) / "channel_0001.html").read_text()
+    for name in ("channel_0001.png", "channel_0001_v1.png", "channel_0001_neg.png",
+                 "channel_0001_neg_v1.png"):  # fmt: skip
+        assert f'src="{name}"' in page
+    assert "What inhibits it" in page
+    assert page.count('src="crops/') == 6  # the top 6 of the built-in photographs
+    assert f"Activation over the {len(BUILTIN_PHOTOS) + 1} images" in page
+    assert "<th>mean</th>" in page
+    copy = shutil.copytree(lucid_site, tmp_path / "copy")
+    assert site_problems(copy) == []

@@ -71,7 +71,19 @@ def test_overlay_puts_the_atlas_picture_beside(photo, synthetic_model_file, tmp_
     chosen = ",".join(str(e["channel"]) for e in json.loads(top.read_text())["channels"])
     atlas = tmp_path / "atlas"
     argv = ["atlas", "--model", synthetic_model_file, "--layer", LAYER, "-o", atlas]
-    argv += ["--size", "40", "--octaves", "1", "--steps", "1", "--channels", chosen, "--quiet"]
+    argv += [
+        "--render",
+        "notebook",
+        "--size",
+        "40",
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "--channels",
+        chosen,
+        "--quiet",
+    ]
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
     assert run_cli([*base, "-o", beside, "--atlas", atlas], capsys)[0] == 0

@@ -95,7 +95,20 @@ def test_1_channels_image_over_the_budget_is_scaled(keras_model_file, tmp_path, 
 def test_2_large_atlas_is_estimated_before_rendering(keras_model_file, tmp_path, capsys):
     out = tmp_path / "atlas"
     argv = ["atlas", "--model", keras_model_file, "--layer", BLOB, "-o", out, "--quiet"]
-    line = _error([*argv, "--size", "3000", "--channels", "0-1", "--max-memory", "4G"], capsys)
+    line = _error(
+        [
+            *argv,
+            "--render",
+            "notebook",
+            "--size",
+            "3000",
+            "--channels",
+            "0-1",
+            "--max-memory",
+            "4G",
+        ],
+        capsys,
+    )
     # the default batch is 8, but only 2 channels were asked for
     assert "rendering 2 channel(s)" in line and "5880x5880" in line and "--batch" in line
     assert not out.exists()

@@ -100,7 +100,19 @@ def test_zoom(photo, open_nsfw_keras, tmp_path, capsys):
 def test_atlas_channels_and_page(photo, open_nsfw_keras, tmp_path, capsys):
     atlas = tmp_path / "atlas"
     argv = ["atlas", "--model", open_nsfw_keras, "--layer", STAGE1, "-o", atlas]
-    argv += ["--channels", "0-2", "--size", "48", "--octaves", "2", "--steps", "2", "--quiet"]
+    argv += [
+        "--channels",
+        "0-2",
+        "--render",
+        "notebook",
+        "--size",
+        "48",
+        "--octaves",
+        "2",
+        "--steps",
+        "2",
+        "--quiet",
+    ]
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
     assert len(list(atlas.rglob("*.png"))) >= 4  # three channels and a sheet

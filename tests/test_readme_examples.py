@@ -4,9 +4,9 @@ that must print nothing on stderr (no TensorFlow log line on a CPU machine).
 
 Where the README names the real weights (``bvlc_googlenet``, or no ``--model``), the synthetic
 model stands in. To stay quick, dreams get ``--octaves 1 --steps 1`` and the atlas a tiny
-renderer appended (argparse keeps the last value given); nothing else is changed. ``make``
-lines are checked to name a Makefile target (they install or download), ``source`` lines are
-skipped (the test already runs in the project's environment).
+renderer appended (argparse keeps the last value given; the notebook renderer its own);
+nothing else is changed. ``make`` lines are checked to name a Makefile target (they install or
+download), ``source`` lines are skipped (the test already runs in the project's environment).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ MODEL_COMMANDS = {"dream", "zoom", "atlas", "channels", "layers", "blobs"}
 QUICK = {
     "dream": ["--octaves", "1", "--steps", "1", "--quiet"],
     "zoom": ["--octaves", "1", "--steps", "1", "--quiet"],
-    "atlas": ["--size", "40", "--octaves", "2", "--steps", "2", "--batch", "3", "--quiet"],
+    "atlas": ["--size", "40", "--steps", "2", "--pad", "4", "--jitter", "2", "--quiet"],
 }
+QUICK_NOTEBOOK = ["--size", "40", "--octaves", "2", "--steps", "2", "--batch", "3", "--quiet"]
 ATLAS_CHANNELS = ["--channels", "0-2"]
 
 
@@ -64,6 +65,8 @@ def _substitute_model(argv: list[str], synthetic: Path) -> list[str]:
 
 def _quick(argv: list[str]) -> list[str]:
     extra = QUICK.get(argv[0], [])
+    if argv[0] == "atlas" and "notebook" in argv:
+        extra = QUICK_NOTEBOOK
     if argv[0] == "atlas" and "--channels" in argv:
         extra = [*extra, *ATLAS_CHANNELS]
     return [*argv, *extra]

@@ -5,7 +5,11 @@ Layout of an atlas directory::
     atlas.json                      model, the network's identity (name, or file and SHA-1),
                                     weights label, renderer settings, blobs rendered
     <blob>/channel_0007.png         one channel (blob directory: the Keras-safe blob name,
-    <blob>/sheet.png                e.g. inception_3b.output); all channels so far, labelled
+                                    e.g. inception_3b.output)
+    <blob>/channel_0007_v1.png      with the lucid renderer's --diversity 2 and up: the
+    <blob>/channel_0007_neg.png     channel's other pictures; with --negatives, what
+                                    minimises it (LucidSettings.pictures names them)
+    <blob>/sheet.png                all channels so far (their first picture), labelled
 
 Resumable: a channel whose PNG is present and readable at the expected size is kept; every
 other one is rendered (all writes are atomic, so an interruption leaves no partial file, and a
@@ -29,8 +33,9 @@ from conversion.model_files import describe_network, same_network
 from conversion.output_checks import check_output_dir
 from conversion.outputs import atomic_output
 from tf_impl.atlas.contact_sheet import labelled_grid
+from tf_impl.atlas.lucid import LucidRenderer
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
-from tf_impl.atlas.render_settings import RenderSettings
+from tf_impl.atlas.render_settings import LucidSettings, Settings, check_atlas_settings
 from tf_impl.images.files import save_rgb
 from tf_impl.models.labels import model_title, weights_label
 from tf_impl.net.channel_stats import check_spatial_blob
@@ -52,9 +57,10 @@ class AtlasDir:
         """The blob's directory (its Keras-safe name, e.g. inception_3b.output)."""
         return self.root / keras_name(blob)
 
-    def channel_png(self, blob: str, channel: int) -> Path:
-        """One channel's picture: (S, S, 3) RGB PNG."""
-        return self.blob_dir(blob) / f"channel_{channel:04d}.png"
+    def channel_png(self, blob: str, channel: int, suffix: str = "") -> Path:
+        """One channel's picture: (S, S, 3) RGB PNG; ``suffix`` names its other pictures
+        (see :meth:`~tf_impl.atlas.render_settings.LucidSettings.pictures`)."""
+        return self.blob_dir(blob) / f"channel_{channel:04d}{suffix}.png"
 
     def sheet(self, blob: str) -> Path:
         """The blob's contact sheet."""
@@ -72,9 +78,17 @@ class AtlasDir:
                 f"{path}: unreadable atlas index; remove it or use a new directory"
             ) from None
 
-    def finished(self, blob: str, channels: Sequence[int], side: int) -> list[int]:
-        """The channels among ``channels`` whose PNG is complete (readable, side x side)."""
-        return [c for c in channels if _is_complete_png(self.channel_png(blob, c), side)]
+    def finished(self, blob: str, channels: Sequence[int], settings: Settings) -> list[int]:
+        """The channels among ``channels`` whose PNGs are all complete (readable, at the
+        settings' side)."""
+        side = settings.side()
+        return [
+            c
+            for c in channels
+            if all(
+                _is_complete_png(self.channel_png(blob, c, s), side) for s in settings.pictures()
+            )
+        ]
 
 
 def _is_complete_png(path: Path, side: int) -> bool:
@@ -92,7 +106,7 @@ def plan_atlas(
     net: DreamNet,
     out_dir: str | Path,
     blobs: Sequence[str],
-    settings: RenderSettings,
+    settings: Settings,
     channels: Sequence[int] | None = None,
     network: dict | None = None,
 ) -> dict[str, list[int]]:
@@ -103,11 +117,10 @@ def plan_atlas(
     model's :meth:`~conversion.model_files.ModelSpec.identity`; an atlas that recorded another
     network (another file of the same name, say) is refused."""
     root = check_output_dir(out_dir)
-    if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
-        raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
+    check_atlas_settings(settings)
     plan = {}
     for blob in blobs:
-        n = check_spatial_blob(net, blob, settings.size, settings.size)
+        n = check_spatial_blob(net, blob, settings.smallest_side(), settings.smallest_side())
         wanted = list(channels) if channels is not None else list(range(n))
         bad = [c for c in wanted if not 0 <= c < n]
         if bad:
@@ -134,7 +147,7 @@ def plan_atlas(
 
 
 def write_index(
-    atlas: AtlasDir, net: DreamNet, settings: RenderSettings, blobs, network: dict | None = None
+    atlas: AtlasDir, net: DreamNet, settings: Settings, blobs, network: dict | None = None
 ) -> None:
     """Write atlas.json (atomically), adding ``blobs`` to the blobs already listed, with the
     ``network`` identity (see :func:`plan_atlas`; kept from before when None)."""
@@ -154,9 +167,15 @@ def write_index(
         tmp.write_text(json.dumps(index, indent=1))
 
 
+def make_renderer(net: DreamNet, settings: Settings, blob: str) -> ChannelRenderer | LucidRenderer:
+    """The renderer of ``settings``' kind for ``blob``."""
+    kind = LucidRenderer if isinstance(settings, LucidSettings) else ChannelRenderer
+    return kind(net, settings, blob)
+
+
 def render_atlas(
     net: DreamNet,
-    settings: RenderSettings,
+    settings: Settings,
     out_dir: str | Path,
     plan: dict[str, list[int]],
     on_channels: Callable[[int], None] | None = None,
@@ -170,29 +189,29 @@ def render_atlas(
     atlas = AtlasDir(Path(out_dir))
     atlas.root.mkdir(exist_ok=True)
     write_index(atlas, net, settings, plan, network)
-    side = settings.sizes()[-1]
     for blob, channels in plan.items():
         atlas.blob_dir(blob).mkdir(exist_ok=True)
-        done = set(atlas.finished(blob, channels, side))
+        done = set(atlas.finished(blob, channels, settings))
         renderer = None
         for members in channel_groups(channels, settings.batch).values():
             missing = [c for c in members if c not in done]
             if not missing:
                 continue
-            renderer = renderer or ChannelRenderer(net, settings, blob)
-            pictures = dict(zip(members, renderer.render(list(members)), strict=True))
+            renderer = renderer or make_renderer(net, settings, blob)
+            pictures = renderer.pictures(list(members))
             for channel in missing:
-                save_rgb(atlas.channel_png(blob, channel), pictures[channel])
+                for suffix, picture in pictures[channel].items():
+                    save_rgb(atlas.channel_png(blob, channel, suffix), picture)
             if on_channels:
                 on_channels(len(missing))
         write_sheet(atlas, net, blob)
     return atlas
 
 
-def pending_count(atlas_dir: str | Path, plan: dict[str, list[int]], side: int) -> int:
+def pending_count(atlas_dir: str | Path, plan: dict[str, list[int]], settings: Settings) -> int:
     """How many channels of ``plan`` still have to be rendered."""
     atlas = AtlasDir(Path(atlas_dir))
-    return sum(len(ch) - len(atlas.finished(b, ch, side)) for b, ch in plan.items())
+    return sum(len(ch) - len(atlas.finished(b, ch, settings)) for b, ch in plan.items())
 
 
 def rendered_channels(atlas: AtlasDir, blob: str) -> list[int]:

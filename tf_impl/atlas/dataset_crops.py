@@ -1,5 +1,8 @@
-"""Which parts of a folder of images excite each channel most: for every channel, the images
-with the highest activation anywhere, and the receptive-field crop around that position."""
+"""Which parts of a set of images excite each channel most: for every channel, the images
+with the highest activation anywhere, the receptive-field crop around that position, and the
+channel's activation statistics over the set. The set is a folder (``--images``) or the
+built-in photographs (:func:`builtin_images`: scikit-image's sample photographs and the
+project's sample photo)."""
 
 from __future__ import annotations
 
@@ -13,11 +16,18 @@ from PIL import Image
 
 from conversion.errors import DeepDreamError
 from tf_impl.images.files import load_rgb, resize_rgb
+from tf_impl.images.sample import sample_image_path
 from tf_impl.net.network import DreamNet
 from tf_impl.net.receptive_field import receptive_field
 from tf_impl.net.shapes import blob_shapes, is_empty
 
 IMAGE_SIDE = 320  # images are scaled so that their longer side is at most this (pixels)
+BUILTIN_PHOTOS = (
+    "astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel",
+    "hubble_deep_field", "immunohistochemistry", "moon", "retina", "rocket",
+)  # fmt: skip
+"""The photographs of ``skimage.data`` (scikit-image, the ``examples`` extra) used as the
+built-in image set; the grey ones are repeated into RGB."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,27 @@ def load_image_folder(folder: str | Path) -> list[tuple[str, np.ndarray]]:
     return images
 
 
+def builtin_images() -> list[tuple[str, np.ndarray]]:
+    """[(name, (H, W, 3) uint8 RGB scaled to IMAGE_SIDE)]: :data:`BUILTIN_PHOTOS` and the
+    sample photo (:func:`tf_impl.images.sample.sample_image_path`). Raises DeepDreamError
+    when scikit-image or matplotlib is missing, naming the extra that installs them."""
+    try:
+        from skimage import data  # optional: the `examples` extra
+    except ImportError:
+        raise DeepDreamError(
+            "the built-in dataset examples come with scikit-image: pip install "
+            "'deepdream-tf2[examples]' (make install does), or give --images DIR"
+        ) from None
+    images = []
+    for name in BUILTIN_PHOTOS:
+        pixels = np.asarray(getattr(data, name)(), np.uint8)
+        rgb = np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels[..., :3]
+        images.append((f"{name}.png", _fit(rgb)))
+    path = sample_image_path()
+    images.append((path.name, _fit(load_rgb(path, quiet=True))))
+    return images
+
+
 def _fit(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     scale = IMAGE_SIDE / max(height, width)
@@ -61,13 +92,28 @@ def _fit(rgb: np.ndarray) -> np.ndarray:
     return resize_rgb(rgb, max(1, round(height * scale)), max(1, round(width * scale)))
 
 
-def strongest_crops(
+@dataclass(frozen=True)
+class ChannelExamples:
+    """One channel over an image set: its strongest Crops (one per image, strongest first)
+    and its activation's mean, maximum and fraction of positive values over every position
+    of every image (the blob's own units)."""
+
+    crops: tuple[Crop, ...]
+    mean: float
+    max: float
+    positive: float
+
+
+def dataset_examples(
     net: DreamNet, images: Sequence[tuple[str, np.ndarray]], blobs: Sequence[str], top: int = 6
-) -> dict[str, list[list[Crop]]]:
-    """{blob: per channel, up to ``top`` Crops (one per image, strongest first)}. Images too
-    small for a blob are left out of that blob's ranking with a warning line."""
+) -> dict[str, list[ChannelExamples]]:
+    """{blob: per channel, its ChannelExamples with up to ``top`` crops} over ``images``
+    ([(name, (H, W, 3) uint8 RGB)]). Images too small for a blob are left out of that blob
+    with a warning line."""
     fields = {blob: receptive_field(net, blob) for blob in blobs}
     found: dict[str, list[list[Crop]]] = {b: [[] for _ in range(net.channels(b))] for b in blobs}
+    totals = {b: np.zeros((3, net.channels(b))) for b in blobs}  # sum, positives, count
+    peaks = {b: np.full(net.channels(b), -np.inf) for b in blobs}
     for index, (name, rgb) in enumerate(images):
         height, width = rgb.shape[:2]
         shapes = blob_shapes(net, height, width)
@@ -79,16 +125,34 @@ def strongest_crops(
         acts = net.blobs(net.preprocess(rgb), usable)
         for blob in usable:
             flat = acts[blob].reshape(-1, acts[blob].shape[-1])  # (positions, c)
+            totals[blob] += np.stack(
+                [
+                    flat.sum(axis=0, dtype=np.float64),
+                    (flat > 0).sum(axis=0),
+                    np.full(flat.shape[1], len(flat)),
+                ]
+            )
+            peaks[blob] = np.maximum(peaks[blob], flat.max(axis=0))
             best = flat.argmax(axis=0)
             blob_width = acts[blob].shape[1]
             for channel, position in enumerate(best):
                 y, x = divmod(int(position), blob_width)
                 box = fields[blob].box(y, x, height, width)
                 found[blob][channel].append(Crop(float(flat[position, channel]), index, box))
-    for per_channel in found.values():
-        for index, crops in enumerate(per_channel):
-            per_channel[index] = sorted(crops, key=lambda c: (-c.value, c.image))[:top]
-    return found
+    examples = {}
+    for blob, per_channel in found.items():
+        total, positive, count = totals[blob]
+        count = np.maximum(count, 1)
+        examples[blob] = [
+            ChannelExamples(
+                tuple(sorted(crops, key=lambda c: (-c.value, c.image))[:top]),
+                float(total[c] / count[c]),
+                float(peaks[blob][c]),
+                float(positive[c] / count[c]),
+            )
+            for c, crops in enumerate(per_channel)
+        ]
+    return examples
 
 
 def crop_image(rgb: np.ndarray, crop: Crop, side: int = 96) -> np.ndarray:

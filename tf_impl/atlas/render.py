@@ -67,11 +67,6 @@ class ChannelRenderer:
 
         return self._rule.step(images, shift, gradient, self.settings.step_size, clip=None)
 
-    def group_channels(self, group: int) -> list[int]:
-        """Every channel of group ``group`` (see :func:`channel_groups`)."""
-        batch = self.settings.batch
-        return list(range(group * batch, min((group + 1) * batch, self.n_channels)))
-
     def start_images(self, channels: list[int]) -> np.ndarray:
         """(N, size, size, 3) RGB 0-255 float32: grey plus each channel's seeded noise."""
         s = self.settings
@@ -100,10 +95,11 @@ class ChannelRenderer:
                 images = self.step(images, channel_t, tf.constant(shift))
         return visstd(self.net.deprocess(images.numpy()), self.settings.contrast)
 
-    def render_group(self, group: int) -> dict[int, np.ndarray]:
-        """{channel: (S, S, 3) uint8} for every channel of group ``group``."""
-        channels = self.group_channels(group)
-        return dict(zip(channels, self.render(channels), strict=True))
+    def pictures(self, channels: list[int]) -> dict[int, dict[str, np.ndarray]]:
+        """{channel: {"": (S, S, 3) uint8 RGB}}: :meth:`render` keyed as the atlas stores it."""
+        return {
+            c: {"": picture} for c, picture in zip(channels, self.render(channels), strict=True)
+        }
 
 
 def visstd(images: np.ndarray, contrast: float = 0.1) -> np.ndarray:

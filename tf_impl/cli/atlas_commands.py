@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from conversion.model_files import (
 )
 from conversion.output_checks import check_output_dir, check_output_file
 from conversion.outputs import atomic_output
-from tf_impl.atlas.render_settings import RenderSettings
+from tf_impl.atlas.render_settings import RENDERERS, Settings, check_atlas_settings, option
 from tf_impl.cli.options import (
     add_channels_option,
     add_memory_option,
@@ -33,8 +33,11 @@ from tf_impl.cli.progress import progress
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
-  deepdream atlas --model bvlc_googlenet --layer inception_4c/output --channels 0-63 -o atlas/
+  deepdream atlas --model bvlc_googlenet --layer inception_4c/output --channels 0-63 -o atlas/ \
+      --render notebook
   deepdream atlas --model synthetic --layer inception_3a/output -o atlas/ --html --images photos/
+  deepdream atlas --model open_nsfw --layer eltwise_stage1_block1 --negatives --diversity 2 \
+      --channels 0-7 -o lucid/ --html
   (run it again after an interruption: finished channels are kept)
 """
 CHANNELS_EXAMPLES = """examples:
@@ -42,17 +45,27 @@ CHANNELS_EXAMPLES = """examples:
   deepdream channels sky.jpg --layer inception_3b/output --atlas atlas/ -o top.png
 """
 RENDER_HELP = {
-    "size": "side of the starting noise image, pixels",
+    "size": "side of the picture (notebook: of the starting noise), pixels",
     "octaves": "number of image sizes",
     "octave_scale": "size ratio between octaves",
-    "steps": "ascent steps per octave",
+    "steps": "optimisation steps (notebook: per octave)",
     "step_size": "pixels (0-255) per unit of normalised gradient",
     "lapnorm": "Laplacian pyramid levels of the gradient normalisation",
     "grey": "grey level of the start (0-255)",
     "noise": "+- uniform noise around the grey (0-255)",
-    "seed": "noise and shift seed",
-    "batch": "channels dreamed together",
+    "seed": "seed of the start and of the random shifts or transformations",
+    "batch": "channels rendered together",
     "contrast": "display contrast (the notebook's visstd factor)",
+    "learning_rate": "Adam's learning rate on the Fourier coefficients",
+    "decay": "the spectrum is scaled by 1 / frequency ** decay",
+    "init_std": "standard deviation of the starting coefficients",
+    "pad": "pixels of mean colour around the picture before each step",
+    "jitter": "random crop offset before each step, +- pixels",
+    "scale": "random scale before each step, 1 +- this",
+    "rotation": "random rotation before each step, +- degrees",
+    "diversity": "pictures per channel, made to differ (Gram-matrix diversity term)",
+    "diversity_weight": "weight of the diversity term (fraction of the mean |activation|)",
+    "negatives": "also render what minimises each channel",
 }
 
 
@@ -61,10 +74,14 @@ def register(subparsers) -> None:
     atlas = subparsers.add_parser(
         "atlas",
         help="one picture per channel of some blobs, and a contact sheet per blob",
-        description="Dream each channel of the given blobs from seeded noise (the TF1 "
-        "notebook's feature renderer: octaves growing the image, Laplacian-normalised "
-        "gradient). Writes DIR/<blob>/channel_NNNN.png and DIR/<blob>/sheet.png; rerun to "
-        "resume.",
+        description="Dream each channel of the given blobs from seeded noise: --render lucid "
+        "(the default, Lucid's way: a decorrelated Fourier-basis image, random pad, jitter, "
+        "scale and rotation before each of a few hundred Adam steps; with --diversity and "
+        "--negatives) or --render notebook (the TF1 notebook's feature renderer: octaves "
+        "growing the image, Laplacian-normalised gradient; about 10 times faster). Writes "
+        "DIR/<blob>/channel_NNNN.png and "
+        "DIR/<blob>/sheet.png; rerun to resume. The renderer's options are listed below with "
+        "each renderer's default.",
         epilog=ATLAS_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -72,16 +89,25 @@ def register(subparsers) -> None:
     atlas.add_argument("--layer", nargs="+", required=True, metavar="BLOB", help="blob(s)")
     atlas.add_argument("-o", "--output", required=True, help="atlas directory")
     add_channels_option(atlas, "channels to render, e.g. 0-15,32 (default all)")
-    defaults = RenderSettings()
-    for field in fields(RenderSettings):
-        default = getattr(defaults, field.name)
-        atlas.add_argument(
-            "--" + field.name.replace("_", "-"),
-            type=finite_float if isinstance(default, float) else type(default),
-            help=f"{RENDER_HELP[field.name]} (default: {default})",
+    names = list(RENDERERS)
+    atlas.add_argument(
+        "--render", choices=names, default=names[0], help=f"renderer (default: {names[0]})"
+    )
+    for name, default in _render_defaults().items():
+        kinds = ", ".join(f"{k} {v}" for k, v in default.items())
+        example = next(iter(default.values()))
+        kwargs = (
+            {"action": "store_const", "const": True}
+            if isinstance(example, bool)
+            else {"type": finite_float if isinstance(example, float) else int}
         )
+        atlas.add_argument(option(name), **kwargs, help=f"{RENDER_HELP[name]} (default: {kinds})")
     atlas.add_argument("--html", action="store_true", help="also write the browsable site")
-    atlas.add_argument("--images", help="with --html: folder of images for the crops")
+    atlas.add_argument(
+        "--images",
+        help="with --html: folder of images for the dataset examples (default: the built-in "
+        "photographs)",
+    )
     add_memory_option(atlas, "a batch of channels")
     atlas.add_argument("--quiet", action="store_true", help="no progress bar")
     atlas.set_defaults(func=run_atlas, check=check_atlas)
@@ -110,13 +136,16 @@ def register(subparsers) -> None:
         "page",
         help="write the browsable site of an atlas directory",
         description="Write a static site (plain HTML, relative links) into an atlas "
-        "directory: blobs overview, a channel grid per blob, one page per channel; with "
-        "--images, the regions of those images that excite each channel most.",
+        "directory: blobs overview, a channel grid per blob, one page per channel with the "
+        "regions of a set of images (--images, or the built-in photographs) that excite it "
+        "most.",
         epilog="example: deepdream page atlas/ --images photos/",
     )
     page.add_argument("atlas", help="atlas directory (from deepdream atlas)")
-    page.add_argument("--images", help="folder of images for the crops")
-    page.add_argument("--model", help="model for --images (default: the atlas's own, name or file)")
+    page.add_argument(
+        "--images", help="folder of images for the crops (default: the built-in photographs)"
+    )
+    page.add_argument("--model", help="the atlas's model (default: the one it records)")
     page.add_argument("--prototxt", help="deploy .prototxt for a .caffemodel")
     page.set_defaults(func=run_page, check=check_page)
 
@@ -130,7 +159,7 @@ class AtlasJob:
     output: Path
     layers: tuple[str, ...]
     channels: tuple[int, ...] | None
-    settings: RenderSettings
+    settings: Settings
     images: str | None
     html: bool
     max_memory: int | None
@@ -155,24 +184,39 @@ class ChannelsJob:
 
 @dataclass(frozen=True)
 class PageJob:
-    """A checked ``page``: the atlas directory and index, and for ``--images`` the model
-    (checked to be the atlas's own network)."""
+    """A checked ``page``: the atlas directory and index, ``--images`` (None: the built-in
+    photographs) and the model (checked to be the atlas's own network)."""
 
     root: Path
     index: dict
     images: str | None
-    spec: ModelSpec | None
+    spec: ModelSpec
 
 
-def _settings(args) -> RenderSettings:
-    given = {
-        f.name: getattr(args, f.name)
-        for f in fields(RenderSettings)
-        if getattr(args, f.name) is not None
-    }
-    settings = replace(RenderSettings(), **given)
-    if settings.batch < 1 or settings.octaves < 1 or settings.steps < 1 or settings.size < 8:
-        raise DeepDreamError("--batch, --octaves and --steps must be >= 1 and --size >= 8")
+def _render_defaults() -> dict[str, dict[str, object]]:
+    """{settings field: {renderer: its default}} over every renderer's fields."""
+    found: dict[str, dict[str, object]] = {}
+    for kind, settings_class in RENDERERS.items():
+        for field in fields(settings_class):
+            found.setdefault(field.name, {})[kind] = field.default
+    return found
+
+
+def _settings(args) -> Settings:
+    """The --render renderer's settings with the options given; an option of another
+    renderer only is refused."""
+    kind = RENDERERS[args.render]
+    own = {f.name for f in fields(kind)}
+    given = {n: getattr(args, n) for n in _render_defaults() if getattr(args, n) is not None}
+    foreign = sorted(set(given) - own)
+    if foreign:
+        others = [k for k, c in RENDERERS.items() if foreign[0] in {f.name for f in fields(c)}]
+        raise DeepDreamError(
+            f"{option(foreign[0])} is an option of --render {others[0]}, not of --render "
+            f"{args.render}"
+        )
+    settings = kind(**given)
+    check_atlas_settings(settings)
     return settings
 
 
@@ -226,14 +270,15 @@ def _check_batch_memory(net, plan: dict, job: AtlasJob) -> None:
     from tf_impl.cli.limits import memory_budget, pass_bytes, refuse_over_budget
 
     budget = memory_budget(job.max_memory)
-    side = job.settings.sizes()[-1]
+    side = job.settings.input_side()
+    pictures = len(job.settings.pictures())
     for blob, channels in plan.items():
         batch = max(map(len, channel_groups(channels, job.settings.batch).values()), default=0)
         refuse_over_budget(
-            pass_bytes(net, [blob], side, side, batch),
+            pass_bytes(net, [blob], side, side, batch * pictures),
             budget,
-            f"rendering {batch} channel(s) of '{blob}' together at {side}x{side} (the last "
-            f"octave of --size {job.settings.size})",
+            f"rendering {batch} channel(s) of '{blob}' together ({pictures} picture(s) each) "
+            f"at up to {side}x{side} (from --size {job.settings.size})",
             "use a smaller --size or --batch",
         )
 
@@ -241,10 +286,9 @@ def _check_batch_memory(net, plan: dict, job: AtlasJob) -> None:
 def run_atlas(job: AtlasJob) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
     from tf_impl.atlas.atlas_dir import pending_count, plan_atlas, render_atlas
-    from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.models.loading import load_net
 
-    images = load_image_folder(job.images) if job.images else ()
+    images = _image_set(job.images) if job.html else ()
     net = load_net(job.spec)
     channels = list(job.channels) if job.channels else None
     created = not job.output.exists()
@@ -256,7 +300,7 @@ def run_atlas(job: AtlasJob) -> int:
                 net, job.output, list(job.layers), job.settings, channels, job.network
             )
             _check_batch_memory(net, plan, job)
-            total = pending_count(job.output, plan, job.settings.sizes()[-1])
+            total = pending_count(job.output, plan, job.settings)
             with progress(total, "channel", "atlas", job.quiet) as bar:
                 atlas = render_atlas(
                     net, job.settings, job.output, plan, bar.update, network=job.network
@@ -270,25 +314,30 @@ def run_atlas(job: AtlasJob) -> int:
     return 0
 
 
+def _image_set(folder: str | None) -> list:
+    """The dataset examples' images: ``folder``'s, or the built-in photographs."""
+    from tf_impl.atlas.dataset_crops import builtin_images, load_image_folder
+
+    return load_image_folder(folder) if folder else builtin_images()
+
+
 def _write_site(net, root, blobs, images) -> None:
-    from tf_impl.atlas.dataset_crops import strongest_crops
+    from tf_impl.atlas.dataset_crops import dataset_examples
     from tf_impl.atlas.site import write_site
 
-    crops = strongest_crops(net, images, blobs) if images else None
-    index = write_site(root, crops, images)
+    index = write_site(root, dataset_examples(net, images, blobs), images)
     print(f"wrote the site: {index}")
 
 
 def check_page(args) -> PageJob:
-    """``page``'s checks before TensorFlow: an atlas is there; with --images, the folder and
-    the model, which must be the network the atlas was made with (recorded in atlas.json)."""
+    """``page``'s checks before TensorFlow: an atlas is there; --images, if given, is a
+    folder; the model, which must be the network the atlas was made with (recorded in
+    atlas.json)."""
     root = check_output_dir(args.atlas)
     index = _existing_index(root)
     if not index.get("blobs"):
         raise DeepDreamError(f"{args.atlas}: no atlas here; run 'deepdream atlas' first")
-    if not args.images:
-        return PageJob(root, index, None, None)
-    if not Path(args.images).is_dir():
+    if args.images and not Path(args.images).is_dir():
         raise DeepDreamError(f"--images {args.images}: no such directory")
     stored = index.get("network") or {}
     model = args.model or stored.get("file") or stored.get("name") or index.get("model")
@@ -299,15 +348,10 @@ def check_page(args) -> PageJob:
 
 def run_page(job: PageJob) -> int:
     """Write the site of an existing atlas directory."""
-    from tf_impl.atlas.dataset_crops import load_image_folder
-    from tf_impl.atlas.site import write_site
     from tf_impl.models.loading import load_net
 
     with directory_lock(job.root):
-        if job.images is None:
-            print(f"wrote the site: {write_site(job.root)}")
-            return 0
-        images = load_image_folder(job.images)
+        images = _image_set(job.images)
         net = load_net(job.spec)
         _write_site(net, job.root, list(job.index["blobs"]), images)
     return 0

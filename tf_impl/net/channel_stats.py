@@ -26,7 +26,10 @@ def check_spatial_blob(net: DreamNet, layer: str, height: int, width: int) -> in
     channels = net.channels(layer)  # raises for unknown names, with suggestions
     shape = blob_shapes(net, height, width)[layer]
     if len(shape) != 3:
-        raise DeepDreamError(f"'{layer}' has no spatial positions; choose a convolutional blob")
+        raise DeepDreamError(
+            f"'{layer}' has no spatial positions (a fully connected or classifier output, "
+            "after global pooling); choose a convolutional blob"
+        )
     if is_empty(shape):
         raise DeepDreamError(
             f"'{layer}' is empty for a {height}x{width} image; use a larger image or an "

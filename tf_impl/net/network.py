@@ -126,6 +126,12 @@ class DreamNet:
             image *= np.float32(self.scale)
         return image
 
+    def preprocess_tensor(self, rgb: tf.Tensor) -> tf.Tensor:
+        """:meth:`preprocess` in TensorFlow, differentiable: (..., 3) float32 RGB 0-255 ->
+        network input, the same numbers."""
+        ordered = rgb[..., ::-1] if self.channel_order == "BGR" else rgb
+        return (ordered - tf.constant(self.mean, tf.float32)) * self.scale
+
     def deprocess(self, net_image: np.ndarray, in_place: bool = False) -> np.ndarray:
         """Inverse of :meth:`preprocess`: network input (H, W, 3) -> float RGB 0-255, a new
         array, or with ``in_place`` computed in ``net_image`` (float32) itself."""
