@@ -27,10 +27,11 @@ TF_GPU := tensorflow==2.21.*
 install: $(STAMP)
 
 # Re-installs only when pyproject.toml changes (or the flavour does); quick when already done.
-# The dev extra is everything the targets below use (sample photo, tests, benchmark plot,
-# linter, protoc). GPU=1 adds the gpu extra (TensorFlow with its CUDA libraries, several GB),
-# then removes tensorflow-cpu, whose files are TensorFlow's own (the same `tensorflow`
-# package), and lays the CUDA build's files down again over what that removal deleted.
+# The dev extra is everything the targets below use (sample photo, deepdream video's OpenCV,
+# tests, benchmark plot, linter, protoc). GPU=1 adds the gpu extra (TensorFlow with its CUDA
+# libraries, several GB), then removes tensorflow-cpu, whose files are TensorFlow's own (the
+# same `tensorflow` package), and lays the CUDA build's files down again over what that
+# removal deleted.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
