@@ -73,7 +73,8 @@ def register(subparsers) -> None:
         "--frame-steps",
         type=int,
         metavar="N",
-        help="steps per octave for each frame after the first (default: half of --steps)",
+        help="steps per octave for each frame after the first (default: a fifth of --steps, "
+        "rounded up)",
     )
     video.add_argument("--start", type=int, default=0, help="first frame dreamed (default: 0)")
     video.add_argument("--frames", type=int, help="number of frames dreamed (default: all)")

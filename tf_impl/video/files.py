@@ -193,7 +193,8 @@ def check_video_output(output: str | Path, source: VideoSource, inputs: Inputs =
     output = Path(output)
     inputs = (source.path, *inputs)
     suffix = output.suffix.lower()
-    if suffix and suffix not in VIDEO_OUTPUTS and not output.is_dir():
+    extension = re.fullmatch(r"\.[a-z][a-z0-9]{0,4}", suffix)  # 'run.0.8' is a folder
+    if extension and suffix not in VIDEO_OUTPUTS and not output.is_dir():
         raise DeepDreamError(
             f"{output}: unknown output type '{output.suffix}'; write an .mp4, a .gif, or a "
             "folder of frames (a name without an extension)"

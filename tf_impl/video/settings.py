@@ -37,7 +37,8 @@ class VideoSettings:
     the share of the previous frame's dream detail (dreamed minus input, warped along the
     flow, occluded pixels left plain) that a frame starts from. ``frame_steps`` >= 0: steps
     per octave for every frame after the first (which takes the dream's ``iter_n``); None:
-    half of ``iter_n``, rounded up (:meth:`steps_after_first`). ``start`` >= 0: first input
+    a fifth of ``iter_n``, rounded up (:meth:`steps_after_first`; docs/video.md measures
+    why). ``start`` >= 0: first input
     frame dreamed; ``frames`` >= 1: how many (None: to the end). ``fps`` > 0: a frame
     folder's frame rate (None: :data:`FOLDER_FPS`; a video keeps its own). Raises
     DeepDreamError naming the CLI option for values out of range."""
@@ -71,7 +72,7 @@ class VideoSettings:
         (with ``flow`` none every frame takes ``iter_n``)."""
         if self.flow == "none":
             return iter_n
-        return (iter_n + 1) // 2 if self.frame_steps is None else self.frame_steps
+        return -(-iter_n // 5) if self.frame_steps is None else self.frame_steps
 
 
 DEFAULT_VIDEO = VideoSettings()
