@@ -22,7 +22,7 @@ TF_GPU := tensorflow==2.21.*
 , := ,
 
 .PHONY: install browser open-nsfw dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas report peer-torch
+	bench-atlas bench-video report peer-torch
 
 install: $(STAMP)
 
@@ -137,6 +137,13 @@ bench-smoke: install
 # adds the batch-size sweep. Not part of make test.
 bench-atlas: install
 	$(BIN)/python -m pytest benchmarks/test_atlas_speed.py -s -p no:cacheprovider
+
+# deepdream video (issue 19): the temporal warping error and dream strength of the optical-flow
+# mode against frame by frame on a pan and a zoom whose motion is known (24 frames at 360x640
+# from ../shared's sky photo, a procedural texture without it), seconds per frame at 360x640
+# and 720x1280, and peak RSS at 1080p; open_nsfw, ~25 min on 2 cores. Figures: docs/video.md.
+bench-video: install open-nsfw
+	$(BIN)/python -m benchmarks.video
 
 # The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
 # Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.
