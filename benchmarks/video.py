@@ -176,7 +176,7 @@ def side_by_side_gif(work: Path, clip: str, out: Path, caption: str, fps: float 
             canvas.paste(Image.fromarray(tile), (i * (width + 4), 14))
             draw.text((i * (width + 4) + 2, 1), label, fill="black")
         draw.text((2, height + 15), caption, fill="black")
-        images.append(canvas.quantize(colors=128, dither=Image.Dither.NONE))
+        images.append(canvas.quantize(colors=64, dither=Image.Dither.NONE))
     images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return out
 

@@ -18,7 +18,8 @@ from tf_impl.cli.dream_commands import (
 from tf_impl.cli.options import model_spec
 from tf_impl.cli.parsing import HelpFormatter, positive_float
 from tf_impl.cli.progress import progress
-from tf_impl.video.files import VideoSource, check_video_output, open_video
+from tf_impl.video.files import VideoSource, check_video_output, frames_dir_for, open_video
+from tf_impl.video.record import check_recorded, video_identity
 from tf_impl.video.settings import DEFAULT_BLEND, FLOWS, FOLDER_FPS, VideoSettings
 
 EXAMPLES = """examples:
@@ -107,8 +108,13 @@ def check_video(args) -> VideoJob:
     source = open_video(args.input, video.fps)
     output = check_video_output(args.output, source, input_files(args, spec))
     first = source.part(video.start, video.frames)[0]
-    rgb = next(source.read(first, 1))
-    return VideoJob(dream_job(args, spec, output, rgb), video, source)
+    dream = dream_job(args, spec, output, next(source.read(first, 1)))
+    # A rerun with other settings or inputs: refused now (the objective, which needs the
+    # network, is compared when the run starts).
+    seed = dream.seed if dream.seed is not None else 0
+    run = video_identity(source, dream.settings, video, seed, inputs_identity(dream, None), {})
+    check_recorded(frames_dir_for(output), run, ignore=("objective", "end"))
+    return VideoJob(dream, video, source)
 
 
 def run_video(job: VideoJob) -> int:

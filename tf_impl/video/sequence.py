@@ -15,7 +15,6 @@ rerun with anything else is refused naming the option, and a lock keeps two proc
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.errors import DeepDreamError
 from conversion.locks import directory_lock
-from conversion.outputs import atomic_output, remove_stale_temporaries
+from conversion.outputs import remove_stale_temporaries
 from tf_impl.dream.deepdream import deepdream
-from tf_impl.dream.resume import check_same_run, run_identity
 from tf_impl.dream.settings import DreamSettings
 from tf_impl.images.files import load_rgb, save_rgb, to_uint8
 from tf_impl.net.network import DreamNet
@@ -40,9 +37,8 @@ from tf_impl.video.files import (
     open_video,
 )
 from tf_impl.video.flow import FlowCarrier
-from tf_impl.video.settings import DEFAULT_VIDEO, VIDEO_OPTIONS, VideoSettings
-
-STATE_FILE = "video_state.json"
+from tf_impl.video.record import STATE_FILE, record, video_identity
+from tf_impl.video.settings import DEFAULT_VIDEO, VideoSettings
 
 
 @dataclass(frozen=True)
@@ -109,20 +105,8 @@ def dream_frames(
         with directory_lock(frames_dir):
             remove_stale_temporaries(frames_dir, r"frame_\d{6}", ".png")
             remove_stale_temporaries(frames_dir, Path(STATE_FILE).stem, Path(STATE_FILE).suffix)
-            run = {
-                "seed": seed,
-                "flow": video.flow,
-                "blend": video.blend,
-                "frame_steps": video.steps_after_first(settings.iter_n),
-                "start": video.start,
-                "fps": source.fps,
-                "input video": source.contents(),
-                "height": source.height,
-                "width": source.width,
-                **(identity or {}),
-                **run_identity(settings, dream_options),
-            }
-            _record(frames_dir, run)
+            run = video_identity(source, settings, video, seed, identity, dream_options)
+            record(frames_dir, run)
             return _dream_loop(
                 net, source, frames_dir, settings, video, indices, seed,
                 on_frame, check_frame, dream_options,
@@ -132,21 +116,6 @@ def dream_frames(
             (frames_dir / STATE_FILE).unlink(missing_ok=True)
             frames_dir.rmdir()
         raise
-
-
-def _record(frames_dir: Path, run: dict) -> None:
-    """Write the run's identity, or refuse a folder holding another run's frames."""
-    path = frames_dir / STATE_FILE
-    if path.is_file():
-        check_same_run(frames_dir, "video frames", json.loads(path.read_text()), run, VIDEO_OPTIONS)
-        return
-    if any(frames_dir.glob("frame_*.png")):
-        raise DeepDreamError(
-            f"{frames_dir}: holds frame files but no {STATE_FILE}, so what made them is "
-            "unknown; use another folder, or delete them"
-        )
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(run, sort_keys=True, indent=1))
 
 
 def _dream_loop(
