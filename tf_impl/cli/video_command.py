@@ -24,7 +24,7 @@ from tf_impl.video.settings import DEFAULT_BLEND, FLOWS, FOLDER_FPS, VideoSettin
 
 EXAMPLES = """examples:
   deepdream video clip.mp4 -o dream.mp4                  # frames kept in dream.frames/
-  deepdream video clip.mp4 -o dream.gif --start 48 --frames 24 --steps 10 --frame-steps 4
+  deepdream video clip.mp4 -o dream.gif --start 48 --frames 24 --steps 10 --frame-steps 2
   deepdream video frames/ -o dreamed/ --fps 25           # a folder of frames in and out
   deepdream video clip.mp4 -o flicker.mp4 --flow none    # every frame on its own
   (run it again after an interruption: it resumes from the last finished frame)

@@ -12,7 +12,7 @@ FLOWS = ("dis", "none")
 """``dis``: OpenCV's DIS optical flow carries the dream along the motion (the default);
 ``none``: every frame dreamed on its own (the frame-by-frame baseline)."""
 
-DEFAULT_BLEND = 1.0
+DEFAULT_BLEND = 0.8
 """Share of the previous frame's warped dream detail that the next frame starts from."""
 
 FOLDER_FPS = 24.0
