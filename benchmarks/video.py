@@ -261,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     tag = f"-{args.tag}" if args.tag else ""
     stem = RESULTS_DIR / f"video-{machine_slug(results['machine'])}-{today()}{tag}"
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    stem.with_suffix(".md").write_text(markdown(results))
+    Path(f"{stem}.json").write_text(json.dumps(results, indent=1))
+    Path(f"{stem}.md").write_text(markdown(results))
     print(markdown(results))
     print(f"wrote {stem}.json and .md", file=sys.stderr)
     return 0
