@@ -18,6 +18,7 @@ from tf_impl.cli.dream_commands import (
 from tf_impl.cli.options import model_spec
 from tf_impl.cli.parsing import HelpFormatter, positive_float
 from tf_impl.cli.progress import progress
+from tf_impl.dream.settings import DreamSettings
 from tf_impl.video.files import VideoSource, check_video_output, frames_dir_for, open_video
 from tf_impl.video.record import check_recorded, video_identity
 from tf_impl.video.settings import DEFAULT_BLEND, FLOWS, FOLDER_FPS, VideoSettings
@@ -92,6 +93,7 @@ def check_video(args) -> VideoJob:
     frame read), the output, OpenCV when the flow needs it."""
     from tf_impl.video.flow import require_opencv  # OpenCV: only for this command
 
+    DreamSettings.pick(vars(args))  # the settings first (dream_job makes them again below)
     video = VideoSettings(
         flow=args.flow,
         blend=DEFAULT_BLEND if args.blend is None else args.blend,
