@@ -171,9 +171,19 @@ def _audio_only(tmp_path: Path) -> Path:
     return path
 
 
+def _pcm_audio(tmp_path: Path) -> Path:
+    path = tmp_path / "pcm.mkv"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=96x64:rate=12", "-f", "lavfi", "-i", "sine",
+        "-t", "0.25", "-c:v", "libx264", "-c:a", "pcm_s16le", "-y", path,
+    )  # fmt: skip
+    return path
+
+
 @pytest.mark.parametrize(
     ("make_input", "output", "expected"),
     [
+        (_pcm_audio, "o.mp4", "its audio (pcm_s16le) cannot be copied into an MP4 unchanged"),
         (_not_a_video, "o.mp4", "not a video ffmpeg can read"),
         (_audio_only, "o.mp4", "has no video frames"),
         (_mixed_sizes, "o.mp4", "frames of mixed sizes"),

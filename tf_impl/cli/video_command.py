@@ -109,6 +109,8 @@ def check_video(args) -> VideoJob:
     spec = model_spec(args)
     source = open_video(args.input, video.fps)
     output = check_video_output(args.output, source, input_files(args, spec))
+    if source.audio_codec is not None and output.suffix.lower() != ".mp4":
+        print(f"note: {output} has no sound track; the input's audio is left out", file=sys.stderr)
     first = source.part(video.start, video.frames)[0]
     dream = dream_job(args, spec, output, next(source.read(first, 1)))
     # A rerun with other settings or inputs: refused now (the objective, which needs the

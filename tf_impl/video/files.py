@@ -123,7 +123,9 @@ def open_video(path: str | Path, fps: float | None = None) -> VideoSource:
     finally:
         reader.close()
     width, height = meta["size"]
-    return VideoSource(path, frames, float(meta["fps"]), height, width, meta.get("audio_codec"))
+    audio = re.match(r"\w+", meta.get("audio_codec") or "")  # "pcm_s16le," -> "pcm_s16le"
+    audio_codec = audio.group(0) if audio else None
+    return VideoSource(path, frames, float(meta["fps"]), height, width, audio_codec)
 
 
 def _count_frames(path: Path) -> int:
@@ -204,7 +206,7 @@ def check_video_output(output: str | Path, source: VideoSource, inputs: Inputs =
         check_output_file(output, VIDEO_OUTPUTS, inputs)
     check_output_dir(frames_dir, inputs, prefix=".frame_probe.", suffix=".png")
     codec = source.audio_codec
-    if suffix == ".mp4" and codec is not None and codec.split()[0] not in MP4_AUDIO:
+    if suffix == ".mp4" and codec is not None and codec not in MP4_AUDIO:
         raise DeepDreamError(
             f"{source.path}: its audio ({codec}) cannot be copied into an MP4 unchanged; write "
             "a GIF or a folder of frames, or convert the audio (e.g. to AAC) first"
