@@ -277,3 +277,17 @@ def test_flow_makes_the_dream_coherent(net, tmp_path):
     (flow_error, flow_strength), (plain_error, plain_strength) = figures["dis"], figures["none"]
     assert flow_error <= plain_error / 3, figures
     assert flow_strength >= 0.7 * plain_strength, figures
+
+
+def test_bad_input_is_refused_before_tensorflow_loads(tmp_path):
+    """A fresh process: the refusal comes from the checks, TensorFlow never imported."""
+    bad = _mixed_sizes(tmp_path)
+    code = (
+        "import sys\nfrom tf_impl.cli import main\n"
+        f"code = main(['video', {str(bad)!r}, '-o', {str(tmp_path / 'o.mp4')!r}])\n"
+        "print(code, 'tensorflow' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert "frames of mixed sizes" in done.stderr
