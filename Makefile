@@ -22,15 +22,16 @@ TF_GPU := tensorflow==2.21.*
 , := ,
 
 .PHONY: install browser open-nsfw dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas bench-renderers report peer-torch
+	bench-atlas bench-renderers bench-video report peer-torch
 
 install: $(STAMP)
 
 # Re-installs only when pyproject.toml changes (or the flavour does); quick when already done.
-# The dev extra is everything the targets below use (sample photo, tests, benchmark plot,
-# linter, protoc). GPU=1 adds the gpu extra (TensorFlow with its CUDA libraries, several GB),
-# then removes tensorflow-cpu, whose files are TensorFlow's own (the same `tensorflow`
-# package), and lays the CUDA build's files down again over what that removal deleted.
+# The dev extra is everything the targets below use (sample photo, deepdream video's OpenCV,
+# tests, benchmark plot, linter, protoc). GPU=1 adds the gpu extra (TensorFlow with its CUDA
+# libraries, several GB), then removes tensorflow-cpu, whose files are TensorFlow's own (the
+# same `tensorflow` package), and lays the CUDA build's files down again over what that
+# removal deleted.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
@@ -145,6 +146,13 @@ bench-atlas: install
 # docs/images/atlas_renderers.png (docs/atlas-renderers.md). About 15 minutes on 2 cores.
 bench-renderers: install open-nsfw
 	$(BIN)/python -m benchmarks.atlas_renderers
+
+# deepdream video (issue 19): the temporal warping error and dream strength of the optical-flow
+# mode against frame by frame on a pan and a zoom whose motion is known (24 frames at 360x640
+# from ../shared's sky photo, a procedural texture without it), seconds per frame at 360x640
+# and 720x1280, and peak RSS at 1080p; open_nsfw, ~25 min on 2 cores. Figures: docs/video.md.
+bench-video: install open-nsfw
+	$(BIN)/python -m benchmarks.video
 
 # The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
 # Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.

@@ -27,10 +27,11 @@ from tf_impl.images.sample import sample_image_path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 README = PROJECT_ROOT / "README.md"
 REAL_WEIGHTS = ("bvlc_googlenet", "bvlc_googlenet.caffemodel")
-MODEL_COMMANDS = {"dream", "zoom", "atlas", "channels", "layers", "blobs"}
+MODEL_COMMANDS = {"dream", "zoom", "video", "atlas", "channels", "layers", "blobs"}
 QUICK = {
     "dream": ["--octaves", "1", "--steps", "1", "--quiet"],
     "zoom": ["--octaves", "1", "--steps", "1", "--quiet"],
+    "video": ["--octaves", "1", "--steps", "1", "--quiet"],
     "atlas": ["--size", "40", "--steps", "2", "--pad", "4", "--jitter", "2", "--quiet"],
 }
 QUICK_NOTEBOOK = ["--size", "40", "--octaves", "2", "--steps", "2", "--batch", "3", "--quiet"]

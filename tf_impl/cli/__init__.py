@@ -21,6 +21,7 @@ from tf_impl.host.tensorflow_logs import import_tensorflow_quietly
 _COMMAND_MODULES = (
     "tf_impl.cli.model_commands",
     "tf_impl.cli.dream_commands",
+    "tf_impl.cli.video_command",
     "tf_impl.cli.atlas_commands",
     "tf_impl.cli.synthetic_command",
     "tf_impl.cli.export_command",

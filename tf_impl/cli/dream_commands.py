@@ -51,8 +51,12 @@ ZOOM_EXAMPLES = """examples:
 """
 
 
-def _add_dream_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="input image (any format Pillow reads)")
+def add_dream_options(
+    parser: argparse.ArgumentParser, input_help: str = "input image (any format Pillow reads)"
+) -> None:
+    """Every option of a dream (model, objective, settings, memory, precision) and the input
+    argument, for each command that dreams."""
+    parser.add_argument("input", help=input_help)
     add_model_options(parser)
     parser.add_argument(
         "--layer",
@@ -141,7 +145,7 @@ def register(subparsers) -> None:
         epilog=DREAM_EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    _add_dream_options(dream)
+    add_dream_options(dream)
     dream.add_argument("-o", "--output", required=True, help="output image (.png, .jpg...)")
     dream.set_defaults(func=run_dream, check=check_dream)
 
@@ -153,7 +157,7 @@ def register(subparsers) -> None:
         epilog=ZOOM_EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    _add_dream_options(zoom)
+    add_dream_options(zoom)
     zoom.add_argument("-o", "--output", required=True, help="directory for frame_NNNN.png")
     zoom.add_argument("--frames", type=int, required=True, help="number of frames")
     zoom.add_argument(
@@ -238,8 +242,9 @@ def _warn_unused(args, settings: DreamSettings, height: int, width: int) -> None
         )
 
 
-def _dream_job(args, spec: ModelSpec, output: Path) -> DreamJob:
-    """Before TensorFlow: the settings (their own check), the images read, the octave count;
+def dream_job(args, spec: ModelSpec, output: Path, rgb: np.ndarray | None = None) -> DreamJob:
+    """Before TensorFlow: the settings (their own check), the images read (``rgb``: the
+    input already read, (H, W, 3) uint8 RGB, e.g. a video's first frame), the octave count;
     the model argument was checked into ``spec``."""
     from tf_impl.images.files import load_rgb
 
@@ -249,7 +254,7 @@ def _dream_job(args, spec: ModelSpec, output: Path) -> DreamJob:
         raise DeepDreamError(
             f"{len(args.weights)} --weights for {len(layers)} --layer; give one per layer"
         )
-    rgb = load_rgb(args.input)
+    rgb = load_rgb(args.input) if rgb is None else rgb
     _check_octave_count(settings, *rgb.shape[:2])
     _warn_unused(args, settings, *rgb.shape[:2])
     return DreamJob(
@@ -276,7 +281,7 @@ def _dream_job(args, spec: ModelSpec, output: Path) -> DreamJob:
     )
 
 
-def _input_files(args, spec: ModelSpec) -> tuple:
+def input_files(args, spec: ModelSpec) -> tuple:
     """Every file the command reads: the image, guide, model file and prototxt."""
     return (args.input, args.guide, args.guide_channels, spec.file, spec.prototxt)
 
@@ -286,20 +291,20 @@ def check_dream(args) -> DreamJob:
     from tf_impl.images.files import check_output_path
 
     spec = model_spec(args)
-    output = check_output_path(args.output, _input_files(args, spec))
-    return _dream_job(args, spec, output)
+    output = check_output_path(args.output, input_files(args, spec))
+    return dream_job(args, spec, output)
 
 
 def check_zoom_args(args) -> ZoomJob:
     """``zoom``'s checks that need no TensorFlow (run before it is imported)."""
     zoom = ZoomSettings(args.frames, args.scale)  # refuses values out of range
     spec = model_spec(args)
-    inputs = _input_files(args, spec)
+    inputs = input_files(args, spec)
     out_dir = check_output_dir(args.output, inputs, prefix=".frame_probe.", suffix=".png")
     for animation, suffix in ((args.gif, ".gif"), (args.mp4, ".mp4")):
         if animation:
             check_output_file(animation, (suffix,), inputs)
-    dream = _dream_job(args, spec, out_dir)
+    dream = dream_job(args, spec, out_dir)
     return ZoomJob(dream, zoom, args.gif, args.mp4, args.fps)
 
 
@@ -314,7 +319,7 @@ class _Prepared:
     tiling: object
 
 
-def _prepare(job: DreamJob) -> _Prepared:
+def prepare(job: DreamJob) -> _Prepared:
     """Load the model and build the objective; check the sizes and memory the dream needs."""
     # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
     # only after the arguments are checked. The same holds in the commands below.
@@ -381,7 +386,7 @@ def _check_sizes(net, objective, job: DreamJob, guide: np.ndarray | None):
     return tiling
 
 
-def _check_changed(result, rgb, job: DreamJob, what: str = "the dream") -> None:
+def check_changed(result, rgb, job: DreamJob, what: str = "the dream") -> None:
     """A dream that left its input exactly as it was had a zero gradient all along (a dead
     unit): an error, before anything of it is written. ``what`` names the output."""
     if job.settings.iter_n == 0 or not np.array_equal(result, rgb):
@@ -401,7 +406,7 @@ def run_dream(job: DreamJob) -> int:
     from tf_impl.dream.deepdream import deepdream
     from tf_impl.images.files import save_rgb
 
-    prepared = _prepare(job)
+    prepared = prepare(job)
     settings = job.settings
     bar = progress(settings.steps(), "step", "dreaming", job.quiet)
 
@@ -420,30 +425,44 @@ def run_dream(job: DreamJob) -> int:
             seed=job.seed,
             on_step=on_step,
         )
-    _check_changed(result, job.rgb, job)
+    check_changed(result, job.rgb, job)
     save_rgb(job.output, result)
     height, width = job.rgb.shape[:2]
     print(f"wrote {job.output} ({height}x{width})", file=sys.stderr)
     return 0
 
 
-def _zoom_identity(job: DreamJob, objective) -> dict:
-    """What identifies a zoom run besides the dream settings: every input's contents."""
+def _contents(path: str | Path | None) -> str | None:
     from conversion.download import sha1_of
 
-    def contents(path):
-        return None if path is None else sha1_of(Path(path))
+    return None if path is None else sha1_of(Path(path))
 
+
+def inputs_identity(job: DreamJob, objective) -> dict:
+    """What identifies a resumable run (zoom, video) besides the dream settings and its input:
+    the model's and the guides' contents, the objective, precision and image size."""
     return {
-        "model": job.spec.model if job.spec.file is None else contents(job.spec.file),
-        "prototxt": contents(job.spec.prototxt),
-        "input image": contents(job.input),
-        "guide image": contents(job.guide),
-        "guide-channels image": contents(job.guide_channels),
+        "model": job.spec.model if job.spec.file is None else _contents(job.spec.file),
+        "prototxt": _contents(job.spec.prototxt),
+        "guide image": _contents(job.guide),
+        "guide-channels image": _contents(job.guide_channels),
         "objective": repr(objective),
         "precision": job.precision,
         "height": job.rgb.shape[0],
         "width": job.rgb.shape[1],
+    }
+
+
+def sequence_options(job: DreamJob, prepared: _Prepared, on_step) -> dict:
+    """The keyword arguments a frame sequence (zoom, video) dreams every frame with: the seed,
+    objective, guide, tiling, ``on_step`` and the dead-unit check of each frame."""
+    return {
+        "seed": job.seed if job.seed is not None else 0,
+        "check_frame": lambda before, after: check_changed(after, before, job, "the frame"),
+        "objective": prepared.objective,
+        "guide": prepared.guide_rgb,
+        "tiling": prepared.tiling,
+        "on_step": on_step,
     }
 
 
@@ -453,9 +472,9 @@ def run_zoom(zoom_job: ZoomJob) -> int:
 
     job, zoom = zoom_job.dream, zoom_job.zoom
     out_dir = job.output
-    prepared = _prepare(job)
+    prepared = prepare(job)
     settings = job.settings
-    identity = _zoom_identity(job, prepared.objective)
+    identity = {**inputs_identity(job, prepared.objective), "input image": _contents(job.input)}
     frames_bar = progress(zoom.frames, "frame", "zoom", job.quiet)
     steps_bar = progress(settings.steps(), "step", "dreaming", job.quiet)
 
@@ -477,14 +496,9 @@ def run_zoom(zoom_job: ZoomJob) -> int:
                 out_dir,
                 settings,
                 zoom,
-                seed=job.seed if job.seed is not None else 0,
                 identity=identity,
                 on_frame=on_frame,
-                check_frame=lambda before, after: _check_changed(after, before, job, "the frame"),
-                objective=prepared.objective,
-                guide=prepared.guide_rgb,
-                tiling=prepared.tiling,
-                on_step=on_step,
+                **sequence_options(job, prepared, on_step),
             )
     finally:
         if created and not any(out_dir.iterdir()):

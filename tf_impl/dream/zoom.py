@@ -24,12 +24,15 @@ from conversion.errors import DeepDreamError
 from conversion.outputs import atomic_output, remove_stale_temporaries
 from tf_impl.dream.deepdream import deepdream, draw_offsets
 from tf_impl.dream.resample import affine_zoom_center
-from tf_impl.dream.settings import DreamSettings, ZoomSettings, flag
+from tf_impl.dream.resume import check_same_run, run_identity
+from tf_impl.dream.settings import DreamSettings, ZoomSettings
 from tf_impl.images.files import save_rgb
 from tf_impl.net.network import DreamNet
 
 STATE_FILE = "zoom_state.npz"
 FRAME_PATTERN = "frame_{:04d}.png"
+# The zoom's own identity keys and their CLI options (the dream settings name theirs).
+ZOOM_OPTIONS = {"s": "--scale", "seed": "--seed", "precision": "--precision"}
 
 
 def zoom_in(frame: np.ndarray, s: float) -> np.ndarray:
@@ -70,35 +73,13 @@ def _save_state(out_dir: Path, next_frame: np.ndarray, index: int, rng, settings
         )
 
 
-def _option_name(key: str) -> str:
-    """The CLI option of a resume-state key (``iter_n`` -> ``--steps``), else the key."""
-    try:
-        return flag(key)
-    except KeyError:  # not a dream setting: the zoom's own, or an input's contents
-        return {"s": "--scale", "seed": "--seed", "precision": "--precision"}.get(key, key)
-
-
-def _short(value) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 24 else text[:12] + "..."
-
-
 def _load_state(out_dir: Path, settings: dict):
     path = out_dir / STATE_FILE
     if not path.is_file():
         return None
     with np.load(path) as data:
         saved = json.loads(str(data["settings"]))
-        if saved != settings:
-            changed = sorted(k for k in {*saved, *settings} if saved.get(k) != settings.get(k))
-            differences = "; ".join(
-                f"{_option_name(k)} was {_short(saved.get(k))}, now {_short(settings.get(k))}"
-                for k in changed
-            )
-            raise DeepDreamError(
-                f"{out_dir} holds a zoom sequence made with other settings ({differences}); "
-                "use another directory, or delete it to start over"
-            )
+        check_same_run(out_dir, "a zoom sequence", saved, settings, ZOOM_OPTIONS)
         rng = np.random.RandomState()
         has_gauss, cached = data["rng_gauss"]
         rng.set_state(("MT19937", data["rng_keys"], int(data["rng_pos"]), int(has_gauss), cached))
@@ -135,7 +116,12 @@ def run_zoom_sequence(
     out_dir = Path(out_dir)
     remove_stale_temporaries(out_dir, r"frame_\d{4}", ".png")
     remove_stale_temporaries(out_dir, Path(STATE_FILE).stem, Path(STATE_FILE).suffix)
-    identity = {"s": zoom.s, "seed": seed, **(identity or {}), **_identity(settings, dream_options)}
+    identity = {
+        "s": zoom.s,
+        "seed": seed,
+        **(identity or {}),
+        **run_identity(settings, dream_options),
+    }
     resumed = _load_state(out_dir, identity)
     if resumed is None:
         frame, start, rng = np.asarray(rgb, np.float32), 0, np.random.RandomState(seed)
@@ -167,14 +153,6 @@ def run_zoom_sequence(
         if on_frame:
             on_frame(index, paths[index])
     return paths
-
-
-def _identity(settings: DreamSettings, dream_options: dict) -> dict:
-    """The dream settings that identify a zoom run (with an objective, it names the blob)."""
-    params = settings.as_params()
-    if dream_options.get("objective") is not None:
-        del params["end"]
-    return params
 
 
 def write_animation(frames: list[Path], output: str | Path, fps: float = 10.0) -> Path:
