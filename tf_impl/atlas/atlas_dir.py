@@ -25,14 +25,15 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from conversion.model_files import describe_network, same_network
+from conversion.model_files import ModelSpec, describe_network, same_network
 from conversion.output_checks import check_output_dir
-from conversion.outputs import atomic_output
+from conversion.outputs import atomic_output, remove_stale_temporaries
 from tf_impl.atlas.contact_sheet import labelled_grid
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
 from tf_impl.atlas.render_settings import RenderSettings
-from tf_impl.images.files import save_rgb
+from tf_impl.images.files import is_complete_image, save_rgb
 from tf_impl.models.labels import model_title, weights_label
+from tf_impl.models.loading import load_net
 from tf_impl.net.channel_stats import check_spatial_blob
 from tf_impl.net.naming import keras_name
 from tf_impl.net.network import DreamNet
@@ -74,18 +75,7 @@ class AtlasDir:
 
     def finished(self, blob: str, channels: Sequence[int], side: int) -> list[int]:
         """The channels among ``channels`` whose PNG is complete (readable, side x side)."""
-        return [c for c in channels if _is_complete_png(self.channel_png(blob, c), side)]
-
-
-def _is_complete_png(path: Path, side: int) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.size == (side, side)
-    except (OSError, SyntaxError):
-        return False
+        return [c for c in channels if is_complete_image(self.channel_png(blob, c), (side, side))]
 
 
 def plan_atlas(
@@ -154,6 +144,60 @@ def write_index(
         tmp.write_text(json.dumps(index, indent=1))
 
 
+@dataclass(frozen=True)
+class GroupTask:
+    """One fixed channel group of a blob (:func:`~tf_impl.atlas.render.channel_groups`): its
+    requested ``members`` are rendered together (the batch a picture depends on) and its
+    ``missing`` ones written."""
+
+    blob: str
+    members: tuple[int, ...]
+    missing: tuple[int, ...]
+
+
+def atlas_tasks(
+    atlas: AtlasDir, plan: dict[str, list[int]], settings: RenderSettings
+) -> list[GroupTask]:
+    """The groups of ``plan`` that have a channel not finished yet, blob by blob; makes the
+    blob directories and removes the temporary files a killed run left there."""
+    side = settings.sizes()[-1]
+    tasks = []
+    for blob, channels in plan.items():
+        atlas.blob_dir(blob).mkdir(exist_ok=True)
+        remove_stale_temporaries(atlas.blob_dir(blob), r"channel_\d{4}", ".png")
+        done = set(atlas.finished(blob, channels, side))
+        for members in channel_groups(channels, settings.batch).values():
+            missing = tuple(c for c in members if c not in done)
+            if missing:
+                tasks.append(GroupTask(blob, members, missing))
+    return tasks
+
+
+class GroupRenderer:
+    """Renders groups for :func:`render_atlas`, keeping the last blob's compiled renderer:
+    ``renderer((blob, members))`` -> (N, S, S, 3) uint8 RGB pictures of ``members``."""
+
+    def __init__(self, net: DreamNet, settings: RenderSettings):
+        self.net, self.settings = net, settings
+        self._renderer: ChannelRenderer | None = None
+
+    def __call__(self, item: tuple[str, tuple[int, ...]]) -> np.ndarray:
+        blob, members = item
+        if self._renderer is None or self._renderer.layer != blob:
+            self._renderer = ChannelRenderer(self.net, self.settings, blob)
+        return self._renderer.render(list(members))
+
+
+def group_renderer(settings: RenderSettings, spec: ModelSpec) -> GroupRenderer:
+    """A :class:`GroupRenderer` of the model ``spec`` names (what a Ray worker runs)."""
+    return GroupRenderer(load_net(spec), settings)
+
+
+# render_groups(items, on_result): computes each item (blob, members) -> pictures somewhere
+# (e.g. on Ray workers) and calls on_result(index, pictures) in this process.
+GroupRunner = Callable[[list, Callable[[int, np.ndarray], None]], None]
+
+
 def render_atlas(
     net: DreamNet,
     settings: RenderSettings,
@@ -161,30 +205,36 @@ def render_atlas(
     plan: dict[str, list[int]],
     on_channels: Callable[[int], None] | None = None,
     network: dict | None = None,
+    render_groups: GroupRunner | None = None,
 ) -> AtlasDir:
     """Render the channels of ``plan`` (from :func:`plan_atlas`) that are not finished yet,
     then each blob's contact sheet. A group's unfinished channels are rendered together with
     the group's other requested channels (never more: a batch holds only what was asked).
     ``on_channels(n)`` is called after each group with the number of channels written;
-    ``network`` is recorded (:func:`write_index`). Returns the atlas directory."""
+    ``network`` is recorded (:func:`write_index`). ``render_groups`` renders the groups
+    elsewhere (default: here, one after another, with :class:`GroupRenderer`); the pictures
+    are written here either way, atomically. Returns the atlas directory."""
     atlas = AtlasDir(Path(out_dir))
     atlas.root.mkdir(exist_ok=True)
     write_index(atlas, net, settings, plan, network)
-    side = settings.sizes()[-1]
-    for blob, channels in plan.items():
-        atlas.blob_dir(blob).mkdir(exist_ok=True)
-        done = set(atlas.finished(blob, channels, side))
-        renderer = None
-        for members in channel_groups(channels, settings.batch).values():
-            missing = [c for c in members if c not in done]
-            if not missing:
-                continue
-            renderer = renderer or ChannelRenderer(net, settings, blob)
-            pictures = dict(zip(members, renderer.render(list(members)), strict=True))
-            for channel in missing:
-                save_rgb(atlas.channel_png(blob, channel), pictures[channel])
-            if on_channels:
-                on_channels(len(missing))
+    tasks = atlas_tasks(atlas, plan, settings)
+
+    def write(index: int, pictures: np.ndarray) -> None:
+        task = tasks[index]
+        by_channel = dict(zip(task.members, pictures, strict=True))
+        for channel in task.missing:
+            save_rgb(atlas.channel_png(task.blob, channel), by_channel[channel])
+        if on_channels:
+            on_channels(len(task.missing))
+
+    items = [(task.blob, task.members) for task in tasks]
+    if render_groups is None:
+        renderer = GroupRenderer(net, settings)
+        for index, item in enumerate(items):
+            write(index, renderer(item))
+    else:
+        render_groups(items, write)
+    for blob in plan:
         write_sheet(atlas, net, blob)
     return atlas
 

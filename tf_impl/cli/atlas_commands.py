@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,14 @@ from tf_impl.cli.options import (
     add_channels_option,
     add_memory_option,
     add_model_options,
+    add_ray_options,
     model_spec,
+    ray_runner,
+    ray_settings,
 )
 from tf_impl.cli.parsing import finite_float
-from tf_impl.cli.progress import progress
+from tf_impl.cli.progress import progress, with_throughput
+from tf_impl.cluster.ray_pool import RayOptions
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
@@ -83,6 +88,7 @@ def register(subparsers) -> None:
     atlas.add_argument("--html", action="store_true", help="also write the browsable site")
     atlas.add_argument("--images", help="with --html: folder of images for the crops")
     add_memory_option(atlas, "a batch of channels")
+    add_ray_options(atlas, "render the channel groups")
     atlas.add_argument("--quiet", action="store_true", help="no progress bar")
     atlas.set_defaults(func=run_atlas, check=check_atlas)
 
@@ -135,6 +141,7 @@ class AtlasJob:
     html: bool
     max_memory: int | None
     quiet: bool
+    ray: RayOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,7 @@ def check_atlas(args) -> AtlasJob:
         html=args.html,
         max_memory=args.max_memory,
         quiet=args.quiet,
+        ray=ray_settings(args),
     )
 
 
@@ -240,7 +248,7 @@ def _check_batch_memory(net, plan: dict, job: AtlasJob) -> None:
 
 def run_atlas(job: AtlasJob) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
-    from tf_impl.atlas.atlas_dir import pending_count, plan_atlas, render_atlas
+    from tf_impl.atlas.atlas_dir import group_renderer, pending_count, plan_atlas, render_atlas
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.models.loading import load_net
 
@@ -259,7 +267,15 @@ def run_atlas(job: AtlasJob) -> int:
             total = pending_count(job.output, plan, job.settings.sizes()[-1])
             with progress(total, "channel", "atlas", job.quiet) as bar:
                 atlas = render_atlas(
-                    net, job.settings, job.output, plan, bar.update, network=job.network
+                    net,
+                    job.settings,
+                    job.output,
+                    plan,
+                    with_throughput(bar, "channel"),
+                    network=job.network,
+                    render_groups=ray_runner(
+                        job.ray, job.spec, partial(group_renderer, job.settings), job.quiet
+                    ),
                 )
             print(f"wrote {total} channel pictures and {len(plan)} sheet(s) in {atlas.root}")
             if job.html:

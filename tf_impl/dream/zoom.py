@@ -24,7 +24,8 @@ from conversion.errors import DeepDreamError
 from conversion.outputs import atomic_output, remove_stale_temporaries
 from tf_impl.dream.deepdream import deepdream, draw_offsets
 from tf_impl.dream.resample import affine_zoom_center
-from tf_impl.dream.settings import DreamSettings, ZoomSettings, flag
+from tf_impl.dream.resume import refuse_other_settings
+from tf_impl.dream.settings import DreamSettings, ZoomSettings
 from tf_impl.images.files import save_rgb
 from tf_impl.net.network import DreamNet
 
@@ -70,35 +71,14 @@ def _save_state(out_dir: Path, next_frame: np.ndarray, index: int, rng, settings
         )
 
 
-def _option_name(key: str) -> str:
-    """The CLI option of a resume-state key (``iter_n`` -> ``--steps``), else the key."""
-    try:
-        return flag(key)
-    except KeyError:  # not a dream setting: the zoom's own, or an input's contents
-        return {"s": "--scale", "seed": "--seed", "precision": "--precision"}.get(key, key)
-
-
-def _short(value) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 24 else text[:12] + "..."
-
-
 def _load_state(out_dir: Path, settings: dict):
     path = out_dir / STATE_FILE
     if not path.is_file():
         return None
     with np.load(path) as data:
-        saved = json.loads(str(data["settings"]))
-        if saved != settings:
-            changed = sorted(k for k in {*saved, *settings} if saved.get(k) != settings.get(k))
-            differences = "; ".join(
-                f"{_option_name(k)} was {_short(saved.get(k))}, now {_short(settings.get(k))}"
-                for k in changed
-            )
-            raise DeepDreamError(
-                f"{out_dir} holds a zoom sequence made with other settings ({differences}); "
-                "use another directory, or delete it to start over"
-            )
+        refuse_other_settings(
+            json.loads(str(data["settings"])), settings, f"{out_dir} holds a zoom sequence"
+        )
         rng = np.random.RandomState()
         has_gauss, cached = data["rng_gauss"]
         rng.set_state(("MT19937", data["rng_keys"], int(data["rng_pos"]), int(has_gauss), cached))
