@@ -132,7 +132,8 @@ class _Worker:
             import_tensorflow_quietly()
             self.work = setup(_local_model(spec, model, sha1))
         except Exception as exc:  # reported by ready() and run(): one line on the driver
-            self.error = str(exc) if isinstance(exc, DeepDreamError) else repr(exc)
+            kind = "" if isinstance(exc, DeepDreamError) else f"{type(exc).__name__}: "
+            self.error = kind + _first_line(exc)
 
     def ready(self, boxed: list) -> tuple[int, str, str | None]:
         """Load; (process id, host name, the error that stopped the model loading or None)."""

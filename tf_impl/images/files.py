@@ -134,7 +134,10 @@ def image_files(folder: str | Path) -> list[Path]:
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
     )
     if not found:
-        raise DeepDreamError(f"{folder}: holds no image file (.png, .jpg...); add some")
+        raise DeepDreamError(
+            f"{folder}: is a directory with no image file (.png, .jpg...) in it; give an image "
+            "file, or a directory of images"
+        )
     return found
 
 
@@ -149,3 +152,14 @@ def is_complete_image(path: Path, size: tuple[int, int] | None = None) -> bool:
             return size is None or image.size == size
     except (OSError, SyntaxError):
         return False
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of an image from its header alone (orientation not applied: for
+    checks that do not depend on it); DeepDreamError for a file Pillow cannot read."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, UnidentifiedImageError):
+        raise DeepDreamError(f"{path}: not an image Pillow can read") from None
+    return height, width

@@ -1,0 +1,221 @@
+"""``--ray`` on a real Ray cluster of two nodes on 127.0.0.1, started here with Ray's own
+``ray start`` (a head node and a second node joining it, one CPU each, so two workers): an
+atlas and a batch of dreams written through it are byte for byte the one-process run's, with a
+worker SIGKILLed mid-run and with the driver SIGKILLed and the command run again. Plus the bad
+inputs that need no cluster: no Ray installed, an address where nothing answers.
+
+The cluster is stopped at the end, even when a test fails, with ``ray stop --force``, which
+stops every Ray process of this machine (Ray has no way to stop one cluster of several): do
+not run these tests beside Ray work of your own.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tf_impl.cli import main
+from tf_impl.images.files import is_complete_image
+from tf_impl.images.sample import sample_image_path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RAY = Path(sys.executable).parent / "ray"
+ATLAS = ["--layer", "inception_3b/output", "--channels", "0-31", "--size", "24"]
+ATLAS += ["--octaves", "2", "--steps", "3", "--batch", "4"]
+DREAM = ["--octaves", "2", "--steps", "3", "--seed", "7"]
+RUN_TIMEOUT_S = 300
+
+
+def _env() -> dict:
+    """The environment of the cluster's nodes and of the commands: this checkout first on the
+    path (the nodes' workers import it), Ray kept lean, and without Ray's token authentication
+    (a head node would want its token from every node; all of this is on 127.0.0.1)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0", RAY_ADDRESS="")
+    env["RAY_AUTH_MODE"] = "disabled"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray(*args: str) -> None:
+    subprocess.run([str(RAY), *args], env=_env(), check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """HOST:PORT of a two-node Ray cluster on 127.0.0.1 (one CPU each), stopped afterwards."""
+    pytest.importorskip("ray", reason="the ray extra is not installed (make install has it)")
+    port = _free_port()
+    node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=100000000"]
+    try:
+        _ray("start", "--head", f"--port={port}", "--include-dashboard=false", *node)
+        _ray("start", f"--address=127.0.0.1:{port}", *node)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(RAY), "stop", "--force"], env=_env(), capture_output=True, timeout=120)
+
+
+def _command(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tf_impl.cli", *argv],
+        env=_env(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def _lines_until(process: subprocess.Popen, start: str) -> str:
+    """Read the command's stderr up to the first line starting with ``start``."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    for line in process.stderr:
+        if line.startswith(start):
+            return line
+        assert time.monotonic() < deadline, "the command took too long"
+    raise AssertionError(f"the command ended (code {process.wait()}) before a '{start}' line")
+
+
+def _finish(process: subprocess.Popen) -> str:
+    rest = process.stderr.read()
+    assert process.wait(timeout=RUN_TIMEOUT_S) == 0, rest
+    return rest
+
+
+def _same_tree(one: Path, two: Path) -> None:
+    """The two folders hold the same files, byte for byte."""
+    names = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    _, differ, errors = filecmp.cmpfiles(one, two, [str(n) for n in names], shallow=False)
+    assert not differ and not errors
+
+
+@pytest.mark.slow
+def test_atlas_on_two_nodes_with_a_worker_killed(cluster, synthetic_model_file, tmp_path):
+    """32 channels in 8 groups over the two nodes' workers; one worker is SIGKILLed once the
+    first group is written: its group is retried and the atlas is the one-process atlas."""
+    model = ["--model", str(synthetic_model_file)]
+    assert main(["atlas", *model, *ATLAS, "-o", str(tmp_path / "here"), "--quiet"]) == 0
+    run = _command(["atlas", *model, *ATLAS, "-o", str(tmp_path / "ray"), "--ray", cluster])
+    workers = _lines_until(run, "ray: ")
+    assert workers.startswith("ray: 2 workers"), workers
+    pids = [int(p) for p in workers.split("pids ")[1].rstrip(")\n").split()]
+    _lines_until(run, "atlas: ")
+    os.kill(pids[0], signal.SIGKILL)
+    _finish(run)
+    _same_tree(tmp_path / "here", tmp_path / "ray")
+    assert len(list((tmp_path / "ray").rglob("channel_*.png"))) == 32
+
+
+def _photos(folder: Path, count: int = 6) -> Path:
+    """``count`` small photos (crops of the sample photo, 56x72 and up), as PNG."""
+    folder.mkdir()
+    with Image.open(sample_image_path()) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    for i in range(count):
+        crop = rgb[40 * i : 40 * i + 56 + 4 * i, 30 * i : 30 * i + 72]
+        Image.fromarray(crop).save(folder / f"photo{i}.png")
+    return folder
+
+
+@pytest.mark.slow
+def test_batch_on_two_nodes_with_the_driver_killed(cluster, synthetic_model_file, tmp_path):
+    """6 photos dreamed on the two nodes; the driver is SIGKILLed after the first dream is
+    written: no partial file is left, and the rerun writes the rest, the one-process dreams."""
+    photos = _photos(tmp_path / "photos")
+    model = ["--model", str(synthetic_model_file)]
+    assert main(["dream", str(photos), "-o", str(tmp_path / "here"), *model, *DREAM]) == 0
+    out = tmp_path / "ray"
+    argv = ["dream", str(photos), "-o", str(out), *model, *DREAM, "--ray", cluster]
+    first = _command(argv)
+    _lines_until(first, "dreams: 1/6")
+    first.kill()
+    first.wait(timeout=60)
+    finished = [p for p in out.glob("*.png")]
+    assert len(finished) >= 1 and all(is_complete_image(p) for p in finished)
+    rest = _finish(_command(argv))
+    assert f"({len(finished)} already there)" in rest
+    _same_tree(tmp_path / "here", out)
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_load_the_model_fails_in_one_line(cluster, tmp_path):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a keras file")
+    photos = _photos(tmp_path / "photos", count=1)
+    argv = ["dream", str(photos), "-o", str(tmp_path / "out"), "--model", str(broken)]
+    run = _command([*argv, "--ray", cluster, "--quiet"])
+    err = _finish_with_error(run)
+    assert err.startswith("deepdream: error: a Ray worker on ") and "could not load" in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
+
+
+def _finish_with_error(process: subprocess.Popen) -> str:
+    """The one stderr line of a command that failed with exit code 2."""
+    err = process.stderr.read()
+    assert process.wait(timeout=RUN_TIMEOUT_S) == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_an_address_where_nothing_answers_is_refused_at_once(synthetic_model_file, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed (make install has it)")
+    port = _free_port()  # closed again: nothing listens there
+    argv = ["atlas", "--model", str(synthetic_model_file), *ATLAS, "-o", str(tmp_path / "a")]
+    started = time.monotonic()
+    run = _command([*argv, "--ray", f"127.0.0.1:{port}"])
+    err = _finish_with_error(run)
+    assert time.monotonic() - started < 30
+    assert err.startswith(f"deepdream: error: --ray 127.0.0.1:{port}: no Ray head node answers")
+    assert not (tmp_path / "a").exists()
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=300
+    )
+
+
+def test_ray_is_never_imported_without_the_option(synthetic_model_file, tmp_path):
+    out = tmp_path / "a"
+    code = (
+        "import sys\nfrom tf_impl.cli import main\n"
+        f"code = main(['atlas', '--model', {str(synthetic_model_file)!r}, '--layer', "
+        f"'inception_3b/output', '--channels', '0', '--size', '16', '--octaves', '1', "
+        f"'--steps', '1', '--quiet', '-o', {str(out)!r}])\n"
+        "print(code, 'ray' in sys.modules)\n"
+    )
+    done = _python(code)
+    assert done.stdout.splitlines()[-1] == "0 False", done.stderr
+
+
+def test_ray_option_without_the_extra_says_what_to_install(synthetic_model_file, tmp_path):
+    code = (
+        "import sys\nsys.modules['ray'] = None  # as where the extra is not installed\n"
+        "from tf_impl.cli import main\n"
+        f"sys.exit(main(['dream', {str(sample_image_path())!r}, '-o', {str(tmp_path)!r}, "
+        f"'--model', {str(synthetic_model_file)!r}, '--ray']))\n"
+    )
+    started = time.monotonic()
+    done = _python(code)
+    assert done.returncode == 2 and time.monotonic() - started < 30
+    assert done.stderr.strip().splitlines() == [
+        "deepdream: error: --ray needs Ray, an optional extra of this project: "
+        "pip install 'deepdream-tf2[ray]' (make install has it)"
+    ]
