@@ -18,15 +18,21 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conversion.model_files import check_model_arguments
+from tf_impl.atlas.atlas_dir import group_renderer, plan_atlas, render_atlas
+from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.cli import main
+from tf_impl.cluster.ray_pool import RayOptions, run_on_ray
 from tf_impl.images.files import is_complete_image
 from tf_impl.images.sample import sample_image_path
+from tf_impl.models.loading import load_net
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
@@ -106,20 +112,43 @@ def _same_tree(one: Path, two: Path) -> None:
 
 
 @pytest.mark.slow
-def test_atlas_on_two_nodes_with_a_worker_killed(cluster, synthetic_model_file, tmp_path):
-    """32 channels in 8 groups over the two nodes' workers; one worker is SIGKILLed once the
-    first group is written: its group is retried and the atlas is the one-process atlas."""
+def test_atlas_on_two_nodes_with_a_worker_killed(
+    cluster, synthetic_model_file, tmp_path, monkeypatch
+):
+    """The Python API: 32 channels in 8 groups over the two nodes' workers; one worker is
+    SIGKILLed once the first group is written, its group is retried, and the atlas is the
+    command's one-process atlas, byte for byte."""
     model = ["--model", str(synthetic_model_file)]
     assert main(["atlas", *model, *ATLAS, "-o", str(tmp_path / "here"), "--quiet"]) == 0
-    run = _command(["atlas", *model, *ATLAS, "-o", str(tmp_path / "ray"), "--ray", cluster])
-    workers = _lines_until(run, "ray: ")
-    assert workers.startswith("ray: 2 workers"), workers
-    pids = [int(p) for p in workers.split("pids ")[1].rstrip(")\n").split()]
-    _lines_until(run, "atlas: ")
-    os.kill(pids[0], signal.SIGKILL)
-    _finish(run)
+    for name, value in _env().items():
+        if name.startswith("RAY_"):
+            monkeypatch.setenv(name, value)
+    settings = RenderSettings(size=24, octaves=2, steps=3, batch=4)
+    spec = check_model_arguments(synthetic_model_file)
+    net = load_net(spec)
+    plan = plan_atlas(net, tmp_path / "ray", ["inception_3b/output"], settings, range(32))
+    pids, killed = [], []
+
+    def render_groups(items, on_result):
+        def written(index, pictures):
+            on_result(index, pictures)
+            if not killed:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+        setup = partial(group_renderer, settings)
+        run_on_ray(RayOptions(cluster), spec, setup, items, written, on_workers=_pids_into(pids))
+
+    render_atlas(
+        net, settings, tmp_path / "ray", plan, network=spec.identity(), render_groups=render_groups
+    )
+    assert len(pids) == 2 and killed
     _same_tree(tmp_path / "here", tmp_path / "ray")
     assert len(list((tmp_path / "ray").rglob("channel_*.png"))) == 32
+
+
+def _pids_into(pids: list[int]):
+    return lambda workers: pids.extend(pid for pid, _host in workers)
 
 
 def _photos(folder: Path, count: int = 6) -> Path:

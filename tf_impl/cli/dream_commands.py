@@ -315,6 +315,11 @@ class BatchJob:
     outputs: tuple[Path, ...]
     ray: RayOptions | None = None
 
+    @property
+    def needs_tensorflow(self) -> bool:
+        """Only where the dreams are made here: on Ray, this process only writes files."""
+        return self.ray is None
+
 
 def check_dream(args) -> DreamJob | BatchJob:
     """``dream``'s checks that need no TensorFlow (run before it is imported): one image, or

@@ -115,8 +115,9 @@ class _Worker:
     """One Ray actor: on its first call, the model file fetched from the object store (SHA-1
     checked) and the network loaded once by ``setup``; then one item per :meth:`run`. Every
     call carries ``boxed``, [a reference to (spec, the model file's bytes or None, its SHA-1,
-    setup)], rather than the constructor (Ray cannot restart an actor whose constructor
-    arguments live in the object store), so a restarted worker loads again on its next call."""
+    setup, TensorFlow's thread count)], rather than the constructor (Ray cannot restart an
+    actor whose constructor arguments live in the object store), so a restarted worker loads
+    again on its next call."""
 
     def __init__(self):
         self.work = None
@@ -128,8 +129,13 @@ class _Worker:
         import ray
 
         try:
-            spec, model, sha1, setup = ray.get(boxed[0])
+            spec, model, sha1, setup, threads = ray.get(boxed[0])
             import_tensorflow_quietly()
+            import tensorflow as tf
+
+            # The driver's thread count, not this node's: TensorFlow's reductions add up in
+            # an order that depends on it (docs/cluster.md), so this keeps the bytes the same.
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
             self.work = setup(_local_model(spec, model, sha1))
         except Exception as exc:  # reported by ready() and run(): one line on the driver
             kind = "" if isinstance(exc, DeepDreamError) else f"{type(exc).__name__}: "
@@ -167,6 +173,13 @@ def _local_model(spec: ModelSpec, model: bytes | None, sha1: str | None) -> Mode
     return replace(spec, file=path)
 
 
+def local_cpus() -> int:
+    """The CPUs this process may run on: what TensorFlow sizes its thread pool by."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _import_ray():
     try:
         import ray
@@ -183,9 +196,8 @@ def _connect(ray, options: RayOptions) -> None:
         if options.address is not None:
             ray.init(address=options.address, **quiet)
             return
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         ray.init(
-            num_cpus=max(cpus or 1, options.workers or 1),
+            num_cpus=max(local_cpus(), options.workers or 1),
             include_dashboard=False,
             object_store_memory=LOCAL_OBJECT_STORE,
             _node_ip_address="127.0.0.1",
@@ -258,7 +270,7 @@ def _run(ray, options, spec, setup, items, on_result, on_workers) -> None:
     model = sha1 = None
     if spec.file is not None:
         sha1, model = sha1_of(spec.file), spec.file.read_bytes()
-    shipped = ray.put((spec, model, sha1, setup))  # once for every worker of a node
+    shipped = ray.put((spec, model, sha1, setup, local_cpus()))  # once for every worker
     count = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     actor = ray.remote(_Worker).options(
         num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS
