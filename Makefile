@@ -22,7 +22,7 @@ TF_GPU := tensorflow==2.21.*
 , := ,
 
 .PHONY: install browser open-nsfw dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas report peer-torch
+	bench-atlas bench-ray report peer-torch
 
 install: $(STAMP)
 
@@ -136,6 +136,12 @@ bench-smoke: install
 # adds the batch-size sweep. Not part of make test.
 bench-atlas: install
 	$(BIN)/python -m pytest benchmarks/test_atlas_speed.py -s -p no:cacheprovider
+
+# Ray on this machine (docs/cluster.md): channels per minute of a 64-channel atlas and images per
+# minute of a batch of small photos, one process against a local Ray cluster of 2 workers
+# (WORKERS=N for another count); ~10 minutes on 2 cores. Not part of make test.
+bench-ray: install
+	$(BIN)/python -m benchmarks.ray_scale $(if $(WORKERS),--workers $(WORKERS))
 
 # The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
 # Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.

@@ -102,7 +102,8 @@ def add_ray_options(parser: argparse.ArgumentParser, what: str) -> None:
         "--ray-workers",
         type=int,
         metavar="N",
-        help="with --ray: workers, one CPU each (default: one per CPU of the cluster)",
+        help="with --ray: how many workers (default: as many as the cluster's CPUs hold, each "
+        "with as many CPUs as this machine has, up to a node's)",
     )
 
 
@@ -126,7 +127,8 @@ def ray_runner(options: RayOptions | None, spec: ModelSpec, setup, quiet: bool):
     def said(workers: list[tuple[int, str]]) -> None:
         hosts = len({host for _, host in workers})
         pids = " ".join(str(pid) for pid, _ in workers)
-        print(f"ray: {len(workers)} workers on {hosts} host(s) (pids {pids})", file=sys.stderr)
+        count = f"{len(workers)} worker{'s' * (len(workers) != 1)}"
+        print(f"ray: {count} on {hosts} host(s) (pids {pids})", file=sys.stderr)
 
     def run(items, on_result) -> None:
         run_on_ray(options, spec, setup, items, on_result, on_workers=None if quiet else said)

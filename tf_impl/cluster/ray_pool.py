@@ -8,8 +8,8 @@ so a run on Ray resumes like a local one and writes the same bytes. A worker pro
 worker that cannot load the model fails the run with one line. Ray is imported only here, and
 only when a run asks for it (``--ray``): it is an optional extra.
 
-Without an address, :func:`run_on_ray` starts a local cluster of its own on 127.0.0.1 (one
-CPU per worker) and stops it at the end; with one (``host:port`` of a head node, or
+Without an address, :func:`run_on_ray` starts a local cluster of its own on 127.0.0.1 and
+stops it at the end; with one (``host:port`` of a head node, or
 ``RAY_ADDRESS``) it joins that cluster and leaves it running.
 """
 
@@ -30,6 +30,7 @@ from conversion.download import sha1_of
 from conversion.errors import DeepDreamError
 from conversion.model_files import ModelSpec
 from conversion.outputs import atomic_output
+from tf_impl.host.cpu_features import usable_cores
 from tf_impl.host.tensorflow_logs import import_tensorflow_quietly
 
 INSTALL = "pip install 'deepdream-tf2[ray]' (make install has it)"
@@ -46,7 +47,8 @@ Setup = Callable[[ModelSpec], Callable[[object], object]]
 @dataclass(frozen=True)
 class RayOptions:
     """Where to run: ``address`` None starts a local cluster (``host:port`` or ``auto`` joins
-    one); ``workers``: how many workers, one CPU each (None: one per CPU of the cluster)."""
+    one); ``workers``: how many workers (None: as many as the cluster's CPUs hold, each
+    reserving as many CPUs as this machine has, up to a node's)."""
 
     address: str | None = None
     workers: int | None = None
@@ -173,13 +175,6 @@ def _local_model(spec: ModelSpec, model: bytes | None, sha1: str | None) -> Mode
     return replace(spec, file=path)
 
 
-def local_cpus() -> int:
-    """The CPUs this process may run on: what TensorFlow sizes its thread pool by."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def _import_ray():
     try:
         import ray
@@ -197,7 +192,7 @@ def _connect(ray, options: RayOptions) -> None:
             ray.init(address=options.address, **quiet)
             return
         ray.init(
-            num_cpus=max(local_cpus(), options.workers or 1),
+            num_cpus=max(usable_cores(), options.workers or 1),
             include_dashboard=False,
             object_store_memory=LOCAL_OBJECT_STORE,
             _node_ip_address="127.0.0.1",
@@ -270,10 +265,11 @@ def _run(ray, options, spec, setup, items, on_result, on_workers) -> None:
     model = sha1 = None
     if spec.file is not None:
         sha1, model = sha1_of(spec.file), spec.file.read_bytes()
-    shipped = ray.put((spec, model, sha1, setup, local_cpus()))  # once for every worker
-    count = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    threads = usable_cores()
+    shipped = ray.put((spec, model, sha1, setup, threads))  # once for every worker
+    cpus, count = _worker_cpus(ray, threads, options.workers)
     actor = ray.remote(_Worker).options(
-        num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS
+        num_cpus=cpus, max_restarts=RESTARTS, max_task_retries=RESTARTS
     )
     workers = [actor.remote() for _ in range(min(count, len(items)))]
     boxed = [shipped]
@@ -295,6 +291,20 @@ def _run(ray, options, spec, setup, items, on_result, on_workers) -> None:
         if queue:
             index = queue.pop(0)
             running[worker.run.remote(boxed, items[index])] = (index, worker)
+
+
+def _worker_cpus(ray, threads: int, workers: int | None) -> tuple[float, int]:
+    """(CPUs each worker reserves, how many workers): as many CPUs as TensorFlow threads it
+    runs (``threads``, the driver's), but no more than the smallest node has nor than
+    ``workers`` leave each; without ``workers``, as many as the cluster's CPUs hold."""
+    nodes = [n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+    total = sum(nodes)
+    if total <= 0:
+        raise DeepDreamError("the Ray cluster has no CPU for workers; start its nodes with CPUs")
+    cpus = min([threads, *(c for c in nodes if c > 0)])
+    if workers is not None:
+        return min(cpus, total / workers), workers
+    return cpus, max(1, int(total // cpus))
 
 
 def _get(ray, refs, doing: str):
