@@ -74,7 +74,14 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_options(atlas)
-    atlas.add_argument("--layer", nargs="+", required=True, metavar="BLOB", help="blob(s)")
+    atlas.add_argument(
+        "--layer",
+        nargs="+",
+        required=True,
+        metavar="BLOB",
+        help="blob(s), or 'all': every module's output and the stem's convolutions (GoogLeNet: "
+        "12 blobs, 5,808 channels)",
+    )
     atlas.add_argument("-o", "--output", required=True, help="atlas directory")
     add_channels_option(atlas, "channels to render, e.g. 0-15,32 (default all)")
     defaults = RenderSettings()
@@ -251,6 +258,7 @@ def run_atlas(job: AtlasJob) -> int:
     from tf_impl.atlas.atlas_dir import group_renderer, pending_count, plan_atlas, render_atlas
     from tf_impl.atlas.dataset_crops import load_image_folder
     from tf_impl.models.loading import load_net
+    from tf_impl.net.network import main_blobs
 
     images = load_image_folder(job.images) if job.images else ()
     net = load_net(job.spec)
@@ -260,9 +268,8 @@ def run_atlas(job: AtlasJob) -> int:
     try:
         with directory_lock(job.output):
             # Checked again under the lock: another run may have written atlas.json since.
-            plan = plan_atlas(
-                net, job.output, list(job.layers), job.settings, channels, job.network
-            )
+            layers = main_blobs(net) if job.layers == ("all",) else list(job.layers)
+            plan = plan_atlas(net, job.output, layers, job.settings, channels, job.network)
             _check_batch_memory(net, plan, job)
             total = pending_count(job.output, plan, job.settings.sizes()[-1])
             with progress(total, "channel", "atlas", job.quiet) as bar:

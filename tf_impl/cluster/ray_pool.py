@@ -198,9 +198,12 @@ def _connect(ray, options: RayOptions) -> None:
             _node_ip_address="127.0.0.1",
             **quiet,
         )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # Ray's own kinds (authentication, timeouts...): one line
         where = options.address or "a local cluster"
-        raise DeepDreamError(f"--ray: could not start or join {where} ({exc})") from None
+        raise DeepDreamError(
+            f"--ray: could not start or join {where} ({_first_line(exc)}); a cluster with "
+            "token authentication needs its token here (RAY_AUTH_TOKEN, see Ray's docs)"
+        ) from None
 
 
 def _check_nodes(ray) -> None:
@@ -250,6 +253,8 @@ def run_on_ray(
     travel pickled. ``on_workers([(pid, host)])`` is told the workers once they are ready.
     Raises DeepDreamError (one line) when the cluster cannot be used, a worker cannot load
     the model, an item fails, or a worker died more than ``RESTARTS`` times."""
+    if not items:
+        return  # all done already: no cluster to start
     ray = _import_ray()
     _connect(ray, options)
     try:
@@ -260,8 +265,6 @@ def run_on_ray(
 
 
 def _run(ray, options, spec, setup, items, on_result, on_workers) -> None:
-    if not items:
-        return
     model = sha1 = None
     if spec.file is not None:
         sha1, model = sha1_of(spec.file), spec.file.read_bytes()
