@@ -191,7 +191,7 @@ def test_a_worker_that_cannot_load_the_model_fails_in_one_line(cluster, tmp_path
     run = _command([*argv, "--ray", cluster, "--quiet"])
     err = _finish_with_error(run)
     assert err.startswith("deepdream: error: a Ray worker on ") and "could not load" in err
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
+    assert not (tmp_path / "out").exists()  # no folder holding a record of no dream
 
 
 def _finish_with_error(process: subprocess.Popen) -> str:

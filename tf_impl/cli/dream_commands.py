@@ -472,11 +472,11 @@ def _check_changed(result, rgb, job: DreamJob, what: str = "the dream") -> None:
 
 def run_dream(job: DreamJob | BatchJob) -> int:
     """Dream on one image and write it (atomically), or dream a batch."""
+    if isinstance(job, BatchJob):
+        return run_batch(job)  # on Ray, this process never loads TensorFlow
     from tf_impl.dream.deepdream import deepdream
     from tf_impl.images.files import save_rgb
 
-    if isinstance(job, BatchJob):
-        return run_batch(job)
     prepared = _prepare(job)
     settings = job.settings
     bar = progress(settings.steps(), "step", "dreaming", job.quiet)
@@ -650,7 +650,7 @@ def _batch_identity(job: DreamJob) -> dict:
 def run_batch(batch: BatchJob) -> int:
     """Dream every image of a batch not dreamed yet into the output folder (here or on Ray
     workers; the files are written here, atomically), resuming an interrupted batch."""
-    from tf_impl.dream.batch import open_batch, pending
+    from tf_impl.dream.batch import RECORD_FILE, open_batch, pending
     from tf_impl.images.files import save_rgb
 
     job, out_dir = batch.dream, batch.dream.output
@@ -676,7 +676,8 @@ def run_batch(batch: BatchJob) -> int:
                     for index in range(len(images)):
                         write(index, dreamer(images[index]))
     finally:
-        if created and not any(out_dir.iterdir()):
+        if created and not any(p.suffix == ".png" for p in out_dir.iterdir()):
+            (out_dir / RECORD_FILE).unlink(missing_ok=True)  # a record of no dream
             out_dir.rmdir()
     kept = len(batch.outputs) - len(todo)
     print(f"wrote {len(todo)} dreams to {out_dir} ({kept} already there)", file=sys.stderr)
