@@ -225,7 +225,7 @@ def _check_nodes(ray) -> None:
         ).remote()
         for n in nodes
     ]
-    for node, theirs in zip(nodes, ray.get(answers, timeout=READY_TIMEOUT_S), strict=True):
+    for node, theirs in zip(nodes, _get(ray, answers, "checking the nodes"), strict=True):
         where = f"the Ray node at {node.get('NodeManagerAddress')}"
         if theirs is None:
             raise DeepDreamError(
