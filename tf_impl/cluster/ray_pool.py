@@ -255,6 +255,10 @@ def run_on_ray(
     the model, an item fails, or a worker died more than ``RESTARTS`` times."""
     if not items:
         return  # all done already: no cluster to start
+    if options.address is None:
+        # A cluster of this machine alone: Ray's switch for one-machine clusters (read when
+        # Ray is imported) keeps every address on 127.0.0.1, not the machine's own address.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = _import_ray()
     _connect(ray, options)
     try:
