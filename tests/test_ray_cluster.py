@@ -4,9 +4,7 @@ atlas and a batch of dreams written through it are byte for byte the one-process
 worker SIGKILLed mid-run and with the driver SIGKILLed and the command run again. Plus the bad
 inputs that need no cluster: no Ray installed, an address where nothing answers.
 
-The cluster is stopped at the end, even when a test fails, with ``ray stop --force``, which
-stops every Ray process of this machine (Ray has no way to stop one cluster of several): do
-not run these tests beside Ray work of your own.
+The cluster is stopped at the end, even when a test fails (see tests/ray_helpers.py).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from __future__ import annotations
 import filecmp
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +23,14 @@ import pytest
 from PIL import Image
 
 from conversion.model_files import check_model_arguments
+from tests.ray_helpers import (
+    RUN_TIMEOUT_S,
+    command,
+    finish_with_error,
+    free_port,
+    ray_cluster,
+    ray_env,
+)
 from tf_impl.atlas.atlas_dir import group_renderer, plan_atlas, render_atlas
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.cli import main
@@ -34,57 +39,17 @@ from tf_impl.images.files import is_complete_image
 from tf_impl.images.sample import sample_image_path
 from tf_impl.models.loading import load_net
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RAY = Path(sys.executable).parent / "ray"
 ATLAS = ["--layer", "inception_3b/output", "--channels", "0-31", "--size", "24"]
 ATLAS += ["--octaves", "2", "--steps", "3", "--batch", "4"]
 DREAM = ["--octaves", "2", "--steps", "3", "--seed", "7"]
-RUN_TIMEOUT_S = 300
-
-
-def _env() -> dict:
-    """The environment of the cluster's nodes and of the commands: this checkout first on the
-    path (the nodes' workers import it), Ray kept lean, and without Ray's token authentication
-    (a head node would want its token from every node; all of this is on 127.0.0.1)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0", RAY_ADDRESS="")
-    env["RAY_AUTH_MODE"] = "disabled"
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray(*args: str) -> None:
-    subprocess.run([str(RAY), *args], env=_env(), check=True, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """HOST:PORT of a two-node Ray cluster on 127.0.0.1 (one CPU each), stopped afterwards."""
     pytest.importorskip("ray", reason="the ray extra is not installed (make install has it)")
-    port = _free_port()
-    node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=100000000"]
-    try:
-        _ray("start", "--head", f"--port={port}", "--include-dashboard=false", *node)
-        _ray("start", f"--address=127.0.0.1:{port}", *node)
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([str(RAY), "stop", "--force"], env=_env(), capture_output=True, timeout=120)
-
-
-def _command(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tf_impl.cli", *argv],
-        env=_env(),
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    with ray_cluster(nodes=2) as address:
+        yield address
 
 
 def _lines_until(process: subprocess.Popen, start: str) -> str:
@@ -120,7 +85,7 @@ def test_atlas_on_two_nodes_with_a_worker_killed(
     command's one-process atlas, byte for byte."""
     model = ["--model", str(synthetic_model_file)]
     assert main(["atlas", *model, *ATLAS, "-o", str(tmp_path / "here"), "--quiet"]) == 0
-    for name, value in _env().items():
+    for name, value in ray_env().items():
         if name.startswith("RAY_"):
             monkeypatch.setenv(name, value)
     settings = RenderSettings(size=24, octaves=2, steps=3, batch=4)
@@ -171,13 +136,13 @@ def test_batch_on_two_nodes_with_the_driver_killed(cluster, synthetic_model_file
     assert main(["dream", str(photos), "-o", str(tmp_path / "here"), *model, *DREAM]) == 0
     out = tmp_path / "ray"
     argv = ["dream", str(photos), "-o", str(out), *model, *DREAM, "--ray", cluster]
-    first = _command(argv)
+    first = command(argv)
     _lines_until(first, "dreams: 1/6")
     first.kill()
     first.wait(timeout=60)
     finished = [p for p in out.glob("*.png")]
     assert len(finished) >= 1 and all(is_complete_image(p) for p in finished)
-    rest = _finish(_command(argv))
+    rest = _finish(command(argv))
     assert f"({len(finished)} already there)" in rest
     _same_tree(tmp_path / "here", out)
 
@@ -188,28 +153,19 @@ def test_a_worker_that_cannot_load_the_model_fails_in_one_line(cluster, tmp_path
     broken.write_bytes(b"not a keras file")
     photos = _photos(tmp_path / "photos", count=1)
     argv = ["dream", str(photos), "-o", str(tmp_path / "out"), "--model", str(broken)]
-    run = _command([*argv, "--ray", cluster, "--quiet"])
-    err = _finish_with_error(run)
+    run = command([*argv, "--ray", cluster, "--quiet"])
+    err = finish_with_error(run)
     assert err.startswith("deepdream: error: a Ray worker on ") and "could not load" in err
     assert not (tmp_path / "out").exists()  # no folder holding a record of no dream
 
 
-def _finish_with_error(process: subprocess.Popen) -> str:
-    """The one stderr line of a command that failed with exit code 2."""
-    err = process.stderr.read()
-    assert process.wait(timeout=RUN_TIMEOUT_S) == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def test_an_address_where_nothing_answers_is_refused_at_once(synthetic_model_file, tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed (make install has it)")
-    port = _free_port()  # closed again: nothing listens there
+    port = free_port()  # closed again: nothing listens there
     argv = ["atlas", "--model", str(synthetic_model_file), *ATLAS, "-o", str(tmp_path / "a")]
     started = time.monotonic()
-    run = _command([*argv, "--ray", f"127.0.0.1:{port}"])
-    err = _finish_with_error(run)
+    run = command([*argv, "--ray", f"127.0.0.1:{port}"])
+    err = finish_with_error(run)
     assert time.monotonic() - started < 30
     assert err.startswith(f"deepdream: error: --ray 127.0.0.1:{port}: no Ray head node answers")
     assert not (tmp_path / "a").exists()
@@ -217,7 +173,7 @@ def test_an_address_where_nothing_answers_is_refused_at_once(synthetic_model_fil
 
 def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], env=ray_env(), capture_output=True, text=True, timeout=300
     )
 
 

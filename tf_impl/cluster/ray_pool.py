@@ -33,7 +33,7 @@ from conversion.outputs import atomic_output
 from tf_impl.host.cpu_features import usable_cores
 from tf_impl.host.tensorflow_logs import import_tensorflow_quietly
 
-INSTALL = "pip install 'deepdream-tf2[ray]' (make install has it)"
+INSTALL = "pip install 'deepdream-tf2[ray]'"
 CONNECT_TIMEOUT_S = 3.0  # an address that does not answer within this is refused
 READY_TIMEOUT_S = 600.0  # workers loading TensorFlow and the model, on a busy machine
 RESTARTS = 3  # a worker process may die this often (its item is retried each time)
@@ -63,7 +63,9 @@ def ray_options(address: str | None, workers: int | None = None) -> RayOptions:
     any work and without importing Ray: Ray is installed, and the address answers within
     ``CONNECT_TIMEOUT_S`` seconds. One DeepDreamError line otherwise."""
     if importlib.util.find_spec("ray") is None:
-        raise DeepDreamError(f"--ray needs Ray, an optional extra of this project: {INSTALL}")
+        raise DeepDreamError(
+            f"--ray needs Ray, an optional extra of this project: {INSTALL} (make install has it)"
+        )
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is not None and address != "auto":
         _probe(address)
