@@ -22,7 +22,7 @@ TF_GPU := tensorflow==2.21.*
 , := ,
 
 .PHONY: install browser open-nsfw dream test lint format proto caffe reference parity bench bench-smoke \
-	bench-atlas bench-renderers bench-video report peer-torch
+	bench-atlas bench-renderers bench-video bench-ray report peer-torch
 
 install: $(STAMP)
 
@@ -153,6 +153,12 @@ bench-renderers: install open-nsfw
 # and 720x1280, and peak RSS at 1080p; open_nsfw, ~25 min on 2 cores. Figures: docs/video.md.
 bench-video: install open-nsfw
 	$(BIN)/python -m benchmarks.video
+
+# Ray on this machine (docs/cluster.md): channels per minute of a 64-channel atlas and images per
+# minute of a batch of small photos, one process against a local Ray cluster of 2 workers
+# (WORKERS=N for another count); ~10 minutes on 2 cores. Not part of make test.
+bench-ray: install
+	$(BIN)/python -m benchmarks.ray_scale $(if $(WORKERS),--workers $(WORKERS))
 
 # The parity report: one HTML page + PNGs from the stored reference data, live runs (ONNX
 # Runtime, onnx2tf, OpenCV, and Caffe when built) and the latest benchmark JSON.

@@ -14,17 +14,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.host.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model
+from tf_impl.host.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model, usable_cores
 
 _STATUS = Path("/proc/self/status")
-
-
-def usable_cores() -> int:
-    """CPUs this process may run on (its affinity mask), else os.cpu_count()."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def gpu_devices() -> list[dict]:

@@ -19,6 +19,7 @@ from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.cli import main
 from tf_impl.models.labels import SYNTHETIC_LABEL, weights_label
 from tf_impl.models.loading import load_net
+from tf_impl.net.network import main_blobs
 
 SMALL = RenderSettings(size=40, octaves=2, steps=2, batch=3)
 
@@ -190,3 +191,12 @@ def test_synthetic_model_name_loads_labelled_weights(net):
     # the same seeded weights as the test fixtures' synthetic caffemodel
     for mine, theirs in zip(synthetic.keras_model.weights, net.keras_model.weights, strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_layer_all_is_every_module_output_and_the_stem(net):
+    """``--layer all``: GoogLeNet's twelve main blobs, 5,808 channels (docs/cluster.md)."""
+    blobs = main_blobs(net)
+    stem = ["conv1/7x7_s2", "conv2/3x3_reduce", "conv2/3x3"]
+    modules = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+    assert blobs == [*stem, *(f"inception_{m}/output" for m in modules)]
+    assert sum(net.channels(b) for b in blobs) == 5808

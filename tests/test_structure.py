@@ -4,8 +4,8 @@ function only where the CLI loads TensorFlow lazily (or where a module needs an 
 extra).
 
 Layers, lowest first: conversion < tf_impl (images < host < net < models < dream < video <
-atlas < cli) < reference < benchmarks < tests. Imports are read from the source (ast), every import
-statement of every module, so nothing has to be imported to check them.
+atlas < cluster < cli) < reference < benchmarks < tests. Imports are read from the source (ast),
+every import statement of every module, so nothing has to be imported to check them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("conversion", "tf_impl", "reference", "benchmarks", "tests")
-TF_IMPL = ("images", "host", "net", "models", "dream", "video", "atlas", "cli")
+TF_IMPL = ("images", "host", "net", "models", "dream", "video", "atlas", "cluster", "cli")
 LAYERS = ("conversion", *(f"tf_impl.{p}" for p in TF_IMPL), "reference", "benchmarks", "tests")
 # Where a function may import a project module: the CLI, which loads TensorFlow only after
 # its arguments are checked; and (module, what it imports) pairs for optional extras.

@@ -29,15 +29,16 @@ import numpy as np
 from PIL import Image
 
 from conversion.errors import DeepDreamError
-from conversion.model_files import describe_network, same_network
+from conversion.model_files import ModelSpec, describe_network, same_network
 from conversion.output_checks import check_output_dir
-from conversion.outputs import atomic_output
+from conversion.outputs import atomic_output, remove_stale_temporaries
 from tf_impl.atlas.contact_sheet import labelled_grid
 from tf_impl.atlas.lucid import LucidRenderer
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
 from tf_impl.atlas.render_settings import LucidSettings, Settings, check_atlas_settings
-from tf_impl.images.files import save_rgb
+from tf_impl.images.files import is_complete_image, save_rgb
 from tf_impl.models.labels import model_title, weights_label
+from tf_impl.models.loading import load_net
 from tf_impl.net.channel_stats import check_spatial_blob
 from tf_impl.net.naming import keras_name
 from tf_impl.net.network import DreamNet
@@ -81,25 +82,14 @@ class AtlasDir:
     def finished(self, blob: str, channels: Sequence[int], settings: Settings) -> list[int]:
         """The channels among ``channels`` whose PNGs are all complete (readable, at the
         settings' side)."""
-        side = settings.side()
+        size = (settings.side(), settings.side())
         return [
             c
             for c in channels
             if all(
-                _is_complete_png(self.channel_png(blob, c, s), side) for s in settings.pictures()
+                is_complete_image(self.channel_png(blob, c, s), size) for s in settings.pictures()
             )
         ]
-
-
-def _is_complete_png(path: Path, side: int) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.size == (side, side)
-    except (OSError, SyntaxError):
-        return False
 
 
 def plan_atlas(
@@ -173,6 +163,61 @@ def make_renderer(net: DreamNet, settings: Settings, blob: str) -> ChannelRender
     return kind(net, settings, blob)
 
 
+@dataclass(frozen=True)
+class GroupTask:
+    """One fixed channel group of a blob (:func:`~tf_impl.atlas.render.channel_groups`): its
+    requested ``members`` are rendered together (the batch a picture depends on) and its
+    ``missing`` ones written."""
+
+    blob: str
+    members: tuple[int, ...]
+    missing: tuple[int, ...]
+
+
+def atlas_tasks(atlas: AtlasDir, plan: dict[str, list[int]], settings: Settings) -> list[GroupTask]:
+    """The groups of ``plan`` that have a channel not finished yet, blob by blob; makes the
+    blob directories and removes the temporary files a killed run left there."""
+    tasks = []
+    for blob, channels in plan.items():
+        atlas.blob_dir(blob).mkdir(exist_ok=True)
+        remove_stale_temporaries(atlas.blob_dir(blob), r"channel_\d{4}(?:_[a-z0-9]+)?", ".png")
+        done = set(atlas.finished(blob, channels, settings))
+        for members in channel_groups(channels, settings.batch).values():
+            missing = tuple(c for c in members if c not in done)
+            if missing:
+                tasks.append(GroupTask(blob, members, missing))
+    return tasks
+
+
+# {channel: {picture suffix: (S, S, 3) uint8 RGB}} (see LucidSettings.pictures).
+Pictures = dict[int, dict[str, np.ndarray]]
+
+
+class GroupRenderer:
+    """Renders groups for :func:`render_atlas`, keeping the last blob's compiled renderer:
+    ``renderer((blob, members))`` -> the pictures of ``members`` (:data:`Pictures`)."""
+
+    def __init__(self, net: DreamNet, settings: Settings):
+        self.net, self.settings = net, settings
+        self._renderer: ChannelRenderer | LucidRenderer | None = None
+
+    def __call__(self, item: tuple[str, tuple[int, ...]]) -> Pictures:
+        blob, members = item
+        if self._renderer is None or self._renderer.layer != blob:
+            self._renderer = make_renderer(self.net, self.settings, blob)
+        return self._renderer.pictures(list(members))
+
+
+def group_renderer(settings: Settings, spec: ModelSpec) -> GroupRenderer:
+    """A :class:`GroupRenderer` of the model ``spec`` names (what a Ray worker runs)."""
+    return GroupRenderer(load_net(spec), settings)
+
+
+# render_groups(items, on_result): computes each item (blob, members) -> pictures somewhere
+# (e.g. on Ray workers) and calls on_result(index, pictures) in this process.
+GroupRunner = Callable[[list, Callable[[int, Pictures], None]], None]
+
+
 def render_atlas(
     net: DreamNet,
     settings: Settings,
@@ -180,30 +225,36 @@ def render_atlas(
     plan: dict[str, list[int]],
     on_channels: Callable[[int], None] | None = None,
     network: dict | None = None,
+    render_groups: GroupRunner | None = None,
 ) -> AtlasDir:
     """Render the channels of ``plan`` (from :func:`plan_atlas`) that are not finished yet,
     then each blob's contact sheet. A group's unfinished channels are rendered together with
     the group's other requested channels (never more: a batch holds only what was asked).
     ``on_channels(n)`` is called after each group with the number of channels written;
-    ``network`` is recorded (:func:`write_index`). Returns the atlas directory."""
+    ``network`` is recorded (:func:`write_index`). ``render_groups`` renders the groups
+    elsewhere (default: here, one after another, with :class:`GroupRenderer`); the pictures
+    are written here either way, atomically. Returns the atlas directory."""
     atlas = AtlasDir(Path(out_dir))
     atlas.root.mkdir(exist_ok=True)
     write_index(atlas, net, settings, plan, network)
-    for blob, channels in plan.items():
-        atlas.blob_dir(blob).mkdir(exist_ok=True)
-        done = set(atlas.finished(blob, channels, settings))
-        renderer = None
-        for members in channel_groups(channels, settings.batch).values():
-            missing = [c for c in members if c not in done]
-            if not missing:
-                continue
-            renderer = renderer or make_renderer(net, settings, blob)
-            pictures = renderer.pictures(list(members))
-            for channel in missing:
-                for suffix, picture in pictures[channel].items():
-                    save_rgb(atlas.channel_png(blob, channel, suffix), picture)
-            if on_channels:
-                on_channels(len(missing))
+    tasks = atlas_tasks(atlas, plan, settings)
+
+    def write(index: int, pictures: Pictures) -> None:
+        task = tasks[index]
+        for channel in task.missing:
+            for suffix, picture in pictures[channel].items():
+                save_rgb(atlas.channel_png(task.blob, channel, suffix), picture)
+        if on_channels:
+            on_channels(len(task.missing))
+
+    items = [(task.blob, task.members) for task in tasks]
+    if render_groups is None:
+        renderer = GroupRenderer(net, settings)
+        for index, item in enumerate(items):
+            write(index, renderer(item))
+    else:
+        render_groups(items, write)
+    for blob in plan:
         write_sheet(atlas, net, blob)
     return atlas
 

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         job = args.check(args)
-        if getattr(args, "needs_tensorflow", True):
+        # A command (export) or a job (a batch dreamed on Ray workers) may need no TensorFlow.
+        if getattr(args, "needs_tensorflow", True) and getattr(job, "needs_tensorflow", True):
             import_tensorflow_quietly(args.verbose)
         code = int(args.func(job) or 0)
         sys.stdout.flush()

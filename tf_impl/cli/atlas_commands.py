@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,14 @@ from tf_impl.cli.options import (
     add_channels_option,
     add_memory_option,
     add_model_options,
+    add_ray_options,
     model_spec,
+    ray_runner,
+    ray_settings,
 )
 from tf_impl.cli.parsing import finite_float
-from tf_impl.cli.progress import progress
+from tf_impl.cli.progress import progress, with_throughput
+from tf_impl.cluster.ray_pool import RayOptions
 
 ATLAS_EXAMPLES = """examples:
   deepdream atlas --model bvlc_googlenet --layer inception_3b/output -o atlas/ --html
@@ -86,7 +91,14 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_options(atlas)
-    atlas.add_argument("--layer", nargs="+", required=True, metavar="BLOB", help="blob(s)")
+    atlas.add_argument(
+        "--layer",
+        nargs="+",
+        required=True,
+        metavar="BLOB",
+        help="blob(s), or 'all': every module's output and the stem's convolutions (GoogLeNet: "
+        "12 blobs, 5,808 channels)",
+    )
     atlas.add_argument("-o", "--output", required=True, help="atlas directory")
     add_channels_option(atlas, "channels to render, e.g. 0-15,32 (default all)")
     names = list(RENDERERS)
@@ -109,6 +121,7 @@ def register(subparsers) -> None:
         "photographs)",
     )
     add_memory_option(atlas, "a batch of channels")
+    add_ray_options(atlas, "render the channel groups")
     atlas.add_argument("--quiet", action="store_true", help="no progress bar")
     atlas.set_defaults(func=run_atlas, check=check_atlas)
 
@@ -164,6 +177,7 @@ class AtlasJob:
     html: bool
     max_memory: int | None
     quiet: bool
+    ray: RayOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +274,7 @@ def check_atlas(args) -> AtlasJob:
         html=args.html,
         max_memory=args.max_memory,
         quiet=args.quiet,
+        ray=ray_settings(args),
     )
 
 
@@ -285,8 +300,9 @@ def _check_batch_memory(net, plan: dict, job: AtlasJob) -> None:
 
 def run_atlas(job: AtlasJob) -> int:
     """Render (or resume) an atlas, then its sheets and, with --html, its site."""
-    from tf_impl.atlas.atlas_dir import pending_count, plan_atlas, render_atlas
+    from tf_impl.atlas.atlas_dir import group_renderer, pending_count, plan_atlas, render_atlas
     from tf_impl.models.loading import load_net
+    from tf_impl.net.network import main_blobs
 
     images = _image_set(job.images) if job.html else ()
     net = load_net(job.spec)
@@ -296,14 +312,21 @@ def run_atlas(job: AtlasJob) -> int:
     try:
         with directory_lock(job.output):
             # Checked again under the lock: another run may have written atlas.json since.
-            plan = plan_atlas(
-                net, job.output, list(job.layers), job.settings, channels, job.network
-            )
+            layers = main_blobs(net) if job.layers == ("all",) else list(job.layers)
+            plan = plan_atlas(net, job.output, layers, job.settings, channels, job.network)
             _check_batch_memory(net, plan, job)
             total = pending_count(job.output, plan, job.settings)
             with progress(total, "channel", "atlas", job.quiet) as bar:
                 atlas = render_atlas(
-                    net, job.settings, job.output, plan, bar.update, network=job.network
+                    net,
+                    job.settings,
+                    job.output,
+                    plan,
+                    with_throughput(bar, "channel"),
+                    network=job.network,
+                    render_groups=ray_runner(
+                        job.ray, job.spec, partial(group_renderer, job.settings), job.quiet
+                    ),
                 )
             print(f"wrote {total} channel pictures and {len(plan)} sheet(s) in {atlas.root}")
             if job.html:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,14 @@ from tf_impl.cli.options import (
     add_channels_option,
     add_memory_option,
     add_model_options,
+    add_ray_options,
     model_spec,
+    ray_runner,
+    ray_settings,
 )
 from tf_impl.cli.parsing import HelpFormatter, finite_float, positive_float, seed, size_hxw
-from tf_impl.cli.progress import progress
+from tf_impl.cli.progress import progress, with_throughput
+from tf_impl.cluster.ray_pool import RayOptions
 from tf_impl.dream.settings import (
     NOTEBOOK,
     PRECISIONS,
@@ -44,6 +49,9 @@ DREAM_EXAMPLES = """examples:
   deepdream dream sky.jpg -o d.png --model synthetic.keras  # offline: see 'synthetic-model'
   deepdream dream sky.jpg -o d.png --model keras:InceptionV3 --layer mixed3 mixed5
   deepdream dream big.jpg -o d.png --max-memory 2G         # tile steps to fit in 2 GB
+  deepdream dream photos/ -o dreams/ --seed 0               # a batch: dreams/<name>.png
+  deepdream dream a.jpg b.jpg -o dreams/ --ray              # a batch on a local Ray cluster
+  (a batch resumes when run again: finished dreams are kept)
 """
 ZOOM_EXAMPLES = """examples:
   deepdream zoom sky.jpg -o frames/ --frames 30 --gif zoom.gif --mp4 zoom.mp4
@@ -52,11 +60,13 @@ ZOOM_EXAMPLES = """examples:
 
 
 def add_dream_options(
-    parser: argparse.ArgumentParser, input_help: str = "input image (any format Pillow reads)"
+    parser: argparse.ArgumentParser,
+    input_help: str = "input image (any format Pillow reads)",
+    nargs: str | None = None,
 ) -> None:
     """Every option of a dream (model, objective, settings, memory, precision) and the input
-    argument, for each command that dreams."""
-    parser.add_argument("input", help=input_help)
+    argument (``nargs`` as argparse's, e.g. "+" for a batch), for each command that dreams."""
+    parser.add_argument("input", nargs=nargs, help=input_help)
     add_model_options(parser)
     parser.add_argument(
         "--layer",
@@ -145,8 +155,20 @@ def register(subparsers) -> None:
         epilog=DREAM_EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    add_dream_options(dream)
-    dream.add_argument("-o", "--output", required=True, help="output image (.png, .jpg...)")
+    add_dream_options(
+        dream,
+        "input image (any format Pillow reads); several images or a folder make a batch, "
+        "dreamed into the folder -o names",
+        nargs="+",
+    )
+    dream.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output image (.png, .jpg...); for a batch, the folder for <name>.png (rerun to "
+        "resume)",
+    )
+    add_ray_options(dream, "dream the images of a batch")
     dream.set_defaults(func=run_dream, check=check_dream)
 
     zoom = subparsers.add_parser(
@@ -286,13 +308,58 @@ def input_files(args, spec: ModelSpec) -> tuple:
     return (args.input, args.guide, args.guide_channels, spec.file, spec.prototxt)
 
 
-def check_dream(args) -> DreamJob:
-    """``dream``'s checks that need no TensorFlow (run before it is imported)."""
+@dataclass(frozen=True)
+class BatchJob:
+    """A checked batch ``dream``: the dream of every image (``dream``, checked with the first
+    image; its ``seed`` never None, so a rerun makes the same dreams), the images read and
+    the outputs written (``DIR/<stem>.png``), and where to run (``ray``: None here)."""
+
+    dream: DreamJob
+    inputs: tuple[Path, ...]
+    outputs: tuple[Path, ...]
+    ray: RayOptions | None = None
+
+    @property
+    def needs_tensorflow(self) -> bool:
+        """Only where the dreams are made here: on Ray, this process only writes files."""
+        return self.ray is None
+
+
+def check_dream(args) -> DreamJob | BatchJob:
+    """``dream``'s checks that need no TensorFlow (run before it is imported): one image, or
+    a batch (several images, a folder, or --ray)."""
     from tf_impl.images.files import check_output_path
 
     spec = model_spec(args)
+    ray = ray_settings(args)
+    if len(args.input) > 1 or Path(args.input[0]).is_dir() or ray is not None:
+        return _check_batch(args, spec, ray)
+    args = argparse.Namespace(**{**vars(args), "input": args.input[0]})
     output = check_output_path(args.output, input_files(args, spec))
     return dream_job(args, spec, output)
+
+
+def _check_batch(args, spec: ModelSpec, ray: RayOptions | None) -> BatchJob:
+    """A batch's checks: the images (each one's header), the output folder, one name per
+    dream, the settings with the first image."""
+    from tf_impl.dream.batch import batch_inputs, batch_outputs
+    from tf_impl.images.files import OUTPUT_FORMATS, image_size
+
+    inputs = batch_inputs(args.input)
+    if Path(args.output).suffix.lower() in OUTPUT_FORMATS and not Path(args.output).is_dir():
+        raise DeepDreamError(
+            f"-o {args.output}: a batch of {len(inputs)} image(s) is dreamed into a folder; give "
+            "-o a folder (e.g. dreams/)"
+        )
+    files = (*inputs, args.guide, args.guide_channels, spec.file, spec.prototxt)
+    out_dir = check_output_dir(args.output, files, prefix=".dream_probe.", suffix=".png")
+    outputs = batch_outputs(inputs, out_dir)
+    seed = 0 if args.seed is None else args.seed
+    first = argparse.Namespace(**{**vars(args), "input": str(inputs[0]), "seed": seed})
+    job = dream_job(first, spec, out_dir)
+    for path in inputs[1:]:
+        _check_octave_count(job.settings, *image_size(path))
+    return BatchJob(job, tuple(inputs), tuple(outputs), ray)
 
 
 def check_zoom_args(args) -> ZoomJob:
@@ -321,6 +388,13 @@ class _Prepared:
 
 def prepare(job: DreamJob) -> _Prepared:
     """Load the model and build the objective; check the sizes and memory the dream needs."""
+    net, objective, guide = _objective(job)
+    return _Prepared(net, objective, guide, _check_sizes(net, objective, job, guide))
+
+
+def _objective(job: DreamJob) -> tuple:
+    """Load the model and build the objective: (net, objective, guide image scaled to the
+    memory budget or None)."""
     # Imported here, not at the top: these load TensorFlow, which the CLI imports (quietly)
     # only after the arguments are checked. The same holds in the commands below.
     from tf_impl.cli.limits import fit_to_budget, memory_budget
@@ -354,8 +428,7 @@ def prepare(job: DreamJob) -> _Prepared:
     guide = job.guide_rgb
     if guide is not None:
         guide = fit_to_budget(net, objective.blobs, guide, budget, "guide image")
-    tiling = _check_sizes(net, objective, job, guide)
-    return _Prepared(net, objective, guide, tiling)
+    return net, objective, guide
 
 
 def _check_sizes(net, objective, job: DreamJob, guide: np.ndarray | None):
@@ -401,8 +474,10 @@ def check_changed(result, rgb, job: DreamJob, what: str = "the dream") -> None:
     )
 
 
-def run_dream(job: DreamJob) -> int:
-    """Dream on one image and write it (atomically)."""
+def run_dream(job: DreamJob | BatchJob) -> int:
+    """Dream on one image and write it (atomically), or dream a batch."""
+    if isinstance(job, BatchJob):
+        return run_batch(job)  # on Ray, this process never loads TensorFlow
     from tf_impl.dream.deepdream import deepdream
     from tf_impl.images.files import save_rgb
 
@@ -438,16 +513,24 @@ def _contents(path: str | Path | None) -> str | None:
     return None if path is None else sha1_of(Path(path))
 
 
-def inputs_identity(job: DreamJob, objective) -> dict:
-    """What identifies a resumable run (zoom, video) besides the dream settings and its input:
-    the model's and the guides' contents, the objective, precision and image size."""
+def _model_identity(job: DreamJob) -> dict:
+    """What identifies a resumable run's network side: the model's and the guides' contents,
+    the precision."""
     return {
         "model": job.spec.model if job.spec.file is None else _contents(job.spec.file),
         "prototxt": _contents(job.spec.prototxt),
         "guide image": _contents(job.guide),
         "guide-channels image": _contents(job.guide_channels),
-        "objective": repr(objective),
         "precision": job.precision,
+    }
+
+
+def inputs_identity(job: DreamJob, objective) -> dict:
+    """What identifies a resumable run (zoom, video) besides the dream settings and its input:
+    the model's and the guides' contents, the objective, precision and image size."""
+    return {
+        **_model_identity(job),
+        "objective": repr(objective),
         "height": job.rgb.shape[0],
         "width": job.rgb.shape[1],
     }
@@ -508,4 +591,106 @@ def run_zoom(zoom_job: ZoomJob) -> int:
             write_animation(paths, animation, fps=zoom_job.fps)
             print(f"wrote {animation}", file=sys.stderr)
     print(f"wrote {len(paths)} frames to {out_dir}", file=sys.stderr)
+    return 0
+
+
+class BatchDreamer:
+    """The dream of a batch's images with one loaded network and objective (what a Ray worker
+    holds): ``dreamer((name, rgb))`` -> the dream, (H, W, 3) RGB 0-255 float32, of the
+    (H, W, 3) uint8 RGB image ``name``; DeepDreamError for an image the dream cannot take
+    (too small, too large) or left unchanged."""
+
+    def __init__(self, job: DreamJob):
+        self.job = job
+        self.net, self.objective, self.guide = _objective(job)
+
+    def __call__(self, item: tuple[str, np.ndarray]) -> np.ndarray:
+        from tf_impl.dream.deepdream import deepdream
+
+        name, rgb = item
+        job = replace(self.job, input=name, rgb=rgb)
+        tiling = _check_sizes(self.net, self.objective, job, self.guide)
+        result = deepdream(
+            self.net,
+            rgb,
+            job.settings,
+            objective=self.objective,
+            guide=self.guide,
+            tiling=tiling,
+            seed=job.seed,
+        )
+        check_changed(result, rgb, job, f"the dream of {name}")
+        return result
+
+
+def batch_dreamer(job: DreamJob, spec: ModelSpec) -> BatchDreamer:
+    """A :class:`BatchDreamer` of ``job`` with the model ``spec`` (a worker's own copy)."""
+    return BatchDreamer(replace(job, spec=spec))
+
+
+class _Images:
+    """The images of a batch, read when asked for: images[i] -> (file name, (H, W, 3) uint8)."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[str, np.ndarray]:
+        from tf_impl.images.files import load_rgb
+
+        return self.paths[index].name, load_rgb(self.paths[index])
+
+
+def _batch_identity(job: DreamJob) -> dict:
+    """What identifies a batch of dreams: the dream settings, the objective's options, the
+    seed and the inputs besides the images (each image's SHA-1 is recorded apart)."""
+    options = {
+        "--layer": job.layer,
+        "--weights": job.weights,
+        "--channels": job.channels,
+        "--neuron": job.neuron,
+        "--class": job.class_index,
+        "--top": job.top,
+        "--tile": job.tile,
+        "seed": job.seed,
+    }
+    return {**job.settings.as_params(), **_model_identity(job), **options}
+
+
+def run_batch(batch: BatchJob) -> int:
+    """Dream every image of a batch not dreamed yet into the output folder (here or on Ray
+    workers; the files are written here, atomically), resuming an interrupted batch."""
+    from tf_impl.dream.batch import RECORD_FILE, open_batch, pending
+    from tf_impl.images.files import save_rgb
+
+    job, out_dir = batch.dream, batch.dream.output
+    created = not out_dir.exists()
+    out_dir.mkdir(exist_ok=True)
+    try:
+        with directory_lock(out_dir):
+            open_batch(out_dir, _batch_identity(job), batch.inputs, batch.outputs)
+            todo = pending(batch.outputs)
+            images = _Images([batch.inputs[i] for i in todo])
+            with progress(len(todo), "image", "dreams", job.quiet) as bar:
+                update = with_throughput(bar, "image")
+
+                def write(index: int, dream: np.ndarray) -> None:
+                    save_rgb(batch.outputs[todo[index]], dream)
+                    update(1)
+
+                runner = ray_runner(batch.ray, job.spec, partial(batch_dreamer, job), job.quiet)
+                if runner is not None:
+                    runner(images, write)
+                elif todo:
+                    dreamer = BatchDreamer(job)
+                    for index in range(len(images)):
+                        write(index, dreamer(images[index]))
+    finally:
+        if created and not any(p.suffix == ".png" for p in out_dir.iterdir()):
+            (out_dir / RECORD_FILE).unlink(missing_ok=True)  # a record of no dream
+            out_dir.rmdir()
+    kept = len(batch.outputs) - len(todo)
+    print(f"wrote {len(todo)} dreams to {out_dir} ({kept} already there)", file=sys.stderr)
     return 0

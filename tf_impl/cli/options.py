@@ -13,6 +13,7 @@ import sys
 from conversion.errors import DeepDreamError
 from conversion.model_files import ModelSpec, check_model_arguments
 from tf_impl.cli.parsing import channel_list, memory_size
+from tf_impl.cluster.ray_pool import RayOptions, ray_options
 
 DEFAULT_MODEL = "bvlc_googlenet"
 MODEL_HELP = (
@@ -83,3 +84,53 @@ def add_memory_option(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"memory {what} may use, e.g. 2G or 500M (default: a share of the memory "
         "available now)",
     )
+
+
+def add_ray_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--ray [ADDRESS]`` (run on Ray: a local cluster of its own, or the one at ADDRESS or
+    ``$RAY_ADDRESS``) and ``--ray-workers N``."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help=f"{what} on Ray workers (the ray extra): a local cluster of this machine's CPUs, "
+        "or join the cluster at ADDRESS (HOST:PORT of 'ray start --head', default "
+        "$RAY_ADDRESS); the files are written here, the same bytes as without --ray",
+    )
+    parser.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="with --ray: how many workers (default: as many as the cluster's CPUs hold, each "
+        "with as many CPUs as this machine has, up to a node's)",
+    )
+
+
+def ray_settings(args: argparse.Namespace) -> RayOptions | None:
+    """The checked ``--ray`` options (None without --ray; Ray is not imported either way)."""
+    if args.ray is None:
+        if args.ray_workers is not None:
+            raise DeepDreamError("--ray-workers goes with --ray")
+        return None
+    return ray_options(args.ray, args.ray_workers)
+
+
+def ray_runner(options: RayOptions | None, spec: ModelSpec, setup, quiet: bool):
+    """With ``--ray``, ``run(items, on_result)`` computing items on Ray workers that
+    ``setup(spec)`` makes (:func:`~tf_impl.cluster.ray_pool.run_on_ray`), saying once how many
+    workers run where; without, None (the command computes them itself)."""
+    if options is None:
+        return None
+    from tf_impl.cluster.ray_pool import run_on_ray
+
+    def said(workers: list[tuple[int, str]]) -> None:
+        hosts = len({host for _, host in workers})
+        pids = " ".join(str(pid) for pid, _ in workers)
+        count = f"{len(workers)} worker{'s' * (len(workers) != 1)}"
+        print(f"ray: {count} on {hosts} host(s) (pids {pids})", file=sys.stderr)
+
+    def run(items, on_result) -> None:
+        run_on_ray(options, spec, setup, items, on_result, on_workers=None if quiet else said)
+
+    return run

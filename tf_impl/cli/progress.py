@@ -4,6 +4,7 @@ stderr is a file or a pipe (a log then reads ``dreaming: 3/40 step (octave 1/4)`
 from __future__ import annotations
 
 import sys
+import time
 
 from tqdm import tqdm
 
@@ -50,3 +51,19 @@ def progress(total: int, unit: str, desc: str, quiet: bool) -> tqdm | LineProgre
     if sys.stderr.isatty():
         return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr)
     return LineProgress(total, unit, desc)
+
+
+def with_throughput(bar, unit: str):
+    """An ``update(n)`` for ``bar`` that also shows the rate so far, e.g. ``12.5 channel/min``
+    (counted from this call: what a run of many items reads off its log)."""
+    started = time.monotonic()
+    done = 0
+
+    def update(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        minutes = max(time.monotonic() - started, 1e-9) / 60.0
+        bar.set_postfix_str(f"{done / minutes:.1f} {unit}/min")
+        bar.update(n)
+
+    return update

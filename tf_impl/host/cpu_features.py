@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 from pathlib import Path
@@ -35,3 +36,12 @@ def cpu_has_bfloat16() -> bool:
     """Whether the CPU has bfloat16 instructions (any of :data:`BFLOAT16_FLAGS`): the one
     test the CLI's note and the benchmark's bfloat16 target both use."""
     return bool(cpu_flags() & set(BFLOAT16_FLAGS))
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask), else os.cpu_count(): what TensorFlow
+    sizes its thread pools by."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

@@ -121,3 +121,45 @@ def resize_rgb(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (height, width, 3) uint8, Lanczos-resampled (for shrinking)."""
     image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
     return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS))
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The image files of ``folder`` (not its subfolders), by name: every non-hidden file
+    whose extension Pillow reads, sorted. Raises DeepDreamError when there is none."""
+    folder = Path(folder)
+    known = Image.registered_extensions()
+    found = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
+    )
+    if not found:
+        raise DeepDreamError(
+            f"{folder}: is a directory with no image file (.png, .jpg...) in it; give an image "
+            "file, or a directory of images"
+        )
+    return found
+
+
+def is_complete_image(path: Path, size: tuple[int, int] | None = None) -> bool:
+    """Whether ``path`` is an image that decodes whole (and is ``size`` (width, height) when
+    given): what an interrupted or damaged write fails."""
+    if not path.is_file():
+        return False
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return size is None or image.size == size
+    except (OSError, SyntaxError):
+        return False
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of an image from its header alone (orientation not applied: for
+    checks that do not depend on it); DeepDreamError for a file Pillow cannot read."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, UnidentifiedImageError):
+        raise DeepDreamError(f"{path}: not an image Pillow can read") from None
+    return height, width

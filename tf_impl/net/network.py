@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ import tensorflow as tf
 from conversion.errors import DeepDreamError
 from conversion.outputs import atomic_output
 from conversion.registry import CAFFE_MEAN_BGR
-from tf_impl.net import layers as caffe_layers  # noqa: F401  (registers the layers for load_model)
+from tf_impl.net import layers as caffe_layers  # also registers the layers for load_model
 from tf_impl.net.naming import caffe_name
 
 METADATA_ENTRY = "deepdream.json"
@@ -194,3 +195,21 @@ def suggest(name: str, names: Sequence[str]) -> str:
     if close:
         return "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
     return "; run 'deepdream layers --model MODEL' to list the blob names"
+
+
+def main_blobs(net: DreamNet) -> list[str]:
+    """The blobs an atlas of the whole network shows, in the network's order: every module's
+    output (a concatenation, as GoogLeNet's and Inception's modules end, or an elementwise sum,
+    as a ResNet block ends) and the convolutions of the stem, before the first blob that feeds
+    several branches (for GoogLeNet: conv1/7x7_s2, conv2/3x3_reduce, conv2/3x3 and the nine
+    inception outputs)."""
+    layers = net.keras_model.layers
+    consumers = Counter(blob for layer in layers for blob in input_blobs(layer))
+    found, in_stem = [], True
+    for layer in layers:
+        name = caffe_name(layer.name)
+        module_output = isinstance(layer, keras.layers.Concatenate | caffe_layers.CaffeEltwise)
+        if module_output or (in_stem and isinstance(layer, caffe_layers.CaffeConvolution)):
+            found.append(name)
+        in_stem = in_stem and consumers[name] <= 1
+    return found

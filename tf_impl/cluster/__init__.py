@@ -1,0 +1,1 @@
+"""Work spread over several processes or machines (Ray): see ray_pool."""
