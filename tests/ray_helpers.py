@@ -3,9 +3,11 @@ the ``deepdream`` command run against them.
 
 A cluster is stopped at the end, even when a test fails, with ``ray stop --force``, which stops
 every Ray process of this machine (Ray has no way to stop one cluster of several): do not run
-these tests beside Ray work of your own. Ray 2.60 replaces 127.0.0.1 by the machine's own
-address for a cluster of several nodes (its nodes then talk over that address, which stays on
-this machine); a head node alone is kept on 127.0.0.1 (``loopback``).
+these tests beside Ray work of your own. Every cluster here is one node on 127.0.0.1, with as
+many CPUs (so workers) as asked: Ray 2.60 moves a cluster of several nodes off the loopback
+address onto the machine's own network address (its GCS and raylets listen and connect there,
+whatever ``--node-ip-address`` says), and these tests send traffic to loopback only; a
+one-node cluster stays on 127.0.0.1 with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``.
 """
 
 from __future__ import annotations
@@ -21,20 +23,19 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
 RUN_TIMEOUT_S = 300
-NODE = ["--num-cpus=1", "--object-store-memory=100000000"]
+NODE = ["--object-store-memory=100000000"]
 
 
-def ray_env(pythonpath: str | Path = PROJECT_ROOT, loopback: bool = False) -> dict:
-    """The environment of the cluster's nodes and of the commands: ``pythonpath`` the path
-    (the nodes' workers import the project, or what stands in for it, from there), Ray kept
-    lean, and without Ray's token authentication (a head node would want its token from every
-    node; all of this stays on this machine)."""
+def ray_env(pythonpath: str | Path = PROJECT_ROOT) -> dict:
+    """The environment of the cluster's node and of the commands: ``pythonpath`` the path
+    (the node's workers import the project, or what stands in for it, from there), Ray kept
+    lean, everything on 127.0.0.1, and without Ray's token authentication (a head node would
+    want its token from every driver; all of this stays on this machine)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(pythonpath)
     env.update(RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0", RAY_ADDRESS="")
     env["RAY_AUTH_MODE"] = "disabled"
-    if loopback:  # a one-node cluster and its drivers: everything on 127.0.0.1
-        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     return env
 
 
@@ -46,20 +47,21 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def ray_cluster(nodes: int, pythonpath: str | Path = PROJECT_ROOT) -> Iterator[str]:
-    """HOST:PORT of a Ray cluster of ``nodes`` nodes (one CPU each) whose workers find the
-    project through ``pythonpath``; stopped afterwards, whatever happened. A one-node cluster
-    stays on 127.0.0.1: join it with ``ray_env(loopback=True)``."""
-    env = ray_env(pythonpath, loopback=nodes == 1)
+def ray_cluster(cpus: int = 1, pythonpath: str | Path = PROJECT_ROOT) -> Iterator[str]:
+    """HOST:PORT of a one-node Ray cluster on 127.0.0.1 with ``cpus`` CPUs (one worker each)
+    whose workers find the project through ``pythonpath``; stopped afterwards, whatever
+    happened. Join it with :func:`ray_env`."""
+    env = ray_env(pythonpath)
     port = free_port()
-
-    def ray(*args: str) -> None:
-        subprocess.run([str(RAY), *args], env=env, check=True, capture_output=True, timeout=120)
-
+    start = [str(RAY), "start", "--head", f"--port={port}", "--include-dashboard=false"]
     try:
-        ray("start", "--head", f"--port={port}", "--include-dashboard=false", *NODE)
-        for _ in range(nodes - 1):
-            ray("start", f"--address=127.0.0.1:{port}", *NODE)
+        subprocess.run(
+            [*start, f"--num-cpus={cpus}", *NODE],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)

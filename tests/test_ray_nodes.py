@@ -18,7 +18,7 @@ def cluster_without_the_project(tmp_path_factory):
     elsewhere = tmp_path_factory.mktemp("not-the-project")
     for name in ("tf_impl", "conversion"):  # modules, not the packages: not this project
         (elsewhere / f"{name}.py").write_text("")
-    with ray_cluster(nodes=1, pythonpath=elsewhere) as address:
+    with ray_cluster(pythonpath=elsewhere) as address:
         yield address
 
 
@@ -27,7 +27,7 @@ def test_a_node_without_the_project_is_refused(cluster_without_the_project, tmp_
     out = tmp_path / "dreams"
     argv = ["dream", str(sample_image_path()), "-o", str(out), "--model", "synthetic"]
     started = time.monotonic()
-    env = ray_env(loopback=True)
+    env = ray_env()
     run = command([*argv, "--ray", cluster_without_the_project], env=env, cwd=tmp_path)
     line = finish_with_error(run)
     assert time.monotonic() - started < 60
