@@ -78,9 +78,7 @@ def _same_tree(one: Path, two: Path) -> None:
 
 
 @pytest.mark.slow
-def test_atlas_on_two_workers_with_one_killed(
-    cluster, synthetic_model_file, tmp_path, monkeypatch
-):
+def test_atlas_on_two_workers_with_one_killed(cluster, synthetic_model_file, tmp_path, monkeypatch):
     """The Python API: 32 channels in 8 groups over the two workers; one worker is
     SIGKILLed once the first group is written, its group is retried, and the atlas is the
     command's one-process atlas, byte for byte."""
