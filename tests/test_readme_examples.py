@@ -125,19 +125,32 @@ def test_the_python_example_runs_quietly(synthetic_model_file, tmp_path):
     assert (tmp_path / "dream.png").is_file()
 
 
-@pytest.mark.slow
-def test_a_command_prints_no_tensorflow_line(synthetic_model_file, tmp_path):
-    """A whole TensorFlow command in a fresh process, TensorFlow's own logging left at its
-    defaults: stderr holds only the command's own line."""
+def _quiet_run(argv: list[str]) -> subprocess.CompletedProcess:
+    """``deepdream argv`` in a fresh process, TensorFlow's own logging left at its defaults."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "DEEPDREAM"))}
     env["PYTHONPATH"] = str(PROJECT_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "tf_impl.cli", *argv], env=env, capture_output=True, text=True
+    )
+
+
+@pytest.mark.slow
+def test_a_command_prints_no_tensorflow_line(synthetic_model_file, tmp_path):
+    """A whole TensorFlow command in a fresh process: stderr holds only the command's own
+    line."""
     out = tmp_path / "d.png"
     argv = ["dream", str(sample_image_path()), "-o", str(out), "--model", str(synthetic_model_file)]
-    done = subprocess.run(
-        [sys.executable, "-m", "tf_impl.cli", *argv, *QUICK["dream"]],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = _quiet_run([*argv, *QUICK["dream"]])
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [f"wrote {out} (600x512)"]
+
+
+@pytest.mark.slow
+def test_atlas_prints_no_tensorflow_line(synthetic_model_file, tmp_path):
+    """The atlas's checks read its directory's index without loading TensorFlow, so that the
+    quiet import is the first: stderr holds only the progress line."""
+    out = tmp_path / "atlas"
+    argv = ["atlas", "--model", str(synthetic_model_file), "--layer", "inception_3b/output"]
+    done = _quiet_run([*argv, "-o", str(out), *ATLAS_CHANNELS, *QUICK["atlas"]])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -33,63 +33,18 @@ from conversion.model_files import ModelSpec, describe_network, same_network
 from conversion.output_checks import check_output_dir
 from conversion.outputs import atomic_output, remove_stale_temporaries
 from tf_impl.atlas.contact_sheet import labelled_grid
+from tf_impl.atlas.layout import ATLAS_FILE, AtlasDir
 from tf_impl.atlas.lucid import LucidRenderer
 from tf_impl.atlas.render import ChannelRenderer, channel_groups
 from tf_impl.atlas.render_settings import LucidSettings, Settings, check_atlas_settings
-from tf_impl.images.files import is_complete_image, save_rgb
+from tf_impl.images.files import save_rgb
 from tf_impl.models.labels import model_title, weights_label
 from tf_impl.models.loading import load_net
 from tf_impl.net.channel_stats import check_spatial_blob
 from tf_impl.net.naming import keras_name
 from tf_impl.net.network import DreamNet
 
-ATLAS_FILE = "atlas.json"
-SHEET_FILE = "sheet.png"
 SHEET_TILE = 96
-
-
-@dataclass(frozen=True)
-class AtlasDir:
-    """Paths inside an atlas directory ``root``."""
-
-    root: Path
-
-    def blob_dir(self, blob: str) -> Path:
-        """The blob's directory (its Keras-safe name, e.g. inception_3b.output)."""
-        return self.root / keras_name(blob)
-
-    def channel_png(self, blob: str, channel: int, suffix: str = "") -> Path:
-        """One channel's picture: (S, S, 3) RGB PNG; ``suffix`` names its other pictures
-        (see :meth:`~tf_impl.atlas.render_settings.LucidSettings.pictures`)."""
-        return self.blob_dir(blob) / f"channel_{channel:04d}{suffix}.png"
-
-    def sheet(self, blob: str) -> Path:
-        """The blob's contact sheet."""
-        return self.blob_dir(blob) / SHEET_FILE
-
-    def index(self) -> dict:
-        """The atlas.json contents ({} when there is none yet)."""
-        path = self.root / ATLAS_FILE
-        if not path.is_file():
-            return {}
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            raise DeepDreamError(
-                f"{path}: unreadable atlas index; remove it or use a new directory"
-            ) from None
-
-    def finished(self, blob: str, channels: Sequence[int], settings: Settings) -> list[int]:
-        """The channels among ``channels`` whose PNGs are all complete (readable, at the
-        settings' side)."""
-        size = (settings.side(), settings.side())
-        return [
-            c
-            for c in channels
-            if all(
-                is_complete_image(self.channel_png(blob, c, s), size) for s in settings.pictures()
-            )
-        ]
 
 
 def plan_atlas(

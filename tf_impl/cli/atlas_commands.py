@@ -235,7 +235,7 @@ def _settings(args) -> Settings:
 
 
 def _existing_index(root: Path) -> dict:
-    from tf_impl.atlas.atlas_dir import AtlasDir
+    from tf_impl.atlas.layout import AtlasDir
 
     return AtlasDir(root).index() if root.is_dir() else {}
 
