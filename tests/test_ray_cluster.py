@@ -1,5 +1,5 @@
 """``--ray`` on a real Ray cluster on 127.0.0.1, started here with Ray's own ``ray start``
-(one node with two CPUs, so two workers; not two nodes: tests/ray_helpers.py says why): an
+(one node with two workers; not two nodes: tests/ray_helpers.py says why): an
 atlas and a batch of dreams written through it are byte for byte the one-process run's, with a
 worker SIGKILLed mid-run and with the driver SIGKILLed and the command run again. Plus the bad
 inputs that need no cluster: no Ray installed, an address where nothing answers.
@@ -47,10 +47,17 @@ DREAM = ["--octaves", "2", "--steps", "3", "--seed", "7"]
 
 @pytest.fixture(scope="module")
 def cluster():
-    """HOST:PORT of a Ray cluster on 127.0.0.1 with two workers, stopped afterwards."""
-    pytest.importorskip("ray", reason="the ray extra is not installed (make install has it)")
-    with ray_cluster(cpus=2) as address:
-        yield address
+    """HOST:PORT of a Ray cluster on 127.0.0.1 with two workers (4 logical CPUs: a worker
+    reserves as many as the TensorFlow threads it runs, the driver's 2), stopped afterwards. This
+    process joins it as a driver too, so Ray's settings (ray_env) are in its environment
+    before Ray is first imported here: Ray reads some of them at import."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in ray_env().items():
+            if name.startswith("RAY_"):
+                patch.setenv(name, value)
+        pytest.importorskip("ray", reason="the ray extra is not installed (make install has it)")
+        with ray_cluster(cpus=4) as address:
+            yield address
 
 
 def _lines_until(process: subprocess.Popen, start: str) -> str:
@@ -84,9 +91,6 @@ def test_atlas_on_two_workers_with_one_killed(cluster, synthetic_model_file, tmp
     command's one-process atlas, byte for byte."""
     model = ["--model", str(synthetic_model_file)]
     assert main(["atlas", *model, *ATLAS, "-o", str(tmp_path / "here"), "--quiet"]) == 0
-    for name, value in ray_env().items():
-        if name.startswith("RAY_"):
-            monkeypatch.setenv(name, value)
     settings = RenderSettings(size=24, octaves=2, steps=3, batch=4)
     spec = check_model_arguments(synthetic_model_file)
     net = load_net(spec)
@@ -181,7 +185,8 @@ def test_ray_is_never_imported_without_the_option(synthetic_model_file, tmp_path
     code = (
         "import sys\nfrom tf_impl.cli import main\n"
         f"code = main(['atlas', '--model', {str(synthetic_model_file)!r}, '--layer', "
-        f"'inception_3b/output', '--channels', '0', '--size', '16', '--octaves', '1', "
+        f"'inception_3b/output', '--channels', '0', '--render', 'notebook', '--size', '16', "
+        "'--octaves', '1', "
         f"'--steps', '1', '--quiet', '-o', {str(out)!r}])\n"
         "print(code, 'ray' in sys.modules)\n"
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import importlib.util
+import ipaddress
 import logging
 import os
 import socket
@@ -191,7 +192,11 @@ def _connect(ray, options: RayOptions) -> None:
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if options.address is not None:
-            ray.init(address=options.address, **quiet)
+            # A head on this machine's loopback address: the driver registers there too (else
+            # Ray gives it the machine's network address, which that head never answers).
+            host = options.address.rpartition(":")[0] or options.address
+            loopback = {"_node_ip_address": "127.0.0.1"} if _is_loopback(host) else {}
+            ray.init(address=options.address, **loopback, **quiet)
             return
         ray.init(
             num_cpus=max(usable_cores(), options.workers or 1),
@@ -206,6 +211,14 @@ def _connect(ray, options: RayOptions) -> None:
             f"--ray: could not start or join {where} ({_first_line(exc)}); a cluster with "
             "token authentication needs its token here (RAY_AUTH_TOKEN, see Ray's docs)"
         ) from None
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IPv4/IPv6 address) is this machine's loopback."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _check_nodes(ray) -> None:
