@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import datetime
-import gc
 import os
 import platform
 import re
@@ -15,8 +12,6 @@ import numpy as np
 import tensorflow as tf
 
 from tf_impl.host.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model, usable_cores
-
-_STATUS = Path("/proc/self/status")
 
 
 def gpu_devices() -> list[dict]:
@@ -89,31 +84,6 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
-def reset_peak_rss() -> None:
-    """Reset this process's peak resident set size (VmHWM) to its current RSS (Linux >= 4.0;
-    a no-op elsewhere)."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss_mb() -> float | None:
-    """This process's peak resident set size since the last reset, in MiB (None off Linux)."""
-    try:
-        match = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
-    except OSError:
-        return None
-    return round(int(match.group(1)) / 1024, 1) if match else None
-
-
-def rss_mb() -> float | None:
-    """This process's resident set size now, in MiB (None off Linux)."""
-    try:
-        match = re.search(r"VmRSS:\s+(\d+) kB", _STATUS.read_text())
-    except OSError:
-        return None
-    return round(int(match.group(1)) / 1024, 1) if match else None
-
-
 def reset_gpu_peak(device: str) -> None:
     if device.startswith("/GPU"):
         tf.config.experimental.reset_memory_stats(device.strip("/"))
@@ -124,16 +94,3 @@ def gpu_peak_mb(device: str) -> float | None:
     if not device.startswith("/GPU"):
         return None
     return round(tf.config.experimental.get_memory_info(device.strip("/"))["peak"] / 2**20, 1)
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap memory back to the OS (glibc's malloc_trim), so
-    the next large measurement (or another process) finds it free."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def load_average() -> float:
-    """The 1-minute load average (other processes competing for the cores show here)."""
-    return round(os.getloadavg()[0], 2)

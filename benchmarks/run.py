@@ -21,20 +21,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before the imports below load TensorFlow
 
-from benchmarks import machine, memory_rows, onnx_forward, suite
-from benchmarks.caffe_worker import CaffeWorker
+from benchmarks import machine, memory_rows, onnx_forward, process_stats, suite
 from benchmarks.model import dream_image, write_model
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
-from benchmarks.tf_workloads import dream_step, matmul_gflops, mixed_precision_net
-from conversion.caffe_files import build_net_spec
+from benchmarks.tf_workloads import STEP_OFFSET, dream_step, matmul_gflops, mixed_precision_net
+from benchmarks.workers import caffe_worker, torch_worker
 from conversion.download import cached_files
 from conversion.registry import get_model_info
 from reference.caffe_job import caffe_available
 from reference.cases import NOTEBOOK_DEFAULTS
-from tf_impl.dream.deepdream import DEFAULT_END
 from tf_impl.dream.settings import NOTEBOOK
 from tf_impl.models.loading import convert_named
 
@@ -88,11 +88,6 @@ def mixed_runs(dtype: str | None, info: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.peer:
-        # PyTorch's OpenMP threads spin at every barrier: on a loaded machine that made its
-        # 2-thread step 3-10x slower (measured); read once, when PyTorch loads libgomp.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
     started = time.perf_counter()
     sizes = (
         args.sizes.split(",") if args.sizes else [SMOKE_SIZE] if args.smoke else list(suite.SIZES)
@@ -122,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         caffemodel, prototxt, net = write_model(workdir)
         mixed = mixed_precision_net(net, args.mixed) if mixed_runs(args.mixed, info) else None
-        worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
+        worker = caffe_worker(prototxt, caffemodel) if use_caffe else None
         peers = peer_contenders(args.peer, caffemodel, net)
         try:
             results = run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers)
@@ -137,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                 net, workdir / "bench.keras", workdir, args.smoke
             )
         finally:
-            if worker is not None:
-                worker.close()
+            for w in [worker, *(p.worker for p in peers)]:
+                if w is not None:
+                    w.close()
     results["wall_s"] = time.perf_counter() - started
     summarize(results)
 
@@ -159,18 +155,39 @@ def peer_contenders(
     caffemodel: Path,
     net,
     prototxt: Path | None = None,
-    end: str = DEFAULT_END,
-) -> list:
-    """The ``--peer`` contenders (none without it), on TensorFlow's intra-op thread count,
-    stepping to blob ``end``."""
+) -> list[suite.Contender]:
+    """The ``--peer`` contenders (none without it): the PyTorch peer's dream step in a worker
+    process of its own (benchmarks.torch_peer), eager, and with ``torch-compiled`` also under
+    ``torch.compile``; TensorFlow's intra-op thread count and the TF step's offset, step
+    size, clip and bounds (``benchmarks.tf_workloads.dream_step``).
+
+    The compiled one is opt-in: with PyTorch 2.13.0's inductor on a 2-core Xeon (AVX-512) its
+    step corrupted the heap at 1920x1080 (glibc aborts) and under AVX2 emulation raised
+    out-of-range indices at 210x373 and 575x1024. The ``aot_eager`` backend and inductor
+    without vector kernels (``cpp.vec_isa_ok = False``) ran 1080p soundly, and the pooling and
+    LRN functions compiled alone were exact: inductor's vectorised C++ for the whole graph is
+    at fault. Eager was sound at every size."""
     if peer is None:
         return []
-
-    from benchmarks import torch_peer  # needs the optional peer extra (PyTorch)
-
-    threads = machine.tf_threads()["intra_op"]
-    spec = build_net_spec(caffemodel, prototxt)
-    return torch_peer.contenders(spec, net, threads, compiled=peer == "torch-compiled", end=end)
+    lower, upper = net.input_bounds()
+    settings = {
+        "lower": np.asarray(lower, np.float32).tolist(),
+        "upper": np.asarray(upper, np.float32).tolist(),
+        "pixel_scale": float(net.scale),
+        "offset": list(STEP_OFFSET),
+        "step_size": NOTEBOOK.step_size,
+        "clip": NOTEBOOK.clip,
+        "threads": machine.tf_threads()["intra_op"],
+    }
+    out = []
+    for label in ("torch-eager", "torch-compiled"):
+        if label == "torch-compiled" and peer != "torch-compiled":
+            continue
+        compiled = {"compiled": label == "torch-compiled"}
+        worker = torch_worker(caffemodel, prototxt, {**settings, **compiled})
+        threads = worker.request("info")
+        out.append(suite.Contender(label, "/CPU:0", "CPU", threads=threads, worker=worker))
+    return out
 
 
 def open_nsfw_steps(args, reps: int, use_caffe: bool) -> dict:
@@ -188,15 +205,17 @@ def open_nsfw_steps(args, reps: int, use_caffe: bool) -> dict:
     sizes = [SMOKE_SIZE] if args.smoke else list(OPEN_NSFW_SIZES)
     print(f"open_nsfw per step: forward + backward to {end}")
     contenders = [suite.Contender("tf-dream-step", "/CPU:0", "CPU", dream_step(net, end))]
-    contenders += peer_contenders(args.peer, caffemodel, net, prototxt, end)
-    worker = CaffeWorker(prototxt, caffemodel) if use_caffe else None
+    peers = peer_contenders(args.peer, caffemodel, net, prototxt)
+    contenders += peers
+    worker = caffe_worker(prototxt, caffemodel) if use_caffe else None
     try:
         caffe_info = worker.request("info") if worker else {}
         blas_threads = {**caffe_info.get("blas", {}), "env": caffe_info.get("env")}
         steps = suite.step_grid(net, contenders, worker, sizes, reps, blas_threads, end)
     finally:
-        if worker is not None:
-            worker.close()
+        for w in [worker, *(p.worker for p in peers)]:
+            if w is not None:
+                w.close()
     return {"blob": end, "weights": "open_nsfw (trained, Yahoo)", "steps": steps}
 
 
@@ -204,7 +223,7 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers
     """Every measurement in order; returns the raw results (see benchmarks.summary for what is
     derived from them)."""
 
-    load_start = machine.load_average()
+    load_start = process_stats.load_average()
     caffe_info = worker.request("info") if worker else None
     matmul_reps = 2 if args.smoke else 5
     tf_matmul = {d["device"]: [matmul_gflops(2048, matmul_reps, d["device"])] for d in devices}
@@ -252,7 +271,7 @@ def run_all(args, info, devices, net, mixed, worker, sizes, reps, workdir, peers
         "weights": "synthetic GoogLeNet, seed 0 (V1 caffemodel; same file for TF and Caffe)",
         "caffe_info": caffe_info,
         "caffe_worker_restarts": worker.restarts if worker else None,
-        "load_average": [load_start, machine.load_average()],
+        "load_average": [load_start, process_stats.load_average()],
         "matmul_runs": {"tf": tf_matmul, "openblas": blas},
         "steps": steps,
         "full_dream": dream,

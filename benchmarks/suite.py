@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from benchmarks import machine
-from benchmarks.caffe_worker import CaffeWorker
+from benchmarks import machine, process_stats
 from benchmarks.flops import step_gflop
 from benchmarks.tf_workloads import BARE_MODES, bare_gradient, dream_step, timed
+from benchmarks.workers import BenchWorker, step_image
 from reference.metrics import nudge_ulp, psnr
 from tf_impl.dream.deepdream import DEFAULT_END, deepdream, dreamer_for, jitter_offsets
 from tf_impl.dream.objectives import L2
@@ -51,14 +51,16 @@ NUDGE_SEED = 1000
 
 @dataclass
 class Contender:
-    """One thing timed per step: ``run(image)`` for TF (or a peer), or Caffe through its
-    worker. ``threads``: a peer's thread pools for the record (TF's are read at record time)."""
+    """One thing timed per step: ``run(image)`` for TF, or a ``worker`` process's step (Caffe,
+    the PyTorch peer). ``threads``: a worker's thread pools for the record (TF's are read at
+    record time)."""
 
     impl: str
     device: str
     device_name: str
     run: Callable | None = None
     threads: dict | None = None
+    worker: BenchWorker | None = None
 
 
 def tf_contenders(net: DreamNet, devices: list[dict], mixed: DreamNet | None) -> list[Contender]:
@@ -87,22 +89,22 @@ def reps_at(megapixels: float, reps: int) -> int:
 
 
 def _tf_once(contender: Contender, image: tf.Tensor) -> dict:
-    machine.release_memory()
-    machine.reset_peak_rss()
+    process_stats.release_memory()
+    process_stats.reset_peak_rss()
     machine.reset_gpu_peak(contender.device)
-    before = machine.rss_mb()
+    before = process_stats.rss_mb()
     with tf.device(contender.device):
         wall, cpu = timed(contender.run, image)
     return {
         "wall": wall,
         "cpu": cpu,
         "rss_before": before,
-        "rss": machine.peak_rss_mb(),
+        "rss": process_stats.peak_rss_mb(),
         "gpu": machine.gpu_peak_mb(contender.device),
     }
 
 
-def _caffe_once(worker: CaffeWorker, height: int, width: int, end: str) -> dict:
+def _worker_once(worker: BenchWorker, height: int, width: int, end: str) -> dict:
     answer = worker.request("step", h=height, w=width, end=end, reps=1)
     return {
         "wall": answer["times_s"][0],
@@ -114,18 +116,20 @@ def _caffe_once(worker: CaffeWorker, height: int, width: int, end: str) -> dict:
     }
 
 
-def _release(worker: CaffeWorker | None) -> None:
-    """Give memory back: TF's freed heap, and Caffe's buffers (by restarting its worker)."""
-    machine.release_memory()
-    if worker is not None:
-        worker.restart()
+def _release(*workers: BenchWorker | None) -> None:
+    """Give memory back: TF's freed heap, and the workers' (Caffe never shrinks its buffers)
+    by restarting them."""
+    process_stats.release_memory()
+    for worker in workers:
+        if worker is not None:
+            worker.restart()
 
 
-def _once(c: Contender, worker: CaffeWorker | None, image: tf.Tensor, end: str) -> dict:
+def _once(c: Contender, image: tf.Tensor, end: str) -> dict:
     """One timed step, or {'error': message} when it fails (e.g. out of memory at 4K)."""
     try:
-        if c.impl == CAFFE:
-            return _caffe_once(worker, *image.shape[:2], end)
+        if c.worker is not None:
+            return _worker_once(c.worker, *image.shape[:2], end)
         return _tf_once(c, image)
     except (tf.errors.ResourceExhaustedError, MemoryError, RuntimeError) as error:
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
@@ -165,7 +169,7 @@ def _record(c: Contender, name: str, gflop: float, warm: dict, runs: list[dict])
 def step_grid(
     net: DreamNet,
     contenders: list[Contender],
-    worker: CaffeWorker | None,
+    worker: BenchWorker | None,
     sizes: list[str],
     reps: int,
     caffe_threads: dict,
@@ -185,38 +189,37 @@ def step_grid(
     """
     everyone = list(contenders)
     if worker is not None:
-        everyone.append(Contender(CAFFE, "/CPU:0", "CPU"))
+        everyone.append(Contender(CAFFE, "/CPU:0", "CPU", worker=worker))
     records = []
     for name in sorted(sizes, key=lambda s: math.prod(SIZES[s])):
         height, width = SIZES[name]
         megapixels = height * width / 1e6
-        rng = np.random.default_rng(height * width)
-        image = tf.constant(rng.uniform(-100, 100, (height, width, 3)).astype(np.float32))
+        image = tf.constant(step_image(height, width))
         runs = {id(c): [] for c in everyone}
-        load_before = machine.load_average()
+        load_before = process_stats.load_average()
         calls = 1 + reps_at(megapixels, reps)
         solo = megapixels > SOLO_MP
         if solo:  # the biggest memory users first, while the least is held
-            _release(worker)
+            _release(*(c.worker for c in everyone))
             for c in sorted(everyone, key=lambda c: (c.impl != CAFFE, c.impl != "tf-xla")):
                 if c.impl in SOLO_SKIP:
                     runs[id(c)] = [{"error": SKIPPED}]
                     continue
                 for _ in range(calls):
                     if not any("error" in r for r in runs[id(c)]):
-                        runs[id(c)].append(_once(c, worker, image, end))
-                _release(worker if c.impl == CAFFE else None)
+                        runs[id(c)].append(_once(c, image, end))
+                _release(c.worker)
         for rep in range(0 if solo else calls):
             for c in everyone if rep % 2 == 0 else everyone[::-1]:
                 if not any("error" in r for r in runs[id(c)]):
-                    runs[id(c)].append(_once(c, worker, image, end))
+                    runs[id(c)].append(_once(c, image, end))
         gflop = step_gflop(net, end, height, width)
         for c in everyone:
             first, *timed_runs = runs[id(c)]
             record = _record(c, name, gflop, first, timed_runs)
             threads = dict(caffe_threads) if c.impl == CAFFE else c.threads or machine.tf_threads()
             record["threads"] = threads
-            record["load_average"] = [load_before, machine.load_average()]
+            record["load_average"] = [load_before, process_stats.load_average()]
             record["interleaved"] = not solo
             records.append(record)
             print(f"  {name} {c.impl}: " + (record.get("error") or f"{record['median_s']:.3f} s"))
@@ -225,12 +228,13 @@ def step_grid(
 
 def _tf_dream(net: DreamNet, image, offsets, params: dict, device: str = "/CPU:0"):
     """((wall s, CPU s, peak RSS MiB), dreamed RGB) of one TF ``deepdream``."""
-    machine.release_memory()
-    machine.reset_peak_rss()
+    process_stats.release_memory()
+    process_stats.reset_peak_rss()
     wall, cpu = time.perf_counter(), time.process_time()
     with tf.device(device):
         output = deepdream(net, image, NOTEBOOK.replace(**params), offsets=offsets)
-    return (time.perf_counter() - wall, time.process_time() - cpu, machine.peak_rss_mb()), output
+    rss = process_stats.peak_rss_mb()
+    return (time.perf_counter() - wall, time.process_time() - cpu, rss), output
 
 
 def _summaries(runs: dict[str, list[tuple]]) -> dict:
@@ -250,7 +254,7 @@ def _summaries(runs: dict[str, list[tuple]]) -> dict:
 def full_dream(
     net: DreamNet,
     devices: list[dict],
-    worker: CaffeWorker | None,
+    worker: BenchWorker | None,
     image: np.ndarray,
     params: dict,
     reps: int,

@@ -28,22 +28,29 @@ the step the project's benchmarks time (``benchmarks.tf_workloads.dream_step``):
 roll, forward to the blob, gradient of 0.5 * sum(a^2), step of ``step_size / mean|g|``,
 unroll, clip to the pixel range; eager, or with the network compiled by ``torch.compile``.
 
-Importing this module imports PyTorch (an optional install: the ``peer`` extra).
+``python -m benchmarks.torch_peer CAFFEMODEL PROTOTXT SETTINGS`` is the peer's timing worker
+(:func:`serve`), which ``make bench PEER=torch`` starts through
+:func:`benchmarks.workers.torch_worker`: PyTorch in a process of its own, with its default
+OpenMP settings. This module never imports TensorFlow; it imports PyTorch (an optional
+install: the ``peer`` extra).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own spelling)
 
-from benchmarks.suite import Contender
-from benchmarks.tf_workloads import STEP_OFFSET
+from benchmarks.process_stats import peak_rss_mb, reset_peak_rss, rss_mb
+from benchmarks.workers import MARK, step_image
 from conversion import caffe_schema_pb2 as pb
-from conversion.caffe_files import LayerSpec, NetSpec
+from conversion.caffe_files import LayerSpec, NetSpec, build_net_spec
 from conversion.errors import DeepDreamError
 from conversion.layer_params import (
     LAYER_TYPES,
@@ -58,8 +65,6 @@ from conversion.layer_params import (
     power_op,
     scale_weights,
 )
-from tf_impl.dream.deepdream import DEFAULT_END
-from tf_impl.dream.settings import NOTEBOOK
 
 # The dream needs no classifier: InnerProduct and Softmax are left out.
 SUPPORTED = tuple(t for t in LAYER_TYPES if t not in ("InnerProduct", "Softmax"))
@@ -412,24 +417,9 @@ class TorchDreamStep:
         return torch.clamp(stepped, self.lower, self.upper) if clip else stepped
 
 
-class _FromTensorFlow:
-    """A contender's ``run(image)``: takes the grid's (H, W, 3) TensorFlow image, converts it
-    once per distinct image (outside the timing that matters: the grid reuses one image per
-    size) and runs the PyTorch step with the benchmark's fixed offset, step size and clip."""
-
-    def __init__(self, step: TorchDreamStep, offset, step_size: float, clip: bool):
-        self.step, self.offset, self.step_size, self.clip = step, offset, step_size, clip
-        self._image, self._tensor = None, None
-
-    def __call__(self, image) -> torch.Tensor:
-        if image is not self._image:
-            self._image, self._tensor = image, torch.from_numpy(np.array(image, np.float32))
-        return self.step(self._tensor, self.offset, self.step_size, self.clip)
-
-
 def torch_threads() -> dict:
     """PyTorch's thread pools, version, the CPU kernels it chose (ATEN_CPU_CAPABILITY) and
-    how its OpenMP threads wait (OMP_WAIT_POLICY; unset: spin, then sleep)."""
+    how its OpenMP threads wait (OMP_WAIT_POLICY; unset: spin a while, then sleep)."""
     return {
         "intra_op": torch.get_num_threads(),
         "inter_op": torch.get_num_interop_threads(),
@@ -439,29 +429,68 @@ def torch_threads() -> dict:
     }
 
 
-def contenders(
-    spec: NetSpec, net, threads: int, compiled: bool = False, end: str = DEFAULT_END
-) -> list:
-    """The PyTorch peer's contenders for :func:`benchmarks.suite.step_grid`: the dream step
-    the TF 'tf-dream-step' row times (same offset, step size, clip and bounds as
-    ``benchmarks.tf_workloads.dream_step``), eager, and with ``compiled`` also under
-    ``torch.compile``, on the CPU with ``threads`` intra-op threads (give TensorFlow's
-    count), forward to blob ``end``. ``net``: the project's DreamNet of ``spec``.
+class PeerWorker:
+    """The state of :func:`serve`: the parsed net, the step's constants and one
+    :class:`TorchDreamStep` per blob asked for."""
 
-    The compiled one is opt-in: with PyTorch 2.13.0's inductor on a 2-core Xeon (AVX-512)
-    its step corrupted the heap at 1920x1080 (glibc aborts, ending the run) and under AVX2
-    emulation raised out-of-range indices at 210x373 and 575x1024. The ``aot_eager`` backend
-    and inductor without vector kernels (``cpp.vec_isa_ok = False``) ran 1080p soundly, and
-    the pooling and LRN functions compiled alone were exact: inductor's vectorised C++ for
-    the whole graph is at fault. Eager was sound at every size."""
+    def __init__(self, spec: NetSpec, settings: dict):
+        self.spec, self.settings = spec, settings
+        self.steps: dict[str, TorchDreamStep] = {}
 
-    torch.set_num_threads(threads)
-    lower, upper = net.input_bounds()
-    out = []
-    for label, compile_it in (("torch-eager", False), ("torch-compiled", True)):
-        if compile_it and not compiled:
-            continue
-        step = TorchDreamStep(spec, end, lower, upper, net.scale, compiled=compile_it)
-        run = _FromTensorFlow(step, STEP_OFFSET, NOTEBOOK.step_size, NOTEBOOK.clip)
-        out.append(Contender(label, "/CPU:0", "CPU", run, threads=torch_threads()))
-    return out
+    def info(self, request: dict) -> dict:
+        return {
+            **torch_threads(),
+            "process_threads": len(os.listdir("/proc/self/task")),
+            "tensorflow_loaded": "tensorflow" in sys.modules,
+        }
+
+    def step(self, request: dict) -> dict:
+        """``reps`` timed steps to blob ``end`` at ``h`` x ``w``: times_s, cpu_s (seconds),
+        rss_before_mb, peak_rss_mb (MiB), process_threads."""
+        s, end = self.settings, request["end"]
+        if end not in self.steps:
+            self.steps[end] = TorchDreamStep(
+                self.spec, end, s["lower"], s["upper"], s["pixel_scale"], s["compiled"]
+            )
+        step = self.steps[end]
+        image = torch.from_numpy(step_image(request["h"], request["w"]))
+        reset_peak_rss()
+        rss_before = rss_mb()
+        walls, cpus = [], []
+        for _ in range(request.get("reps", 1)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            step(image, s["offset"], s["step_size"], s["clip"])
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        return {
+            "times_s": walls,
+            "cpu_s": cpus,
+            "rss_before_mb": rss_before,
+            "peak_rss_mb": peak_rss_mb(),
+            "process_threads": len(os.listdir("/proc/self/task")),
+        }
+
+
+def serve(argv: Sequence[str]) -> None:
+    """The timing worker: ``argv`` = (caffemodel, deploy prototxt or '', settings JSON with
+    lower / upper (3,) clip bounds, pixel_scale, offset (ox, oy), step_size, clip, threads
+    (intra-op; give TensorFlow's count) and compiled (torch.compile)). Answers the requests
+    of :mod:`benchmarks.workers` (info, step, quit) until stdin ends."""
+    caffemodel, prototxt, settings = argv[0], argv[1] or None, json.loads(argv[2])
+    torch.set_num_threads(int(settings["threads"]))
+    worker = PeerWorker(build_net_spec(caffemodel, prototxt), settings)
+    ops = {"info": worker.info, "step": worker.step}
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "quit":
+            break
+        try:
+            answer = ops[request["op"]](request)
+        except Exception as error:  # reported to the client, which raises it
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        sys.stdout.write(MARK + json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])

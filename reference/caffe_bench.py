@@ -1,7 +1,7 @@
 """Caffe-side timing worker for ``benchmarks.run``: a long-lived pycaffe process.
 
 Runs only under Caffe's Python (``reference/caffe_python.sh``); the project's venv talks to it
-through ``benchmarks.caffe_worker``, so Caffe and TensorFlow timings can be interleaved in one
+through ``benchmarks.workers``, so Caffe and TensorFlow timings can be interleaved in one
 run without ever loading both into one process::
 
     caffe_python.sh reference/caffe_bench.py DEPLOY.prototxt WEIGHTS.caffemodel

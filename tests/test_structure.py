@@ -1,7 +1,6 @@
 """The layering docs/architecture.md states, enforced: every module imports only its own layer
 or lower ones, the project's imports have no cycles, and a project module is imported inside a
-function only where the CLI loads TensorFlow lazily (or where a module needs an optional
-extra).
+function only where the CLI loads TensorFlow lazily.
 
 Layers, lowest first: conversion < tf_impl (images < host < net < models < dream < video <
 atlas < cluster < cli) < reference < benchmarks < tests. Imports are read from the source (ast),
@@ -22,9 +21,8 @@ FOLDERS = ("conversion", "tf_impl", "reference", "benchmarks", "tests")
 TF_IMPL = ("images", "host", "net", "models", "dream", "video", "atlas", "cluster", "cli")
 LAYERS = ("conversion", *(f"tf_impl.{p}" for p in TF_IMPL), "reference", "benchmarks", "tests")
 # Where a function may import a project module: the CLI, which loads TensorFlow only after
-# its arguments are checked; and (module, what it imports) pairs for optional extras.
+# its arguments are checked. (The optional PyTorch peer runs in a worker process of its own.)
 LAZY_PACKAGES = ("tf_impl.cli",)
-OPTIONAL_EXTRAS = {("benchmarks.run", "benchmarks.torch_peer")}  # PyTorch: the peer extra
 # Third-party roots a layer must never import (anywhere, functions included).
 FORBIDDEN = {"conversion": {"tensorflow", "keras"}, "tf_impl.images": {"tensorflow", "keras"}}
 
@@ -122,10 +120,7 @@ def lazy_imports(imports: dict[str, list[tuple[str, str, bool]]]) -> list[str]:
         f"{m} imports {t} inside a function"
         for m, found in imports.items()
         for t, kind, in_function in found
-        if kind == "project"
-        and in_function
-        and not m.startswith(LAZY_PACKAGES)
-        and (m, t) not in OPTIONAL_EXTRAS
+        if kind == "project" and in_function and not m.startswith(LAZY_PACKAGES)
     )
 
 

@@ -16,6 +16,7 @@ torch = pytest.importorskip(
 
 from benchmarks import torch_peer  # noqa: E402 (needs PyTorch)
 from benchmarks.tf_workloads import STEP_OFFSET, dream_step  # noqa: E402
+from benchmarks.workers import torch_worker  # noqa: E402
 from conversion.caffe_files import build_net_spec  # noqa: E402
 from conversion.errors import DeepDreamError  # noqa: E402
 from conversion.layer_params import caffe_pooled_size  # noqa: E402
@@ -122,3 +123,28 @@ def test_refuses_what_pytorch_pools_differently(spec):
     broken = dataclasses.replace(spec, layers=tuple(layers))
     with pytest.raises(DeepDreamError, match="kernel"):
         torch_peer.TorchCaffeNet(broken, [layers[at].name])
+
+
+def test_worker_process_times_the_step(model_files, net):
+    """The peer's timing worker (what `make bench PEER=torch` interleaves with TF): a process of
+    its own that never loads TensorFlow, runs the thread count it is given and answers timed
+    steps at an odd size."""
+    lower, upper = net.input_bounds()
+    settings = {
+        "lower": np.asarray(lower).tolist(),
+        "upper": np.asarray(upper).tolist(),
+        "pixel_scale": net.scale,
+        "offset": list(STEP_OFFSET),
+        "step_size": NOTEBOOK.step_size,
+        "clip": NOTEBOOK.clip,
+        "threads": 1,
+        "compiled": False,
+    }
+    with torch_worker(model_files["V1"], None, settings) as worker:
+        info = worker.request("info")
+        answer = worker.request("step", h=SIZE[0], w=SIZE[1], end=DEFAULT_END, reps=2)
+        with pytest.raises(RuntimeError, match=r"PyTorch worker, step: .*unknown layer"):
+            worker.request("step", h=SIZE[0], w=SIZE[1], end="no_such_blob", reps=1)
+    assert info["intra_op"] == 1 and info["tensorflow_loaded"] is False
+    assert len(answer["times_s"]) == 2 and all(t > 0 for t in answer["times_s"])
+    assert answer["peak_rss_mb"] >= answer["rss_before_mb"] > 0
