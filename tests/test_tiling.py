@@ -171,6 +171,23 @@ def test_over_the_budget_every_tile_fits_it(net):
     assert max(step_memory_needed(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= budget
 
 
+def test_a_step_above_the_fast_size_is_tiled_within_the_budget(net):
+    """fast_step (the CLI's CPU default) tiles a step that memory would allow whole, into tiles
+    that each fit it; a step within it stays whole; a fast_step below the smallest tile is
+    no error (the budget alone then decides)."""
+    blobs = ["inception_4c/output"]
+    objective = L2(blobs[0])
+    whole = step_memory_needed(net, blobs, 1000, 1000)
+    fast = TilePolicy(max_memory=2 * whole, fast_step=whole // 4)
+    tiles = plan_tiles(net, objective, 1000, 1000, fast)
+    assert len(tiles) > 1
+    assert (
+        max(step_memory_needed(net, blobs, t.y1 - t.y0, t.x1 - t.x0) for t in tiles) <= whole // 4
+    )
+    assert plan_tiles(net, objective, 1000, 1000, TilePolicy(2 * whole, fast_step=whole)) is None
+    assert plan_tiles(net, objective, 1000, 1000, TilePolicy(2 * whole, fast_step=1)) is not None
+
+
 def test_a_budget_below_the_smallest_tile_is_refused(net):
     with pytest.raises(DeepDreamError, match=r"--max-memory 0\.01 GB is too small to tile"):
         plan_tiles(net, L2("inception_4c/output"), 1000, 1000, TilePolicy(max_memory=10**7))

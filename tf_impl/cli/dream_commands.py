@@ -436,7 +436,7 @@ def _check_sizes(net, objective, job: DreamJob, guide: np.ndarray | None):
     the tiling policy."""
     from tf_impl.cli.limits import check_memory
     from tf_impl.dream.deepdream import check_dream_size, octave_sizes
-    from tf_impl.dream.tiling import TilePolicy, default_max_memory, plan_tiles
+    from tf_impl.dream.tiling import TilePolicy, default_max_memory, fast_step_bytes, plan_tiles
     from tf_impl.net.input_size import check_image_fits
 
     height, width = job.rgb.shape[:2]
@@ -450,7 +450,7 @@ def _check_sizes(net, objective, job: DreamJob, guide: np.ndarray | None):
         net, objective.blobs, octave_sizes(height, width, settings.octave_n, settings.octave_scale)
     )
     max_memory = default_max_memory() if job.max_memory is None else job.max_memory
-    tiling = TilePolicy(max_memory=max_memory, tile=job.tile)
+    tiling = TilePolicy(max_memory=max_memory, tile=job.tile, fast_step=fast_step_bytes())
     tiles = plan_tiles(net, objective, height, width, tiling)  # refuses impossible tiling
     check_memory(net, objective.blobs, height, width, None if tiles is None else max_memory)
     if job.tile is not None and tiles is not None:

@@ -21,8 +21,9 @@ How each objective scores a tile's units is the objective's own ``tile_score``
 (:mod:`tf_impl.dream.objectives`). The step itself (jitter roll, normalisation over the whole
 assembled gradient, unroll, clip) is the untiled step's :class:`~tf_impl.dream.step.StepRule`,
 run here in place on NumPy arrays (:class:`TiledSteps`), so that besides the image a step holds
-one whole-image array, its gradient. Tiling engages only when asked for: a tile size, or a
-memory budget that the whole image's step would exceed.
+one whole-image array, its gradient. Tiling engages only when asked for: a tile size, a
+memory budget that the whole image's step would exceed, or (on the CPU, the CLI's default) a
+step so large that tiles run it faster (:data:`CPU_FAST_STEP_BYTES`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ from tf_impl.net.step_memory import step_memory_needed
 # Share of the machine's available memory a step may use by default: the rest is headroom
 # for the whole-image arrays (image, gradient, octaves) and for other processes.
 DEFAULT_BUDGET_SHARE = 0.6
+# On the CPU, a step whose estimate exceeds this runs faster in tiles of about this size, even
+# where memory would allow it whole (docs/performance.md, 2-core AVX2 EPYC, one-octave 4K dream
+# of the synthetic GoogLeNet, fresh processes: tiles under 0.5 / 1 / 2 / 4 GiB 36 / 28 / 25 / 28
+# s, whole 741 s, as TF's oneDNN falls back to its reference convolution for conv2/3x3 at
+# 540x960; 1080p whole 12.3 s, under 2 GiB 12.0 s). Tiles under 2 GiB kept the 4K dream's peak
+# RSS at 2.66 GB.
+CPU_FAST_STEP_BYTES = 2 * 2**30
 
 # (crop (h, w, 3), windows (blobs, 8) int32, guide) -> d tile score / d crop, (h, w, 3).
 CropGradient = Callable[[tf.Tensor, np.ndarray, tf.Tensor], tf.Tensor]
@@ -56,10 +64,13 @@ CropGradient = Callable[[tf.Tensor, np.ndarray, tf.Tensor], tf.Tensor]
 class TilePolicy:
     """When to tile: ``tile`` (height, width) in pixels forces tiles of about that size
     (rounded up to a multiple of the blobs' stride); else ``max_memory`` (bytes) tiles a
-    step whose estimated memory exceeds it; neither: never tile."""
+    step whose estimated memory exceeds it, and ``fast_step`` (bytes, below ``max_memory``)
+    tiles one that exceeds it where tiles fit it (tiling for speed: :func:`fast_step_bytes`);
+    none of them: never tile."""
 
     max_memory: int | None = None
     tile: tuple[int, int] | None = None
+    fast_step: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_memory is not None and not (is_int(self.max_memory) and self.max_memory > 0):
@@ -85,6 +96,12 @@ class Tile:
     x0: int
     x1: int
     windows: np.ndarray
+
+
+def fast_step_bytes() -> int | None:
+    """The CLI's ``TilePolicy.fast_step``: :data:`CPU_FAST_STEP_BYTES` where the step runs on
+    the CPU, None (tile for memory only) where TensorFlow sees a GPU."""
+    return None if tf.config.list_physical_devices("GPU") else CPU_FAST_STEP_BYTES
 
 
 def default_max_memory() -> int | None:
@@ -172,7 +189,12 @@ def plan_tiles(
         return None
     blobs = list(objective.blobs)
     whole = step_memory_needed(net, blobs, height, width)
-    if policy.tile is None and whole <= policy.max_memory:
+    limit = policy.max_memory
+    if policy.fast_step is not None and policy.tile is None:
+        limit = min(
+            limit, max(policy.fast_step, _smallest_tile_bytes(net, objective, height, width))
+        )
+    if policy.tile is None and whole <= limit:
         return None
     advice = (
         "drop --tile"
@@ -195,7 +217,7 @@ def plan_tiles(
     if policy.tile is not None:
         tile_h, tile_w = (_round_up(max(1, t), align) for t in policy.tile)
     else:
-        tile_h = tile_w = _largest_tile(net, blobs, reaches, height, width, align, policy)
+        tile_h = tile_w = _largest_tile(net, blobs, reaches, height, width, align, limit)
     # Even tiles: as many as the size needs, each as small as that count allows.
     tile_h = _round_up(-(-height // -(-height // tile_h)), align)
     tile_w = _round_up(-(-width // -(-width // tile_w)), align)
@@ -204,24 +226,43 @@ def plan_tiles(
     return _tiles(reaches, sizes, height, width, tile_h, tile_w, align)
 
 
-def _largest_tile(net, blobs, reaches, height, width, align, policy) -> int:
+def _crop_margin(reaches, align: int) -> int:
+    """Pixels a crop adds to its core: the reach, plus up to align - 1 at each end (start and
+    end alignment)."""
+    return 2 * align + max(r.before + r.after for pair in reaches for r in pair)
+
+
+def _smallest_tile_bytes(net, objective, height: int, width: int) -> int:
+    """The step estimate of the smallest tile's crop (0 where the objective cannot tile:
+    plan_tiles then refuses with the reason)."""
+    blobs = list(objective.blobs)
+    try:
+        check_tileable(objective)
+        reaches = [blob_reach(net, blobs)[b] for b in blobs]
+    except (NotLocalError, DeepDreamError):
+        return 0
+    align = math.lcm(*(r.stride for pair in reaches for r in pair))
+    side = align + _crop_margin(reaches, align)
+    return step_memory_needed(net, blobs, min(height, side), min(width, side))
+
+
+def _largest_tile(net, blobs, reaches, height, width, align, budget: int) -> int:
     """The largest square core side (a multiple of ``align``) whose crops' step estimate fits
-    ``policy.max_memory`` (a binary search: the estimate grows with the side)."""
-    # Crops hold the reach, plus up to align - 1 at each end (start and end alignment).
-    margin = 2 * align + max(r.before + r.after for pair in reaches for r in pair)
+    ``budget`` bytes (a binary search: the estimate grows with the side)."""
+    margin = _crop_margin(reaches, align)
 
     def needs(side: int) -> int:
         return step_memory_needed(net, blobs, min(height, side + margin), min(width, side + margin))
 
     low, high = 1, -(-max(height, width) // align)
-    if needs(align) > policy.max_memory:
+    if needs(align) > budget:
         raise DeepDreamError(
-            f"--max-memory {policy.max_memory / 1e9:.2f} GB is too small to tile '{blobs[-1]}': "
+            f"--max-memory {budget / 1e9:.2f} GB is too small to tile '{blobs[-1]}': "
             f"its smallest tile needs about {needs(align) / 1e9:.2f} GB; give more --max-memory"
         )
     while low < high:
         middle = (low + high + 1) // 2
-        if needs(middle * align) <= policy.max_memory:
+        if needs(middle * align) <= budget:
             low = middle
         else:
             high = middle - 1
