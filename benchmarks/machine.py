@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port  # oneDNN's state as TF read it
 
-from tf_impl.host.cpu_features import cpu_flags, cpu_has_bfloat16, cpu_model, usable_cores
+from tf_impl.host.cpu_features import cpu_has_bfloat16, cpu_model, usable_cores
 
 
 def gpu_devices() -> list[dict]:
@@ -24,18 +25,12 @@ def gpu_devices() -> list[dict]:
 
 
 def onednn_state() -> str:
-    """Whether TensorFlow's oneDNN graph rewrites are on: TF_ENABLE_ONEDNN_OPTS when set, else
-    TF's default, which on x86 is on only for CPUs with AVX512_VNNI, AVX512_BF16 or AMX."""
-    if "TF_ENABLE_ONEDNN_OPTS" in os.environ:
-        value = os.environ["TF_ENABLE_ONEDNN_OPTS"]
-        state = "off" if value in ("0", "false", "False") else "on"
-        return f"{state} (TF_ENABLE_ONEDNN_OPTS={value})"
-    modern = cpu_flags() & {"avx512_vnni", "avx512_bf16", "amx_tile"}
-    return (
-        "on (default: CPU has " + ", ".join(sorted(modern)) + ")"
-        if modern
-        else ("off (default: CPU lacks AVX512_VNNI, AVX512_BF16 and AMX)")
-    )
+    """Whether TensorFlow runs its oneDNN kernels in this process (what TF itself read when it
+    loaded, not the environment now), and why: TF_ENABLE_ONEDNN_OPTS as TF saw it (tf_impl sets
+    it to 1 on x86-64 when unset), else TF's default."""
+    state = "on" if _pywrap_util_port.IsMklEnabled() else "off"
+    value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return f"{state} (TF_ENABLE_ONEDNN_OPTS={value})" if value else f"{state} (TF's default)"
 
 
 def tf_threads() -> dict:

@@ -45,6 +45,10 @@ SOLO_MP = 3.0
 # peak RSS per variant comes from fresh processes instead (benchmarks.memory_rows).
 SOLO_SKIP = ("tf-eager", "tf-xla", "torch-eager", "torch-compiled")
 SKIPPED = f"skipped above {SOLO_MP:g} MP: one process cannot hold every variant's step"
+# Pause before each timed step: a framework's idle threads spin on the cores a while before they
+# sleep (OpenBLAS's up to 2^28 cycles, ~0.1 s; libgomp's, PyTorch's, 300,000 spins), which
+# slowed whichever contender ran next in the interleaved grid.
+SETTLE_S = 0.3
 # Seed of the one-ulp nudge of the dream image for the float32 chaos floor (any fixed seed).
 NUDGE_SEED = 1000
 
@@ -126,7 +130,9 @@ def _release(*workers: BenchWorker | None) -> None:
 
 
 def _once(c: Contender, image: tf.Tensor, end: str) -> dict:
-    """One timed step, or {'error': message} when it fails (e.g. out of memory at 4K)."""
+    """One timed step, or {'error': message} when it fails (e.g. out of memory at 4K), after
+    SETTLE_S for the previous contender's idle threads to stop spinning."""
+    time.sleep(SETTLE_S)
     try:
         if c.worker is not None:
             return _worker_once(c.worker, *image.shape[:2], end)

@@ -16,7 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-# The project's modules below import TensorFlow: after the environment above.
+# The project's modules below import TensorFlow: after the environment above, and tf_impl first
+# (its oneDNN default must be set before TensorFlow loads; tests.float64_judge loads it).
+import tf_impl  # noqa: F401
 from conversion.caffe_files import build_net_spec
 from conversion.download import cached_files
 from conversion.errors import DeepDreamError
