@@ -118,9 +118,11 @@ parity: install caffe open-nsfw
 # open_nsfw's rows (a real trained ResNet-50: its dream step at 575x1024 and 1080p) need
 # `make open-nsfw`, which both bench targets run.
 # `make bench PEER=torch` adds the same dream step in PyTorch (eager; PEER=torch-compiled also
-# under torch.compile) beside TF's, after installing the `peer` extra: opt-in only, as PyPI's
-# Linux torch wheel carries CUDA libraries of several GB (a CPU-only torch 2.13.0 installed
-# beforehand satisfies it).
+# under torch.compile), in a worker process of its own, beside TF's, after installing the `peer`
+# extra: opt-in only, as PyPI's Linux torch wheel carries CUDA libraries of several GB (a
+# CPU-only torch 2.13.0 installed beforehand satisfies it). On AVX2-only CPUs the untiled 4K
+# step rows take minutes a call (oneDNN's reference convolution, docs/performance.md): there
+# `python -m benchmarks.run --peer torch --sizes 210x373,294x522,411x731,575x1024,1080p`.
 ifneq ($(filter-out torch torch-compiled,$(PEER)),)
 $(error PEER=$(PEER) is not a known peer; use PEER=torch or PEER=torch-compiled)
 endif
