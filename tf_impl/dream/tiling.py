@@ -48,12 +48,12 @@ from tf_impl.net.step_memory import step_memory_needed
 # Share of the machine's available memory a step may use by default: the rest is headroom
 # for the whole-image arrays (image, gradient, octaves) and for other processes.
 DEFAULT_BUDGET_SHARE = 0.6
-# On the CPU, a step whose estimate exceeds this runs faster in tiles of about this size, even
-# where memory would allow it whole (docs/tiling.md, 2-core AVX2 EPYC, one-octave 4K dream
-# of the synthetic GoogLeNet, fresh processes: tiles under 0.5 / 1 / 2 / 4 GiB 36 / 28 / 25 / 28
-# s, whole 741 s, as TF's oneDNN falls back to its reference convolution for conv2/3x3 at
-# 540x960; 1080p whole 12.3 s, under 2 GiB 12.0 s). Tiles under 2 GiB kept the 4K dream's peak
-# RSS at 2.72 GB.
+# On the CPU, a step whose estimate exceeds this runs in tiles of about this size, even where
+# memory would allow it whole (docs/tiling.md; 2-core AVX2 EPYC, one-octave 4K dream of the
+# synthetic GoogLeNet in fresh processes: with TF_ENABLE_ONEDNN_OPTS=1 tiles under 0.5 / 1 / 2 /
+# 4 GiB took 36 / 28 / 25 / 28 s and the whole step 741 s, oneDNN's reference convolution for
+# conv2/3x3 at 540x960; with TF's Eigen default whole and tiled tie at 36 s, the tiles in
+# 2.7 GB against 7.3 GB; 1080p whole 12.3 s, under 2 GiB 12.0 s).
 CPU_FAST_STEP_BYTES = 2 * 2**30
 
 # (crop (h, w, 3), windows (blobs, 8) int32, guide) -> d tile score / d crop, (h, w, 3).
