@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.process_stats import peak_rss_mb
 from benchmarks.suite import SIZES
 from benchmarks.tf_workloads import bare_gradient, dream_step, timed
 from tf_impl.dream.deepdream import DEFAULT_END, NO_GUIDE, deepdream, dreamer_for
@@ -190,12 +191,6 @@ def gradient_row(net, size: tuple[int, int], tile: tuple[int, int]) -> dict:
 # --- the workers (each runs in its own process) ---------------------------------------------
 
 
-def _peak_rss_mb() -> float:
-    status = Path("/proc/self/status").read_text()
-    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
-    return int(kib) / 1024
-
-
 def _variant_worker(model_path: str, variant: str, height: int, width: int) -> dict:
     import numpy as np
     import tensorflow as tf
@@ -210,7 +205,7 @@ def _variant_worker(model_path: str, variant: str, height: int, width: int) -> d
     )
     first, _ = timed(run, image)
     seconds, cpu = timed(run, image)
-    return {"first_s": first, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": _peak_rss_mb()}
+    return {"first_s": first, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": peak_rss_mb()}
 
 
 def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget: str) -> dict:
@@ -233,7 +228,7 @@ def _dream_worker(model_path: str, workdir: str, height: int, width: int, budget
     result = deepdream(net, rgb, NOTEBOOK.replace(octave_n=1, iter_n=1), seed=0, tiling=tiling)
     seconds = time.perf_counter() - start
     save_rgb(Path(workdir) / f"dream-{height}x{width}-{budget}.bmp", result)
-    return {"seconds": seconds, "tiles": len(tiles or []), "peak_rss_mb": _peak_rss_mb()}
+    return {"seconds": seconds, "tiles": len(tiles or []), "peak_rss_mb": peak_rss_mb()}
 
 
 def _worker_main(argv: list[str]) -> None:

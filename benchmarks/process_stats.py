@@ -21,22 +21,23 @@ def reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-def peak_rss_mb() -> float | None:
-    """This process's peak resident set size since the last reset, in MiB (None off Linux)."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmHWM, VmRSS) in MiB; None off Linux."""
     try:
-        match = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
+        match = re.search(field + r":\s+(\d+) kB", _STATUS.read_text())
     except OSError:
         return None
     return round(int(match.group(1)) / 1024, 1) if match else None
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size since the last reset, in MiB (None off Linux)."""
+    return _status_mb("VmHWM")
 
 
 def rss_mb() -> float | None:
     """This process's resident set size now, in MiB (None off Linux)."""
-    try:
-        match = re.search(r"VmRSS:\s+(\d+) kB", _STATUS.read_text())
-    except OSError:
-        return None
-    return round(int(match.group(1)) / 1024, 1) if match else None
+    return _status_mb("VmRSS")
 
 
 def release_memory() -> None:
