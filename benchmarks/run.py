@@ -30,7 +30,7 @@ from benchmarks.model import dream_image, write_model
 from benchmarks.report import write_reports
 from benchmarks.summary import summarize
 from benchmarks.tf_workloads import STEP_OFFSET, dream_step, matmul_gflops, mixed_precision_net
-from benchmarks.workers import caffe_worker, torch_worker
+from benchmarks.workers import caffe_worker, close_all, torch_worker
 from conversion.download import cached_files
 from conversion.registry import get_model_info
 from reference.caffe_job import caffe_available
@@ -132,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 net, workdir / "bench.keras", workdir, args.smoke
             )
         finally:
-            for w in [worker, *(p.worker for p in peers)]:
-                if w is not None:
-                    w.close()
+            close_all(worker, *(p.worker for p in peers))
     results["wall_s"] = time.perf_counter() - started
     summarize(results)
 
@@ -213,9 +211,7 @@ def open_nsfw_steps(args, reps: int, use_caffe: bool) -> dict:
         blas_threads = {**caffe_info.get("blas", {}), "env": caffe_info.get("env")}
         steps = suite.step_grid(net, contenders, worker, sizes, reps, blas_threads, end)
     finally:
-        for w in [worker, *(p.worker for p in peers)]:
-            if w is not None:
-                w.close()
+        close_all(worker, *(p.worker for p in peers))
     return {"blob": end, "weights": "open_nsfw (trained, Yahoo)", "steps": steps}
 
 

@@ -40,9 +40,10 @@ CAFFE = "caffe"
 # Above this many megapixels TF and Caffe cannot both hold a step's memory on a 24 GiB machine:
 # the contenders then run one after another, not interleaved.
 SOLO_MP = 3.0
-# Left out above SOLO_MP: eager and XLA TF, and the PyTorch peer, add their memory to what TF's
-# allocator keeps pooled in this one process (4K with all of them: killed at 24 GiB). Their
-# peak RSS per variant comes from fresh processes instead (benchmarks.memory_rows).
+# Left out above SOLO_MP: eager and XLA TF add their memory to what TF's allocator keeps pooled
+# in this one process (4K with all of them: killed at 24 GiB; their peak RSS per variant comes
+# from fresh processes instead, benchmarks.memory_rows); the PyTorch peer, in its own process,
+# because its 4K step beside TF's pool and Caffe's was not tried on 24 GiB.
 SOLO_SKIP = ("tf-eager", "tf-xla", "torch-eager", "torch-compiled")
 SKIPPED = f"skipped above {SOLO_MP:g} MP: one process cannot hold every variant's step"
 # Pause before each timed step: a framework's idle threads spin on the cores a while before they

@@ -96,6 +96,13 @@ class BenchWorker:
         self.close()
 
 
+def close_all(*workers: BenchWorker | None) -> None:
+    """Close every worker given (None: none started)."""
+    for worker in workers:
+        if worker is not None:
+            worker.close()
+
+
 def caffe_worker(prototxt: Path, caffemodel: Path) -> BenchWorker:
     """Real Caffe (``make caffe``) holding one net (see reference/caffe_bench.py for its
     requests: info, matmul, step, dream)."""
