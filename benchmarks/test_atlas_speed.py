@@ -6,6 +6,10 @@ One round renders one whole group (``batch`` channels, each batch element ascend
 channel); seconds per channel = round time / batch, stored in ``extra_info`` with the CPU
 seconds per channel (all threads): on a shared machine the wall time grows with the load,
 the CPU time much less, and CPU time / cores bounds the unloaded wall time from below.
+The rounds' groups are spread over the blob (a round per group, evenly spaced), so that each
+inception branch the renderers run alone (:mod:`tf_impl.net.channel_source`) is timed as an
+atlas of the whole blob would meet it; every group is rendered once untimed first (tracing).
+``whole`` rows run the whole blob for every group: the renderers' speed before branches.
 The batch is the default's (:class:`tf_impl.atlas.render_settings.RenderSettings`,
 :class:`~tf_impl.atlas.render_settings.LucidSettings`); ``BENCH_ATLAS_BATCHES=1,4,8,16`` adds
 the sweep that chose it, for both renderers.
@@ -46,20 +50,34 @@ def _render_group(renderer, group: int) -> dict:
     return renderer.pictures(list(range(group * batch, (group + 1) * batch)))
 
 
-def _seconds_per_channel(benchmark, net, settings: Settings, rounds: int) -> None:
-    renderer = make_renderer(net, settings, BLOB)
-    _render_group(renderer, 0)  # trace and warm up
-    groups = itertools.count(1)
+def _spread_groups(net, batch: int, rounds: int) -> list[int]:
+    """``rounds`` group indices evenly spaced over BLOB's whole groups."""
+    count = net.channels(BLOB) // batch
+    return [round(i * (count - 1) / max(rounds - 1, 1)) for i in range(rounds)]
+
+
+def _seconds_per_channel(
+    benchmark, net, settings: Settings, rounds: int, whole_blob: bool = False
+) -> None:
+    renderer = make_renderer(net, settings, BLOB, whole_blob)
+    spread = _spread_groups(net, settings.batch, rounds)
+    for group in spread:  # trace and warm up
+        _render_group(renderer, group)
+    groups = itertools.cycle(spread)
     cpu_start = time.process_time()
     pictures = benchmark.pedantic(lambda: _render_group(renderer, next(groups)), rounds=rounds)
     cpu = (time.process_time() - cpu_start) / (rounds * settings.batch)
     assert len(pictures) == settings.batch
     per_channel = benchmark.stats.stats.mean / settings.batch
     benchmark.extra_info.update(
-        batch=settings.batch, seconds_per_channel=per_channel, cpu_seconds_per_channel=cpu
+        batch=settings.batch,
+        whole_blob=renderer.whole_blob,
+        seconds_per_channel=per_channel,
+        cpu_seconds_per_channel=cpu,
     )
     print(
-        f"\n{type(settings).__name__}, {BLOB}, batch {settings.batch}: "
+        f"\n{type(settings).__name__}, {BLOB}{' (whole blob)' if renderer.whole_blob else ''}, "
+        f"batch {settings.batch}, groups {spread}: "
         f"{per_channel:.3f} s per channel "
         f"({cpu:.3f} CPU s per channel, load average {os.getloadavg()[0]:.1f})"
     )
@@ -68,9 +86,10 @@ def _seconds_per_channel(benchmark, net, settings: Settings, rounds: int) -> Non
 RENDERERS = [RenderSettings, LucidSettings]
 
 
+@pytest.mark.parametrize("whole_blob", [False, True], ids=["branches", "whole"])
 @pytest.mark.parametrize("kind", RENDERERS, ids=["notebook", "lucid"])
-def test_atlas_seconds_per_channel(benchmark, net, rounds, kind):
-    _seconds_per_channel(benchmark, net, kind(), rounds)
+def test_atlas_seconds_per_channel(benchmark, net, rounds, kind, whole_blob):
+    _seconds_per_channel(benchmark, net, kind(), rounds, whole_blob)
 
 
 @pytest.mark.skipif(not SWEEP, reason="set BENCH_ATLAS_BATCHES=1,4,8,16 for the batch sweep")

@@ -112,10 +112,12 @@ def write_index(
         tmp.write_text(json.dumps(index, indent=1))
 
 
-def make_renderer(net: DreamNet, settings: Settings, blob: str) -> ChannelRenderer | LucidRenderer:
-    """The renderer of ``settings``' kind for ``blob``."""
+def make_renderer(
+    net: DreamNet, settings: Settings, blob: str, whole_blob: bool = False
+) -> ChannelRenderer | LucidRenderer:
+    """The renderer of ``settings``' kind for ``blob`` (``whole_blob``: see the renderers)."""
     kind = LucidRenderer if isinstance(settings, LucidSettings) else ChannelRenderer
-    return kind(net, settings, blob)
+    return kind(net, settings, blob, whole_blob)
 
 
 @dataclass(frozen=True)

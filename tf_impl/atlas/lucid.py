@@ -21,12 +21,15 @@ the channels batched with it, as with the notebook's renderer (:func:`channel_gr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import tensorflow as tf
 
 from tf_impl.atlas.fourier import FourierImage
 from tf_impl.atlas.render_settings import LucidSettings
+from tf_impl.net.channel_source import ChannelSource, channel_source
 from tf_impl.net.network import DreamNet
 
 ADAM_BETAS = (0.9, 0.999)
@@ -62,18 +65,41 @@ def affine_resample(images: tf.Tensor, scale: tf.Tensor, angle: tf.Tensor, side:
 
 
 class LucidRenderer:
-    """Renders channels of one blob with given settings; one compiled Adam step, traced once
-    per batch size."""
+    """Renders channels of one blob with given settings; one compiled Adam step per branch the
+    channels come from, traced once per batch size.
 
-    def __init__(self, net: DreamNet, settings: LucidSettings, layer: str):
+    ``whole_blob``: False (the default) runs only the Concat input that computes a group's
+    channels (:func:`~tf_impl.net.channel_source.channel_source`: the same pictures, faster)
+    unless the diversity term needs every channel's Gram matrix; True always runs the whole
+    blob (what that must equal; the benchmark's baseline)."""
+
+    def __init__(
+        self, net: DreamNet, settings: LucidSettings, layer: str, whole_blob: bool = False
+    ):
         self.net = net
         self.layer = layer
         self.settings = settings
-        self.n_channels = net.channels(layer)
         self.param = FourierImage(settings.size, settings.decay)
         self._model = net.submodel([layer])
         self._feed_side = settings.size + 2 * settings.pad - 2 * settings.jitter
-        self.step = tf.function(self._step)
+        self.whole_blob = whole_blob or self._diverse()
+        self._steps: dict[str, Callable] = {}
+
+    def _diverse(self) -> bool:
+        """Whether the objective has the diversity term (which reads every channel)."""
+        return self.settings.diversity > 1 and self.settings.diversity_weight != 0
+
+    def compiled_step(self, channels: list[int]) -> tuple[Callable, list[int]]:
+        """(step, channels as indices into the blob it reads) for a group of ``channels``:
+        ``step(coefficients, first, second, t, channels, signs, offset, scale, angle)`` is
+        one Adam step, returning the new (coefficients, first, second)."""
+        source = ChannelSource(self.layer, 0)
+        if not self.whole_blob:
+            source = channel_source(self.net, self.layer, channels)
+        if source.blob not in self._steps:
+            model = self._model if source.blob == self.layer else self.net.submodel([source.blob])
+            self._steps[source.blob] = tf.function(partial(self._step, model))
+        return self._steps[source.blob], [c - source.offset for c in channels]
 
     def transformed(self, rgb: tf.Tensor, offset, scale, angle) -> tf.Tensor:
         """The step's random view of (N, S, S, 3) RGB 0-255 pictures, as network input: padded,
@@ -92,28 +118,29 @@ class LucidRenderer:
         return tf.cast(self._model(self.net.preprocess_tensor(rgb), training=False), tf.float32)
 
     def _objective(self, acts, channels, signs):
+        n_channels = int(acts.shape[-1])
         means = tf.reduce_sum(
-            tf.reduce_mean(acts, axis=[1, 2]) * tf.one_hot(channels, self.n_channels), axis=1
+            tf.reduce_mean(acts, axis=[1, 2]) * tf.one_hot(channels, n_channels), axis=1
         )
         score = tf.reduce_sum(signs * means)
-        n = self.settings.diversity
-        if n < 2 or self.settings.diversity_weight == 0:
+        if not self._diverse():
             return score
-        flat = tf.reshape(acts, [tf.shape(acts)[0], -1, self.n_channels])
+        n = self.settings.diversity
+        flat = tf.reshape(acts, [tf.shape(acts)[0], -1, n_channels])
         grams = tf.linalg.matmul(flat, flat, transpose_a=True) / tf.cast(
             tf.shape(flat)[1], tf.float32
         )
-        grams = tf.math.l2_normalize(tf.reshape(grams, [-1, n, self.n_channels**2]), axis=-1)
+        grams = tf.math.l2_normalize(tf.reshape(grams, [-1, n, n_channels**2]), axis=-1)
         similarity = tf.linalg.matmul(grams, grams, transpose_b=True)  # (groups, n, n)
         pairs = (tf.reduce_sum(similarity, axis=[1, 2]) - n) / (n * (n - 1))
         size = tf.stop_gradient(tf.reduce_mean(tf.reshape(tf.abs(means), [-1, n]), axis=1))
         return score - self.settings.diversity_weight * tf.reduce_sum(size * pairs)
 
-    def _step(self, coefficients, first, second, t, channels, signs, offset, scale, angle):
+    def _step(self, model, coefficients, first, second, t, channels, signs, offset, scale, angle):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(coefficients)
             view = self.transformed(self.param.to_rgb(coefficients), offset, scale, angle)
-            acts = tf.cast(self._model(view, training=False), tf.float32)
+            acts = tf.cast(model(view, training=False), tf.float32)
             objective = self._objective(acts, channels, signs)
         grad = tape.gradient(objective, coefficients)
         b1, b2 = ADAM_BETAS
@@ -157,10 +184,12 @@ class LucidRenderer:
         coefficients = tf.constant(self.start(channels))
         first = tf.zeros_like(coefficients)
         second = tf.zeros_like(coefficients)
-        channel_t = tf.constant([c for c, _, _ in elements], tf.int32)
+        step, read = self.compiled_step(channels)
+        local = dict(zip(channels, read, strict=True))
+        channel_t = tf.constant([local[c] for c, _, _ in elements], tf.int32)
         signs = tf.constant([float(d) for _, d, _ in elements], tf.float32)
         for t, (offset, scale, angle) in enumerate(self.transforms(), start=1):
-            coefficients, first, second = self.step(
+            coefficients, first, second = step(
                 coefficients, first, second, tf.constant(float(t)), channel_t, signs,
                 tf.constant(offset), tf.constant(scale), tf.constant(angle),
             )  # fmt: skip

@@ -16,11 +16,15 @@ seed, the settings and the channels batched with it (:func:`channel_groups` fixe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import tensorflow as tf
 
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.dream.step import StepRule
+from tf_impl.net.channel_source import ChannelSource, channel_source
 from tf_impl.net.network import DreamNet
 
 
@@ -35,34 +39,48 @@ def channel_groups(channels: list[int], batch: int) -> dict[int, tuple[int, ...]
 
 class ChannelRenderer:
     """Renders channels of one blob with given settings; one compiled step (dynamic batch and
-    size), traced once."""
+    size) per branch the channels come from, traced once.
 
-    def __init__(self, net: DreamNet, settings: RenderSettings, layer: str):
+    ``whole_blob``: False (the default) runs only the Concat input that computes a group's
+    channels (:func:`~tf_impl.net.channel_source.channel_source`: the same pictures, faster);
+    True always runs the whole blob (what that must equal; the benchmark's baseline)."""
+
+    def __init__(
+        self, net: DreamNet, settings: RenderSettings, layer: str, whole_blob: bool = False
+    ):
         self.net = net
         self.layer = layer
         self.settings = settings
-        self.n_channels = net.channels(layer)
-        self._model = net.submodel([layer])
+        self.whole_blob = whole_blob
         self._rule = StepRule.of(net, settings.lapnorm)
-        self.step = tf.function(
-            self._step,
-            input_signature=[
-                tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
-                tf.TensorSpec([None], tf.int32, name="channels"),
-                tf.TensorSpec([2], tf.int32, name="shift"),
-            ],
-        )
+        self._steps: dict[str, Callable] = {}
 
-    def _step(self, images, channels, shift):
-        """One ascent step (the dream's :class:`~tf_impl.dream.step.StepRule`, unclipped) for
-        a batch (N, H, W, 3) of network-input images."""
+    def compiled_step(self, channels: list[int]) -> tuple[Callable, list[int]]:
+        """(step, channels as indices into the blob it reads) for a group of ``channels``:
+        ``step(images, channels, shift)`` is one ascent step (the dream's
+        :class:`~tf_impl.dream.step.StepRule`, unclipped) of a batch (N, H, W, 3) of
+        network-input images, element i ascending channel i's mean; shift: the (dy, dx) roll."""
+        source = ChannelSource(self.layer, 0)
+        if not self.whole_blob:
+            source = channel_source(self.net, self.layer, channels)
+        if source.blob not in self._steps:
+            self._steps[source.blob] = tf.function(
+                partial(self._step, self.net.submodel([source.blob])),
+                input_signature=[
+                    tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
+                    tf.TensorSpec([None], tf.int32, name="channels"),
+                    tf.TensorSpec([2], tf.int32, name="shift"),
+                ],
+            )
+        return self._steps[source.blob], [c - source.offset for c in channels]
 
+    def _step(self, model, images, channels, shift):
         def gradient(shifted):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(shifted)
-                acts = self._model(shifted, training=False)
+                acts = model(shifted, training=False)
                 means = tf.reduce_mean(acts, axis=[1, 2])  # (N, C)
-                score = tf.reduce_sum(means * tf.one_hot(channels, self.n_channels))
+                score = tf.reduce_sum(means * tf.one_hot(channels, int(acts.shape[-1])))
             return tape.gradient(score, shifted)
 
         return self._rule.step(images, shift, gradient, self.settings.step_size, clip=None)
@@ -87,12 +105,13 @@ class ChannelRenderer:
     def render(self, channels: list[int]) -> np.ndarray:
         """(N, S, S, 3) uint8 RGB pictures of ``channels`` (S: the last octave's side)."""
         images = tf.constant(self.net.preprocess(self.start_images(channels)))
-        channel_t = tf.constant(channels, tf.int32)
+        step, read = self.compiled_step(channels)
+        channel_t = tf.constant(read, tf.int32)
         for side, octave_shifts in zip(self.settings.sizes(), self.shifts(), strict=True):
             if images.shape[1] != side:
                 images = tf.image.resize(images, (side, side), method="bilinear")
             for shift in octave_shifts:
-                images = self.step(images, channel_t, tf.constant(shift))
+                images = step(images, channel_t, tf.constant(shift))
         return visstd(self.net.deprocess(images.numpy()), self.settings.contrast)
 
     def pictures(self, channels: list[int]) -> dict[int, dict[str, np.ndarray]]:
