@@ -43,7 +43,7 @@ def forward_failures(
         crop = nsfw.central_crop(full.shape[:2], nsfw.GRADIENT_CROP, whole)
         a, t = full[crop], float64_net.gradient(image, end)[crop]
         theirs = caffe[f"{key}/gradient/{end}"]
-        branches = float64_net.branches(image, end)
+        branches = float64_net.branches(image, end).cropped(crop)
         line, bad = ref.gradient_failures(a, theirs, t, branches)
         print(f"  {key} gradient at {end}: {line}")
         row = _row(f"{key} gradient {end}", median_rel, a, theirs, t)

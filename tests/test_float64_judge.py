@@ -12,7 +12,7 @@ from conversion.caffe_files import build_net_spec
 from conversion.caffe_schema_pb2 import LayerParameter
 from reference import cases
 from tests import reference_data as ref
-from tests.float64_judge import Float64Net
+from tests.float64_judge import Branches, Float64Net
 from tf_impl.dream.deepdream import input_gradient
 from tf_impl.net.builder import build_keras_model
 from tf_impl.net.network import DreamNet
@@ -67,3 +67,28 @@ def test_judge_catches_a_broken_rule(layer, change, model_files, float64_net):
         judge.branches(image, cases.GRADIENT_END),
     )
     assert blob_bad and gradient_bad
+
+
+def test_along_our_own_branches_is_float64_where_none_flips(net, float64_net):
+    """The branch-following float64 forward rebuilds the float64 net: with the branches our
+    float32 takes at this image (none flipped here) it is float64's own gradient."""
+    image = net.preprocess(cases.pixel_image(SIZE))
+    end = cases.GRADIENT_END
+    assert float64_net.branches(image, end).flips == 0
+    along, truth = float64_net.gradient_along(image, end), float64_net.gradient(image, end)
+    assert ref.rel_l2(along, truth) < 1e-12
+
+
+def test_our_gradient_fails_along_branches_it_did_not_take(net, float64_net):
+    """Judged along the branches of another image (so many units on the other side), our
+    correct gradient is far off: what the judge compares with is not met by any gradient."""
+    image = net.preprocess(cases.pixel_image(SIZE))
+    other = net.preprocess(cases.pixel_image(SIZE)[::-1])
+    end = cases.GRADIENT_END
+    ours = input_gradient(net, image, end)
+    truth = float64_net.gradient(image, end)
+    wrong = Branches(1, 0, float64_net.gradient_along(image, end, branch_image=other))
+    _, bad = ref.gradient_failures(ours, ours, truth, wrong)
+    assert any("along our branches" in b for b in bad)
+    _, fine = ref.gradient_failures(ours, ours, truth, Branches(0, 0))
+    assert not fine

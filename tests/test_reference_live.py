@@ -90,7 +90,7 @@ def _truth(net, float64_net, size) -> tuple[dict, np.ndarray, object]:
     rows, cols = cases.gradient_crop(size)
     blobs = float64_net.blobs(image, cases.BLOBS)
     gradient = float64_net.gradient(image, cases.GRADIENT_END)[rows, cols]
-    return blobs, gradient, float64_net.branches(image, cases.GRADIENT_END)
+    return blobs, gradient, float64_net.branches(image, cases.GRADIENT_END).cropped((rows, cols))
 
 
 def _forward_failures(ours: dict, theirs: dict, net, float64_net, judge_ours: bool) -> list[str]:
