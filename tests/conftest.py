@@ -11,12 +11,14 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # An older CPU emulated by capping oneDNN (OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2):
 # TensorFlow's bfloat16 matmul crashes in the capped oneDNN (it does not on a real AVX2-only
-# CPU with TF_ENABLE_ONEDNN_OPTS=1), so the emulation runs TF's own kernels, as TF does by
-# default on such a CPU (before TensorFlow is imported).
+# CPU, where the project keeps oneDNN on: tf_impl/__init__.py), so the emulation runs TF's own
+# kernels, as TF alone does on such a CPU (before TensorFlow is imported).
 if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in {"SSE41", "AVX", "AVX2"}:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-# The project's modules below import TensorFlow: after the environment above.
+# The project's modules below import TensorFlow: after the environment above, and tf_impl first
+# (its oneDNN default must be set before TensorFlow loads; tests.float64_judge loads it).
+import tf_impl  # noqa: F401
 from conversion.caffe_files import build_net_spec
 from conversion.download import cached_files
 from conversion.errors import DeepDreamError

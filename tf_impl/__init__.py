@@ -2,8 +2,16 @@
 dream algorithm and the CLI. The only package that imports TensorFlow; it builds on
 ``conversion`` (model files, the model table), never the reverse.
 
-TensorFlow's own CPU default stands: oneDNN on CPUs with AVX-512 (VNNI / BF16 / AMX), its Eigen
-kernels elsewhere. On AVX2-only CPUs ``TF_ENABLE_ONEDNN_OPTS=1`` runs oneDNN's AVX2 kernels,
-1.3-1.4x faster steps at the octave sizes, but the float64 judge fails one live Caffe case with
-it (docs/performance.md), so it is the user's choice there, not the project's default.
+Importing it turns TensorFlow's oneDNN kernels on for x86-64 CPUs unless
+``TF_ENABLE_ONEDNN_OPTS`` is already set (it must be, to take effect, before TensorFlow is
+imported): TensorFlow does so by itself only on CPUs with AVX-512, and its own kernels (Eigen)
+are built without AVX2/FMA, so on AVX2-only CPUs oneDNN is the only AVX2 path (measured in
+docs/performance.md; its rounding passes the float64 judge there as on AVX-512 CPUs, where a
+near-tie flips, along the branches it took).
 """
+
+import os
+import platform
+
+if platform.machine().lower() in {"x86_64", "amd64"}:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -223,9 +223,12 @@ def deepdream(
     one). ``objective`` defaults to L2 at ``settings.end``, or to the guided objective there
     when ``guide`` (an RGB image) is given. ``tiling`` (none by default) runs steps tile by
     tile when it says so (:mod:`tf_impl.dream.tiling`: the same dream up to float32
-    rounding). Jitter offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest
-    octave first) replays a run step for step; otherwise drawn from ``seed``.
-    ``on_step(octave, step)`` is called after each step.
+    rounding); above ~2 megapixels on a CPU pass the command line's
+    ``TilePolicy(max_memory=default_max_memory(), fast_step=fast_step_bytes())``, faster
+    there and, with oneDNN on AVX2-only CPUs, clear of its slow reference convolution.
+    Jitter offsets: ``offsets`` ((octave_n * iter_n, 2) of (ox, oy), smallest octave first)
+    replays a run step for step; otherwise drawn from ``seed``. ``on_step(octave, step)`` is
+    called after each step.
     """
     if objective is None:
         objective = Guided(settings.end) if guide is not None else L2(settings.end)

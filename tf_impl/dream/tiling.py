@@ -50,9 +50,9 @@ from tf_impl.net.step_memory import step_memory_needed
 DEFAULT_BUDGET_SHARE = 0.6
 # On the CPU, a step whose estimate exceeds this runs in tiles of about this size, even where
 # memory would allow it whole (docs/tiling.md; 2-core AVX2 EPYC, one-octave 4K dream of the
-# synthetic GoogLeNet in fresh processes: with TF_ENABLE_ONEDNN_OPTS=1 tiles under 0.5 / 1 / 2 /
-# 4 GiB took 36 / 28 / 25 / 28 s and the whole step 741 s, oneDNN's reference convolution for
-# conv2/3x3 at 540x960; with TF's Eigen default whole and tiled tie at 36 s, the tiles in
+# synthetic GoogLeNet in fresh processes: with oneDNN, the project's default, tiles under
+# 0.5 / 1 / 2 / 4 GiB took 36 / 28 / 25 / 28 s and the whole step 741 s, oneDNN's reference
+# convolution for conv2/3x3 at 540x960; with Eigen whole and tiled tie at 36 s, the tiles in
 # 2.7 GB against 7.3 GB; 1080p whole 12.3 s, under 2 GiB 12.0 s).
 CPU_FAST_STEP_BYTES = 2 * 2**30
 
