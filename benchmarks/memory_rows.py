@@ -22,8 +22,8 @@ line. Rows (records in ``results["memory"]``):
   then take the other branch in one of them and move a whole patch, as any two correct float32
   gradients may; tiled and whole were equally close to float64, docs/tiling.md).
 
-Nothing here imports TensorFlow at module level: :mod:`benchmarks.summary` and
-:mod:`benchmarks.report` read the records without it.
+TensorFlow loads with this module (through :mod:`benchmarks.tf_workloads`), quietly
+(:mod:`benchmarks.quiet`), also in its fresh processes.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+import benchmarks.quiet  # noqa: F401  (first: TensorFlow loads without its start-up banners)
 from benchmarks.process_stats import peak_rss_mb
 from benchmarks.suite import SIZES
 from benchmarks.tf_workloads import bare_gradient, dream_step, timed

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 import tempfile
 import time
@@ -23,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before the imports below load TensorFlow
-
+import benchmarks.quiet  # noqa: F401  (first: TensorFlow loads without its start-up banners)
 from benchmarks import machine, memory_rows, onnx_forward, process_stats, suite
 from benchmarks.model import dream_image, write_model
 from benchmarks.report import write_reports
