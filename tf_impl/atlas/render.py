@@ -48,6 +48,7 @@ class ChannelRenderer:
     def __init__(
         self, net: DreamNet, settings: RenderSettings, layer: str, whole_blob: bool = False
     ):
+        net.layer(layer)  # raises DeepDreamError for an unknown blob, suggesting close names
         self.net = net
         self.layer = layer
         self.settings = settings
