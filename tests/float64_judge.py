@@ -28,6 +28,7 @@ The project's network is rebuilt in double precision from the same weights
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -106,10 +107,8 @@ class Float64Net:
             score = 0.5 * tf.reduce_sum(blob * blob)
         return tape.gradient(score, image).numpy()[0]
 
-    def _branch_inputs(self, end: str) -> tuple[list[str], list, list[list[str]]]:
-        """Keras names of what feeds each branching layer of the float64 net (the true rules)
-        up to ``end``: (the ReLUs' inputs, (max pool, its input) pairs, each Eltwise MAX's
-        inputs)."""
+    def _branch_inputs(self, end: str) -> _BranchInputs:
+        """What feeds each branching layer of the float64 net (the true rules) up to ``end``."""
         names = [layer.name for layer in self.model64.layers]
         upto = self.model64.layers[: names.index(keras_name(end)) + 1]
         relus = [layer for layer in upto if isinstance(layer, keras.layers.ReLU | CaffeLeakyReLU)]
@@ -120,7 +119,7 @@ class Float64Net:
             layer for layer in upto if isinstance(layer, CaffeEltwise) and layer.operation == "MAX"
         ]
         # The ReLUs' inputs are the convolutions they follow; the pools' inputs their bottoms.
-        return (
+        return _BranchInputs(
             [_input_layer(layer) for layer in relus],
             [(layer, _input_layer(layer)) for layer in pools],
             [[keras_name(b) for b in input_blobs(layer)] for layer in maxes],
@@ -135,9 +134,9 @@ class Float64Net:
         """Compare the ReLU signs, max-pool and Eltwise MAX choices of our float32 forward with
         float64's, for every such layer of the float64 net up to ``end``; where any differ,
         also the float64 gradient along ours (:meth:`gradient_along`)."""
-        relu_inputs, pools, max_inputs = self._branch_inputs(end)
-        flat_max_inputs = [name for names in max_inputs for name in names]
-        wanted = list(dict.fromkeys(relu_inputs + [n for _, n in pools] + flat_max_inputs))
+        feeds = self._branch_inputs(end)
+        relu_inputs, pools, max_inputs = feeds
+        wanted = feeds.names()
         if not wanted:
             return Branches(0, 0)
         v32 = self._values(self.model32, net_image, wanted)
@@ -154,18 +153,20 @@ class Float64Net:
         for names in max_inputs:
             f, w = _max_flips([v32[n] for n in names], [v64[n] for n in names])
             flips, wide = flips + f, wide + w
-        along = self.gradient_along(net_image, end) if flips else None
+        along = self._gradient_along(net_image, end, v32) if flips else None
         return Branches(flips, wide, along)
 
     def gradient_along(self, net_image: np.ndarray, end: str, branch_image=None) -> np.ndarray:
         """float64 gradient (H, W, 3) of 0.5 * sum(a^2) at ``end`` w.r.t. ``net_image`` with
         every ReLU, max pool and Eltwise MAX taking the branch our float32 forward takes for
         ``branch_image`` (default: the same image); the other layers are float64's own."""
-        relu_inputs, pools, max_inputs = self._branch_inputs(end)
-        wanted = relu_inputs + [n for _, n in pools] + [n for ns in max_inputs for n in ns]
-        values32 = self._values(
-            self.model32, net_image if branch_image is None else branch_image, wanted
-        )
+        wanted = self._branch_inputs(end).names()
+        source = net_image if branch_image is None else branch_image
+        return self._gradient_along(net_image, end, self._values(self.model32, source, wanted))
+
+    def _gradient_along(self, net_image, end: str, values32: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`gradient_along` with the branches of ``values32``: float32 values of what
+        feeds each branching layer, by Keras name."""
         layers = self.model64.layers
         stop = [layer.name for layer in layers].index(keras_name(end))
         image = tf.constant(np.asarray(net_image, np.float64)[None])
@@ -190,15 +191,29 @@ class Float64Net:
         return tape.gradient(score, image).numpy()[0]
 
 
+class _BranchInputs(NamedTuple):
+    """Keras names of what feeds the branching layers: the ReLUs' inputs, (max pool, its input)
+    pairs, each Eltwise MAX's inputs."""
+
+    relus: list[str]
+    pools: list[tuple[CaffePooling, str]]
+    maxes: list[list[str]]
+
+    def names(self) -> list[str]:
+        """Every name above once, in order."""
+        pooled = [name for _, name in self.pools]
+        return list(dict.fromkeys(self.relus + pooled + [n for ns in self.maxes for n in ns]))
+
+
 def _is_window_max(layer: CaffePooling) -> bool:
     """A MAX pool over windows (a global one has no near-ties worth judging)."""
     return layer.method == "MAX" and not layer.global_pooling
 
 
 def _relu_along(layer, x64: tf.Tensor, x32: np.ndarray) -> tf.Tensor:
-    """A Keras or Caffe ReLU of float64 ``x64`` on the side of 0 float32's ``x32`` is: its
-    forward factor 1 or the slope from x32's sign, its backward factor too (from the output's
-    sign for an in-place CaffeLeakyReLU, whose backward reads the overwritten bottom)."""
+    """A Keras or Caffe ReLU of float64 ``x64`` with float32's branches: each unit's factor, 1
+    or the slope, follows the sign of ``x32``, forward and backward (the backward follows the
+    output's sign for an in-place CaffeLeakyReLU, which reads the overwritten bottom)."""
     slope = float(layer.negative_slope)
     positive = x32 > 0
     forward = np.where(positive, 1.0, slope)
@@ -222,16 +237,24 @@ def _pool_window_paddings(layer: CaffePooling) -> list[list[int]]:
     return [[0, 0], [ph, ph + sh - 1], [pw, pw + sw - 1], [0, 0]]
 
 
+def _window_argmax(layer: CaffePooling, x: np.ndarray) -> tf.Tensor:
+    """Each padded window's argmax (first of equals) of ``x`` (1, h, w, c), as flat indices into
+    the padded tensor; shape (1, windows down, windows across, c)."""
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    padded = tf.pad(tf.constant(x), _pool_window_paddings(layer), constant_values=-np.inf)
+    _, argmax = tf.nn.max_pool_with_argmax(
+        padded, (1, kh, kw, 1), (1, sh, sw, 1), "VALID", include_batch_in_index=True
+    )
+    return argmax
+
+
 def _pool_along(layer: CaffePooling, x64: tf.Tensor, x32: np.ndarray) -> tf.Tensor:
     """Max pool of float64 ``x64`` taking in each window the element float32's ``x32`` takes."""
-    paddings = _pool_window_paddings(layer)
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-    padded32 = tf.pad(tf.constant(x32), paddings, constant_values=np.float32(-np.inf))
-    _, argmax = tf.nn.max_pool_with_argmax(
-        padded32, (1, kh, kw, 1), (1, sh, sw, 1), "VALID", include_batch_in_index=True
+    argmax = _window_argmax(layer, x32)
+    padded64 = tf.pad(x64, _pool_window_paddings(layer), constant_values=-np.inf)
+    pooled = tf.reshape(
+        tf.gather(tf.reshape(padded64, [-1]), tf.reshape(argmax, [-1])), argmax.shape
     )
-    padded64 = tf.reshape(tf.pad(x64, paddings, constant_values=-np.inf), [-1])
-    pooled = tf.reshape(tf.gather(padded64, tf.reshape(argmax, [-1])), tf.shape(argmax))
     _, height, width, _ = layer.compute_output_shape(x32.shape)
     return pooled[:, :height, :width, :]
 
@@ -267,16 +290,8 @@ def _max_flips(xs32: list[np.ndarray], xs64: list[np.ndarray]) -> tuple[int, int
 def _pool_flips(layer: CaffePooling, x32: np.ndarray, x64: np.ndarray) -> tuple[int, int]:
     """(windows whose argmax differs, those of them whose float64 values differ by more than
     NEAR_TIE of the blob's scale), over the layer's padded windows."""
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-    paddings = _pool_window_paddings(layer)
-    choices = []
-    for x in (x32, x64):
-        padded = tf.pad(tf.constant(x), paddings, constant_values=-np.inf)
-        _, argmax = tf.nn.max_pool_with_argmax(
-            padded, (1, kh, kw, 1), (1, sh, sw, 1), "VALID", include_batch_in_index=True
-        )
-        choices.append(argmax.numpy().ravel())
-    padded64 = np.pad(x64, paddings, constant_values=-np.inf).ravel()
+    choices = [_window_argmax(layer, x).numpy().ravel() for x in (x32, x64)]
+    padded64 = np.pad(x64, _pool_window_paddings(layer), constant_values=-np.inf).ravel()
     differ = choices[0] != choices[1]
     gaps = np.abs(padded64[choices[1][differ]] - padded64[choices[0][differ]])
     scale = float(np.abs(x64).max())
