@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from conversion.errors import DeepDreamError
 from conversion.layer_params import caffe_conv_size, caffe_pooled_size, power_constant
+from tf_impl.net.eigen_convolution import eigen_conv2d, use_eigen_forward
 from tf_impl.net.lrn import caffe_lrn, caffe_lrn_formula
 from tf_impl.net.naming import caffe_name
 
@@ -88,14 +89,15 @@ class CaffeConvolution(keras.layers.Layer):
         else:
             inputs, padding = self._padded(inputs, kernel.shape[:2])
         conv_args = {"strides": strides, "padding": padding}
+        conv2d = eigen_conv2d if use_eigen_forward(inputs, kernel) else tf.nn.conv2d
         if self.groups == 1:
-            outputs = tf.nn.conv2d(inputs, kernel, **conv_args)
+            outputs = conv2d(inputs, kernel, **conv_args)
         else:
             input_groups = tf.split(inputs, self.groups, axis=-1)
             kernel_groups = tf.split(kernel, self.groups, axis=-1)
             outputs = tf.concat(
                 [
-                    tf.nn.conv2d(x, k, **conv_args)
+                    conv2d(x, k, **conv_args)
                     for x, k in zip(input_groups, kernel_groups, strict=True)
                 ],
                 axis=-1,
