@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from conversion.errors import DeepDreamError
 from conversion.layer_params import caffe_conv_size, caffe_pooled_size, power_constant
-from tf_impl.net.eigen_convolution import eigen_conv2d, use_eigen_forward
+from tf_impl.net.cpu_convolution import conv2d
 from tf_impl.net.lrn import caffe_lrn, caffe_lrn_formula
 from tf_impl.net.naming import caffe_name
 
@@ -89,7 +89,6 @@ class CaffeConvolution(keras.layers.Layer):
         else:
             inputs, padding = self._padded(inputs, kernel.shape[:2])
         conv_args = {"strides": strides, "padding": padding}
-        conv2d = eigen_conv2d if use_eigen_forward(inputs, kernel) else tf.nn.conv2d
         if self.groups == 1:
             outputs = conv2d(inputs, kernel, **conv_args)
         else:

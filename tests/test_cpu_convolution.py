@@ -1,6 +1,7 @@
-"""Convolution forwards on TensorFlow's Eigen kernel (tf_impl/net/eigen_convolution.py): the
-same convolution as ``tf.nn.conv2d`` (within float32 rounding with oneDNN on, bit for bit with
-it off), the same input gradient bit for bit, and chosen by the layers where it is wanted."""
+"""The AVX2 CPU kernel choices of tf_impl/net/cpu_convolution.py: spatial convolutions forward
+on TensorFlow's Eigen kernel (the same convolution as ``tf.nn.conv2d``: within float32 rounding
+with oneDNN on, bit for bit with it off; the same input gradient bit for bit), 1x1 convolutions
+as matrix products, and the layers taking them exactly where they are wanted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 
-from tf_impl.net.eigen_convolution import eigen_conv2d, eigen_forward_wanted
+from tf_impl.net.cpu_convolution import avx2_kernels_wanted, eigen_conv2d, pointwise_matmul
 from tf_impl.net.layers import CaffeConvolution
 
 # (kernel, in, out, stride, pad, height, width): GoogLeNet's conv1 and 3x3 / 5x5 shapes at odd
@@ -69,18 +70,32 @@ def _forward_ops(layer: CaffeConvolution, channels: int) -> set[str]:
     return {op.type for op in traced.graph.get_operations()}
 
 
-def test_layers_choose_eigen_for_spatial_kernels_where_wanted():
+def test_pointwise_matmul_is_the_1x1_convolution():
+    rng = np.random.default_rng(7)
+    images = tf.constant(rng.uniform(-100, 100, (2, 13, 21, 24)).astype(np.float32))
+    kernel = tf.constant(rng.normal(0, 0.1, (1, 1, 24, 10)).astype(np.float32))
+    output_weights = tf.constant(rng.normal(0, 1, (2, 13, 21, 10)).astype(np.float32))
+    ours, our_gradient = _conv_and_input_gradient(pointwise_matmul, images, kernel, output_weights)
+    tfs, tf_gradient = _conv_and_input_gradient(
+        lambda x, f: tf.nn.conv2d(x, f, 1, "VALID"), images, kernel, output_weights
+    )
+    assert ours.shape == tfs.shape == (2, 13, 21, 10)
+    # Sums of 24 (forward) and 10 (gradient) float32 products in other orders.
+    assert np.linalg.norm(ours - tfs) / np.linalg.norm(tfs) < 1e-6
+    assert np.linalg.norm(our_gradient - tf_gradient) / np.linalg.norm(tf_gradient) < 1e-6
+
+
+def test_layers_take_the_avx2_kernels_exactly_where_wanted():
     spatial = _forward_ops(CaffeConvolution(8, (3, 3), padding=(1, 1)), 4)
     pointwise = _forward_ops(CaffeConvolution(8, (1, 1)), 4)
-    assert ("Conv" in spatial) == eigen_forward_wanted()
-    assert ("Conv2D" in spatial) != eigen_forward_wanted()
-    # 1x1 convolutions keep TF's Conv2D (oneDNN's, faster for them) everywhere.
-    assert "Conv2D" in pointwise and "Conv" not in pointwise
+    wanted = avx2_kernels_wanted()
+    assert ("Conv" in spatial, "Conv2D" in spatial) == (wanted, not wanted)
+    assert ("MatMul" in pointwise, "Conv2D" in pointwise) == (wanted, not wanted)
 
 
 def test_float64_and_layer_outputs_unchanged_by_the_choice():
-    """A float64 convolution (the judge's) never takes the Eigen route, and a float32 layer
-    computes the same values either way."""
+    """A float64 convolution (the judge's) never takes the AVX2 routes, and a float32 layer
+    computes the same values as tf.nn.conv2d."""
     layer = CaffeConvolution(6, (3, 3), padding=(1, 1))
     layer.build((None, None, None, 5))
     rng = np.random.default_rng(3)
@@ -92,6 +107,6 @@ def test_float64_and_layer_outputs_unchanged_by_the_choice():
         tf.nn.conv2d(images, layer.kernel, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), layer.bias
     ).numpy()
     assert np.linalg.norm(ours - expected) / np.linalg.norm(expected) < 1e-6
-    assert "Conv" not in _forward_ops(
-        CaffeConvolution(8, (3, 3), padding=(1, 1), dtype="float64"), 4
-    )
+    for kernel_size, padding in (((3, 3), (1, 1)), ((1, 1), (0, 0))):
+        layer64 = CaffeConvolution(8, kernel_size, padding=padding, dtype="float64")
+        assert not {"Conv", "MatMul"} & _forward_ops(layer64, 4)
