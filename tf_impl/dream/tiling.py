@@ -53,7 +53,9 @@ DEFAULT_BUDGET_SHARE = 0.6
 # synthetic GoogLeNet in fresh processes: with oneDNN, the project's default, tiles under
 # 0.5 / 1 / 2 / 4 GiB took 36 / 28 / 25 / 28 s and the whole step 741 s, oneDNN's reference
 # convolution for conv2/3x3 at 540x960; with Eigen whole and tiled tie at 36 s, the tiles in
-# 2.7 GB against 7.3 GB; 1080p whole 12.3 s, under 2 GiB 12.0 s).
+# 2.7 GB against 7.3 GB; 1080p whole 12.3 s, under 2 GiB 12.0 s). With convolution forwards on
+# Eigen there (tf_impl/net/cpu_convolution.py) the reference convolution is gone: make bench run
+# 4, 4K default 13.0 s / 2.7 GB, whole 20.2 s / 7.4 GB, 1 GiB tiles 17.5 s.
 CPU_FAST_STEP_BYTES = 2 * 2**30
 
 # (crop (h, w, 3), windows (blobs, 8) int32, guide) -> d tile score / d crop, (h, w, 3).
