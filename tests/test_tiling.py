@@ -1,11 +1,17 @@
 """Tiled dream steps are the untiled ones (issue 10): exact gradients for every objective kind
 and model family, refusals where exactness cannot be had, and the memory budget honoured.
 
-Tolerance: tiled vs untiled input gradients agree to rel. L2 <= 1e-5. Both compute the same
-sums in float32, only in other orders and with other convolution blockings (measured
-2e-7 to 7e-7 here); a tile with a wrong halo, a misaligned pooling grid or a wrong
-normalisation gives errors of order 1e-2 to 1. A noise image keeps ReLU and max-pool
-near-ties (where rounding could flip a branch) rare.
+Tolerance: tiled vs untiled input gradients of GoogLeNet are judged in float64 (the net cloned
+in float64, gradients returned in float32), where they must agree to rel. L2 <= 1e-6 (measured
+6.6e-8, the float32 cast): a tile with a wrong halo, a misaligned pooling grid or a wrong
+normalisation gives errors of order 1e-2 to 1. Not in float32: tiles and the whole image sum in
+other orders, and where convolutions run forward on Eigen (AVX2 CPUs,
+tf_impl/net/cpu_convolution.py) their forwards round differently too, so a ReLU or max-pool
+near-tie can take the other branch: over a 340x420 noise image that happened for 3 of 7 seeds
+(rel. L2 5e-5 to 6e-4, against 4e-7 for the others; a 1e-6 relative nudge of the image removes
+it), float32 luck that says nothing about the tiling. Float32 tiled steps (the dream's) are
+checked below to rel. L2 <= 1e-5, as are a class objective's (float32 only) and Keras
+applications' (whose Conv2D layers keep oneDNN's position-independent rounding) gradients.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,7 +37,21 @@ from tf_impl.net.receptive_field import blob_reach
 from tf_impl.net.step_memory import step_memory_needed
 
 TOLERANCE = 1e-5
+FLOAT64_TOLERANCE = 1e-6
 SMALL_TILES = TilePolicy(tile=(64, 64))
+
+
+@pytest.fixture(scope="module")
+def net64(net):
+    """``net`` (the synthetic GoogLeNet) computing in float64: tiling's exactness is judged
+    there, out of reach of float32's near-tie flips (module docstring)."""
+
+    def clone(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
+
+    source = net.keras_model.inputs[0]
+    inputs = keras.Input(batch_shape=source.shape, dtype="float64", name=source.name)
+    return net.cloned(clone, inputs, precision="float64")
 
 
 def noise(shape, seed=0, scale=100.0):
@@ -41,7 +62,9 @@ def relative_l2(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-def check_tiled_gradient(net, objective, image, guide=NO_GUIDE, policy=SMALL_TILES):
+def check_tiled_gradient(
+    net, objective, image, guide=NO_GUIDE, policy=SMALL_TILES, tolerance=FLOAT64_TOLERANCE
+):
     """Assert the tiled gradient equals the untiled one; returns the tiles used."""
     tiles = plan_tiles(net, objective, *image.shape[:2], policy)
     assert tiles is not None and len(tiles) > 1
@@ -49,7 +72,7 @@ def check_tiled_gradient(net, objective, image, guide=NO_GUIDE, policy=SMALL_TIL
     whole = dreamer.gradient(tf.constant(image), guide).numpy()
     tiled = tiled_gradient(dreamer.crop_gradient, image, guide, tiles)
     assert np.linalg.norm(whole) > 0  # a zero gradient would match anything
-    assert relative_l2(tiled, whole) <= TOLERANCE
+    assert relative_l2(tiled, whole) <= tolerance
     return tiles
 
 
@@ -72,26 +95,27 @@ OBJECTIVES = {
 
 
 @pytest.mark.parametrize("name", OBJECTIVES)
-def test_tiled_gradient_is_exact(net, name):
-    check_tiled_gradient(net, OBJECTIVES[name], noise((150, 200)))
+def test_tiled_gradient_is_exact(net64, name):
+    check_tiled_gradient(net64, OBJECTIVES[name], noise((150, 200)))
 
 
-def test_tiles_with_halos_smaller_than_the_image_are_exact(net):
+def test_tiles_with_halos_smaller_than_the_image_are_exact(net64):
     tiles = check_tiled_gradient(
-        net, L2("inception_4c/output"), noise((340, 420)), policy=TilePolicy(tile=(112, 112))
+        net64, L2("inception_4c/output"), noise((340, 420)), policy=TilePolicy(tile=(112, 112))
     )
     assert max((t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles) < 340 * 420
 
 
-def test_tiled_gradient_is_exact_for_the_guided_objective(net):
+def test_tiled_gradient_is_exact_for_the_guided_objective(net64):
     objective = Guided("inception_3b/output")
-    guide = dreamer_for(net, objective).guide_features(noise((90, 120), seed=1))
-    check_tiled_gradient(net, objective, noise((150, 200)), guide)
+    guide = dreamer_for(net64, objective).guide_features(noise((90, 120), seed=1))
+    check_tiled_gradient(net64, objective, noise((150, 200)), guide)
 
 
 def test_tiled_gradient_is_exact_for_a_class(net):
     # The class logit's blob (pool5) reads 907 px: tiles of 64 px still split its units.
-    check_tiled_gradient(net, class_objective(net, 3), noise((260, 300)))
+    # In float32 (the class objective's weights are float32 only).
+    check_tiled_gradient(net, class_objective(net, 3), noise((260, 300)), tolerance=TOLERANCE)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +124,7 @@ def test_tiled_gradient_is_exact_for_a_class(net):
 def test_tiled_gradient_is_exact_for_keras_applications(application, blob):
     tf.keras.utils.set_random_seed(0)
     net = load_keras_app(application, weights=None)
-    check_tiled_gradient(net, L2(blob), noise((230, 260), scale=1.0))
+    check_tiled_gradient(net, L2(blob), noise((230, 260), scale=1.0), tolerance=TOLERANCE)
 
 
 def _dreamed(net) -> np.ndarray:
