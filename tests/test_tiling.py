@@ -19,7 +19,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,6 +28,7 @@ from tests.zoom_frames import zoom_sequence_frames
 from tf_impl.cli import main
 from tf_impl.dream.deepdream import NO_GUIDE, deepdream, dreamer_for
 from tf_impl.dream.objectives import L2, Channels, Guided, Neuron, WeightedSum, class_objective
+from tf_impl.dream.precision import net_in_dtype
 from tf_impl.dream.settings import DreamSettings, ZoomSettings
 from tf_impl.dream.tiling import TiledSteps, TilePolicy, plan_tiles, tiled_gradient
 from tf_impl.images.files import load_rgb, save_rgb
@@ -45,13 +45,7 @@ SMALL_TILES = TilePolicy(tile=(64, 64))
 def net64(net):
     """``net`` (the synthetic GoogLeNet) computing in float64: tiling's exactness is judged
     there, out of reach of float32's near-tie flips (module docstring)."""
-
-    def clone(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float64"})
-
-    source = net.keras_model.inputs[0]
-    inputs = keras.Input(batch_shape=source.shape, dtype="float64", name=source.name)
-    return net.cloned(clone, inputs, precision="float64")
+    return net_in_dtype(net, "float64")
 
 
 def noise(shape, seed=0, scale=100.0):

@@ -23,18 +23,24 @@ from tf_impl.host.cpu_features import cpu_has_bfloat16
 from tf_impl.net.network import DreamNet
 
 
-def bfloat16_net(net: DreamNet) -> DreamNet:
-    """A copy of ``net`` (float32) whose every layer computes and stores its weights in
-    bfloat16, input layer included; same preprocessing, metadata plus ``precision``.
-    Its blobs are bfloat16; read them through :func:`tf_impl.net.network.run_model` (as
-    :class:`~tf_impl.dream.deepdream.Dreamer` and :meth:`DreamNet.blobs` do) to get float32."""
+def net_in_dtype(net: DreamNet, dtype: str) -> DreamNet:
+    """A copy of ``net`` whose every layer computes and stores its weights in ``dtype``
+    ('bfloat16', 'float64'), input layer included; same preprocessing, metadata plus
+    ``precision``. Its blobs are in ``dtype``; read them through
+    :func:`tf_impl.net.network.run_model` (as :class:`~tf_impl.dream.deepdream.Dreamer` and
+    :meth:`DreamNet.blobs` do) to get float32."""
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "bfloat16"})
+        return layer.__class__.from_config({**layer.get_config(), "dtype": dtype})
 
     source = net.keras_model.inputs[0]
-    inputs = keras.Input(batch_shape=source.shape, dtype="bfloat16", name=source.name)
-    return net.cloned(clone, inputs, precision="bfloat16")  # weights rounded here, once
+    inputs = keras.Input(batch_shape=source.shape, dtype=dtype, name=source.name)
+    return net.cloned(clone, inputs, precision=dtype)  # weights cast here, once
+
+
+def bfloat16_net(net: DreamNet) -> DreamNet:
+    """:func:`net_in_dtype` of ``net`` (float32) in bfloat16: the ``--precision bfloat16`` net."""
+    return net_in_dtype(net, "bfloat16")
 
 
 def with_precision(net: DreamNet, precision: str) -> DreamNet:

@@ -4,7 +4,7 @@ CPUs with AVX2 and without AVX-512.
 With oneDNN on (the project's default on x86-64, :mod:`tf_impl`), TensorFlow rewrites every
 ``Conv2D`` to oneDNN's convolution, which on a CPU without AVX-512 computes TensorFlow's NHWC
 tensors by im2col and matrix products (oneDNN's ``gemm:jit``). Measured on such a CPU
-(docs/performance.md, "Convolution kernels on AVX2 CPUs"):
+(docs/performance.md, "Correction: the forward convolutions were the loss"):
 
 - spatial kernels (3x3, 5x5, 7x7) ran 2-2.7x faster forward on TensorFlow's own (Eigen) spatial
   convolution, whose matrix products are fast there; oneDNN also fell back to its reference
