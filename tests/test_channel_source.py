@@ -1,5 +1,6 @@
 """Channels of a Concat come from one of its inputs: the atlas renderers run that branch alone
-(tf_impl/net/channel_source.py), and must draw exactly the pictures the whole blob gives."""
+(tf_impl/net/channel_source.py), and of its last convolution only the channels asked for
+(``channel_reader``), and must draw exactly the pictures the whole blob gives."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_impl.atlas.lucid import LucidRenderer
 from tf_impl.atlas.render import ChannelRenderer
 from tf_impl.atlas.render_settings import LucidSettings, RenderSettings
-from tf_impl.net.channel_source import ChannelSource, channel_source
+from tf_impl.net.channel_source import (
+    ChannelSource,
+    blob_reader,
+    channel_reader,
+    channel_source,
+)
 from tf_impl.net.network import input_blobs
 
 MODULE = "inception_3b/output"
@@ -51,8 +58,11 @@ def test_channels_across_branches_or_of_no_concat_stay_where_they_are(net):
     ids=["notebook", "lucid"],
 )
 def test_a_branch_alone_draws_the_pictures_of_the_whole_blob(net, make):
-    """Bit for bit: the other branches add exactly zero to the gradient. Channels 130-132 lie
-    in the 3x3 branch (channels 128-319)."""
+    """Bit for bit: the other branches add exactly zero to the gradient, and of the branch's
+    last convolution only channels 130-132 are computed (the 3x3 branch: channels 128-319),
+    whose values may round differently (see the next test) but reach the gradient only
+    through the ReLU's mask; their input gradient came out bit for bit on both CPU kinds
+    (oneDNN, and AVX2 emulation on Eigen)."""
     channels = [130, 131, 132]
     pruned, whole = make(net, False), make(net, True)
     assert channel_source(net, MODULE, channels).blob != MODULE  # the pruned path is taken
@@ -65,3 +75,50 @@ def test_a_branch_alone_draws_the_pictures_of_the_whole_blob(net, make):
 def test_the_diversity_term_keeps_the_whole_blob(net):
     diverse = replace(LucidSettings(), size=40, steps=3, pad=4, jitter=2, batch=3, diversity=2)
     assert LucidRenderer(net, diverse, MODULE).whole_blob
+
+
+@pytest.mark.parametrize(
+    ("blob", "channels"),
+    [
+        ("inception_3b/relu_3x3", [5, 191, 5]),  # a ReLU of a 3x3 convolution; a repeat
+        ("inception_3b/5x5", [0, 40, 95]),  # a 5x5 convolution itself (pre-ReLU)
+        ("conv1/relu_7x7", [63, 1, 30]),  # stride 2, padding 3
+        ("inception_4a/relu_1x1", [7, 100, 191]),  # a 1x1 convolution
+    ],
+)
+def test_a_convolution_computing_only_the_asked_for_channels_gives_their_values(
+    net, blob, channels
+):
+    """Forward and gradient (of each element's own column's mean, as the renderers ascend it):
+    each output channel is its own sum, computed alone here. Tolerance 1e-5 of the largest
+    magnitude: the matrix products may group a sum differently for K output columns than for
+    all of them (float32 rounding: values up to 7.2e-7 of the largest apart, gradients
+    identical, measured with oneDNN and under AVX2 emulation)."""
+    reader = channel_reader(net, blob, max_columns=len(channels))
+    assert reader.__name__ == "read_selected"  # the convolution's selected outputs, not a gather
+    whole = blob_reader(net, blob)
+    images = tf.constant(np.random.default_rng(1).normal(0, 40, (3, 67, 83, 3)), tf.float32)
+    index = tf.constant(channels, tf.int32)
+
+    def value_and_gradient(read):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            columns = read(images, index)
+            score = tf.reduce_sum(tf.linalg.diag_part(tf.reduce_mean(columns, axis=[1, 2])))
+        return columns.numpy(), tape.gradient(score, images).numpy()
+
+    (got, got_gradient), (want, want_gradient) = (
+        value_and_gradient(reader),
+        value_and_gradient(whole),
+    )
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+    np.testing.assert_allclose(
+        got_gradient, want_gradient, rtol=0, atol=1e-5 * np.abs(want_gradient).max()
+    )
+    assert np.abs(got_gradient).max() > 0
+
+
+def test_channel_reader_computes_the_whole_blob_where_slicing_would_not_pay(net):
+    """As many columns as the convolution has outputs, or a blob no convolution writes."""
+    assert channel_reader(net, "inception_3b/relu_5x5", max_columns=96).__name__ == "<lambda>"
+    assert channel_reader(net, "pool1/3x3_s2", max_columns=2).__name__ == "<lambda>"

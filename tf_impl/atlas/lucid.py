@@ -29,7 +29,12 @@ import tensorflow as tf
 
 from tf_impl.atlas.fourier import FourierImage
 from tf_impl.atlas.render_settings import LucidSettings
-from tf_impl.net.channel_source import ChannelSource, channel_source
+from tf_impl.net.channel_source import (
+    ChannelReader,
+    ChannelSource,
+    channel_reader,
+    channel_source,
+)
 from tf_impl.net.network import DreamNet
 
 ADAM_BETAS = (0.9, 0.999)
@@ -69,9 +74,10 @@ class LucidRenderer:
     channels come from, traced once per batch size.
 
     ``whole_blob``: False (the default) runs only the Concat input that computes a group's
-    channels (:func:`~tf_impl.net.channel_source.channel_source`: the same pictures, faster)
-    unless the diversity term needs every channel's Gram matrix; True always runs the whole
-    blob (what that must equal; the benchmark's baseline)."""
+    channels (:func:`~tf_impl.net.channel_source.channel_source`), and of its last convolution
+    only the channels asked for (:func:`~tf_impl.net.channel_source.channel_reader`): the same
+    pictures, faster; unless the diversity term needs every channel's Gram matrix. True always
+    runs the whole blob (what that must equal; the benchmark's baseline)."""
 
     def __init__(
         self, net: DreamNet, settings: LucidSettings, layer: str, whole_blob: bool = False
@@ -97,8 +103,12 @@ class LucidRenderer:
         if not self.whole_blob:
             source = channel_source(self.net, self.layer, channels)
         if source.blob not in self._steps:
-            model = self._model if source.blob == self.layer else self.net.submodel([source.blob])
-            self._steps[source.blob] = tf.function(partial(self._step, model))
+            if self.whole_blob:
+                step = partial(self._step, self._model, None)
+            else:
+                elements = self.settings.batch * len(self.settings.pictures())
+                step = partial(self._step, None, channel_reader(self.net, source.blob, elements))
+            self._steps[source.blob] = tf.function(step)
         return self._steps[source.blob], [c - source.offset for c in channels]
 
     def transformed(self, rgb: tf.Tensor, offset, scale, angle) -> tf.Tensor:
@@ -117,7 +127,14 @@ class LucidRenderer:
         """(N, h, w, C) float32 blob activations of (N, H, W, 3) RGB 0-255 pictures."""
         return tf.cast(self._model(self.net.preprocess_tensor(rgb), training=False), tf.float32)
 
-    def _objective(self, acts, channels, signs):
+    def _objective(self, view, model, read: ChannelReader | None, channels, signs):
+        """The step's objective on a batch of network-input views, each element's channel's
+        mean activation times its sign (less the diversity term): through the whole blob's
+        ``model``, or through ``read`` (the channels alone; no diversity term then)."""
+        if read is not None:
+            columns = tf.cast(read(view, channels), tf.float32)  # (N, h, w, N)
+            return tf.reduce_sum(signs * tf.linalg.diag_part(tf.reduce_mean(columns, [1, 2])))
+        acts = tf.cast(model(view, training=False), tf.float32)
         n_channels = int(acts.shape[-1])
         means = tf.reduce_sum(
             tf.reduce_mean(acts, axis=[1, 2]) * tf.one_hot(channels, n_channels), axis=1
@@ -136,12 +153,13 @@ class LucidRenderer:
         size = tf.stop_gradient(tf.reduce_mean(tf.reshape(tf.abs(means), [-1, n]), axis=1))
         return score - self.settings.diversity_weight * tf.reduce_sum(size * pairs)
 
-    def _step(self, model, coefficients, first, second, t, channels, signs, offset, scale, angle):
+    def _step(
+        self, model, read, coefficients, first, second, t, channels, signs, offset, scale, angle
+    ):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(coefficients)
             view = self.transformed(self.param.to_rgb(coefficients), offset, scale, angle)
-            acts = tf.cast(model(view, training=False), tf.float32)
-            objective = self._objective(acts, channels, signs)
+            objective = self._objective(view, model, read, channels, signs)
         grad = tape.gradient(objective, coefficients)
         b1, b2 = ADAM_BETAS
         first = b1 * first + (1 - b1) * grad

@@ -24,7 +24,13 @@ import tensorflow as tf
 
 from tf_impl.atlas.render_settings import RenderSettings
 from tf_impl.dream.step import StepRule
-from tf_impl.net.channel_source import ChannelSource, channel_source
+from tf_impl.net.channel_source import (
+    ChannelReader,
+    ChannelSource,
+    blob_reader,
+    channel_reader,
+    channel_source,
+)
 from tf_impl.net.network import DreamNet
 
 
@@ -42,8 +48,10 @@ class ChannelRenderer:
     size) per branch the channels come from, traced once.
 
     ``whole_blob``: False (the default) runs only the Concat input that computes a group's
-    channels (:func:`~tf_impl.net.channel_source.channel_source`: the same pictures, faster);
-    True always runs the whole blob (what that must equal; the benchmark's baseline)."""
+    channels (:func:`~tf_impl.net.channel_source.channel_source`), and of its last convolution
+    only the group's channels (:func:`~tf_impl.net.channel_source.channel_reader`): the same
+    pictures, faster; True always runs the whole blob (what that must equal; the benchmark's
+    baseline)."""
 
     def __init__(
         self, net: DreamNet, settings: RenderSettings, layer: str, whole_blob: bool = False
@@ -65,8 +73,12 @@ class ChannelRenderer:
         if not self.whole_blob:
             source = channel_source(self.net, self.layer, channels)
         if source.blob not in self._steps:
+            if self.whole_blob:
+                read = blob_reader(self.net, source.blob)
+            else:
+                read = channel_reader(self.net, source.blob, self.settings.batch)
             self._steps[source.blob] = tf.function(
-                partial(self._step, self.net.submodel([source.blob])),
+                partial(self._step, read),
                 input_signature=[
                     tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
                     tf.TensorSpec([None], tf.int32, name="channels"),
@@ -75,13 +87,12 @@ class ChannelRenderer:
             )
         return self._steps[source.blob], [c - source.offset for c in channels]
 
-    def _step(self, model, images, channels, shift):
+    def _step(self, read: ChannelReader, images, channels, shift):
         def gradient(shifted):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(shifted)
-                acts = model(shifted, training=False)
-                means = tf.reduce_mean(acts, axis=[1, 2])  # (N, C)
-                score = tf.reduce_sum(means * tf.one_hot(channels, int(acts.shape[-1])))
+                columns = read(shifted, channels)  # (N, h, w, N): column i is channels[i]
+                score = tf.reduce_sum(tf.linalg.diag_part(tf.reduce_mean(columns, axis=[1, 2])))
             return tape.gradient(score, shifted)
 
         return self._rule.step(images, shift, gradient, self.settings.step_size, clip=None)

@@ -76,7 +76,20 @@ class CaffeConvolution(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        kernel = dilated_kernel(self.kernel, self.dilation)
+        return self._convolve(inputs, dilated_kernel(self.kernel, self.dilation), self.bias)
+
+    def selected_outputs(self, inputs: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
+        """Output channels ``channels`` ((K,) int32, repeats allowed) of this convolution of
+        ``inputs`` (N, H, W, C_in): (N, H', W', K), column k = :meth:`call`'s channel
+        ``channels[k]`` (each output channel is its own sum), computing only those. Groups 1
+        only (ValueError otherwise)."""
+        if self.groups != 1:
+            raise ValueError(f"{self.name}: selected outputs need groups 1, not {self.groups}")
+        kernel = tf.gather(dilated_kernel(self.kernel, self.dilation), channels, axis=3)
+        bias = None if self.bias is None else tf.gather(self.bias, channels)
+        return self._convolve(inputs, kernel, bias)
+
+    def _convolve(self, inputs, kernel, bias):
         strides = self.strides
         if tuple(kernel.shape[:2]) == (1, 1) and strides != (1, 1):
             # A strided 1x1 convolution (ResNet's projection shortcuts) reads every s-th
@@ -103,8 +116,8 @@ class CaffeConvolution(keras.layers.Layer):
                 ],
                 axis=-1,
             )
-        if self.bias is not None:
-            outputs = tf.nn.bias_add(outputs, self.bias)
+        if bias is not None:
+            outputs = tf.nn.bias_add(outputs, bias)
         return outputs
 
     def _padded(self, inputs, kernel_size):
