@@ -68,11 +68,14 @@ class FourierImage:
 
     def to_rgb(self, coefficients: tf.Tensor) -> tf.Tensor:
         """(N, 3, H, W//2+1, 2) coefficients -> (N, H, W, 3) float32 RGB 0-255."""
-        spectrum = tf.complex(coefficients[..., 0], coefficients[..., 1])
-        spectrum *= tf.cast(self.scale, tf.complex64)
+        # unstack and one (pixels, 3) x (3, 3) product: their gradients are a stack and one
+        # product, where slicing and a batched 3x3 matvec per pixel took a fifth of a step.
+        real, imaginary = tf.unstack(coefficients, axis=-1)
+        spectrum = tf.complex(real, imaginary) * tf.cast(self.scale, tf.complex64)
         planes = tf.signal.irfft2d(spectrum, fft_length=[self.side, self.side])
         decorrelated = tf.transpose(planes, [0, 2, 3, 1])
-        return 255.0 * tf.sigmoid(tf.linalg.matvec(self.colour, decorrelated))
+        pixels = tf.matmul(tf.reshape(decorrelated, [-1, 3]), self.colour, transpose_b=True)
+        return 255.0 * tf.sigmoid(tf.reshape(pixels, tf.shape(decorrelated)))
 
     def from_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`to_rgb`: (N, H, W, 3) RGB strictly inside 0-255 -> coefficients."""

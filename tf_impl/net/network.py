@@ -130,7 +130,7 @@ class DreamNet:
     def preprocess_tensor(self, rgb: tf.Tensor) -> tf.Tensor:
         """:meth:`preprocess` in TensorFlow, differentiable: (..., 3) float32 RGB 0-255 ->
         network input, the same numbers."""
-        ordered = rgb[..., ::-1] if self.channel_order == "BGR" else rgb
+        ordered = tf.reverse(rgb, axis=[-1]) if self.channel_order == "BGR" else rgb
         return (ordered - tf.constant(self.mean, tf.float32)) * self.scale
 
     def deprocess(self, net_image: np.ndarray, in_place: bool = False) -> np.ndarray:
