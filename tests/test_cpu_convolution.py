@@ -1,7 +1,10 @@
 """The AVX2 CPU kernel choices of tf_impl/net/cpu_convolution.py: spatial convolutions forward
 on TensorFlow's Eigen kernel (the same convolution as ``tf.nn.conv2d``: within float32 rounding
-with oneDNN on, bit for bit with it off; the same input gradient bit for bit), 1x1 convolutions
-as matrix products, and the layers taking them exactly where they are wanted."""
+with oneDNN on, bit for bit with it off), their input gradient the flipped-kernel convolution
+(stride 1; within float32 rounding of ``Conv2D``'s) or ``Conv2D``'s own (strided; bit for bit),
+1x1 convolutions as matrix products, and the layers taking them exactly where wanted. Whether
+the rounding is acceptable is the float64 judge's call (tests/test_reference_parity.py and
+``make parity``)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,12 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 
-from tf_impl.net.cpu_convolution import avx2_kernels_wanted, eigen_conv2d, pointwise_matmul
+from tf_impl.net.cpu_convolution import (
+    avx2_kernels_wanted,
+    eigen_conv2d,
+    pointwise_matmul,
+    transposed_padding,
+)
 from tf_impl.net.layers import CaffeConvolution
 
 # (kernel, in, out, stride, pad, height, width): GoogLeNet's conv1 and 3x3 / 5x5 shapes at odd
@@ -57,8 +65,25 @@ def test_same_convolution_and_the_same_input_gradient(case):
     else:
         # Both ops run the same Eigen kernel.
         np.testing.assert_array_equal(ours, tfs)
-    # The backward pass is Conv2D's own, fed the same output gradient.
-    np.testing.assert_array_equal(our_gradient, tf_gradient)
+    if stride == 1:
+        # The flipped-kernel convolution: the same k*k*c_out products per input pixel, summed
+        # in another order.
+        error = np.linalg.norm(our_gradient - tf_gradient) / np.linalg.norm(tf_gradient)
+        assert error < 1e-6
+    else:  # Conv2D's own backward pass, fed the same output gradient
+        np.testing.assert_array_equal(our_gradient, tf_gradient)
+
+
+def test_transposed_padding_restores_the_input_size_or_declines():
+    assert transposed_padding((3, 3), (1, 1), [[0, 0], [1, 1], [1, 1], [0, 0]]) == [
+        *(0, 0, 1, 1, 1, 1, 0, 0)
+    ]
+    assert transposed_padding((5, 3), (1, 1), "VALID") == [0, 0, 4, 4, 2, 2, 0, 0]
+    assert transposed_padding((3, 3), (1, 1), [[0, 0], [0, 2], [1, 1], [0, 0]]) == [
+        *(0, 0, 2, 0, 1, 1, 0, 0)
+    ]
+    assert transposed_padding((7, 7), (2, 2), [[0, 0], [3, 3], [3, 3], [0, 0]]) is None
+    assert transposed_padding((3, 3), (1, 1), [[0, 0], [3, 3], [0, 0], [0, 0]]) is None
 
 
 def _forward_ops(layer: CaffeConvolution, channels: int) -> set[str]:

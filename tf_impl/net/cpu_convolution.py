@@ -10,7 +10,12 @@ tensors by im2col and matrix products (oneDNN's ``gemm:jit``). Measured on such 
   convolution, whose matrix products are fast there; oneDNN also fell back to its reference
   convolution from about 420,000 output pixels. TensorFlow's generic ``Conv`` op computes the
   convolution with that Eigen kernel and is not rewritten (with oneDNN off, ``Conv`` and
-  ``Conv2D`` give bit-identical results). The input gradient stays ``Conv2D``'s own.
+  ``Conv2D`` give bit-identical results). The input gradient of a stride-1 one is that same
+  kernel run on the output gradient with the kernel flipped: on the atlas renderers' batches of
+  8 small pictures 1.5-2.2x faster than Eigen's ``Conv2DBackpropInput`` (which TensorFlow keeps
+  off oneDNN for explicit padding) for the inception modules' layers, 0.9x for conv2; the
+  notebook renderer 0.94x the time per channel, a dream step unchanged. A strided convolution
+  keeps ``Conv2D``'s own.
 - 1x1 convolutions with stride 1 run as one matrix product (oneDNN's), a few per cent faster
   per step than oneDNN's convolution.
 
@@ -79,14 +84,16 @@ def eigen_conv2d(
     padding: str | list[list[int]],
 ) -> tf.Tensor:
     """``tf.nn.conv2d`` (arguments as :func:`conv2d`) with its forward pass on TensorFlow's
-    Eigen kernel (the ``Conv`` op) and its input gradient exactly ``Conv2D``'s; the kernel gets
-    no gradient."""
+    Eigen kernel (the ``Conv`` op); the kernel gets no gradient. The input gradient of a
+    stride-1 convolution is the same ``Conv`` of the output gradient with the kernel flipped
+    (:func:`transposed_padding`); of a strided one, ``Conv2D``'s own."""
     sh, sw = strides
     conv_strides = [1, sh, sw, 1]
     if isinstance(padding, str):
         padding_name, explicit = padding, []
     else:
         padding_name, explicit = "EXPLICIT", [int(p) for pair in padding for p in pair]
+    gradient_padding = transposed_padding(tuple(kernel.shape[:2]), strides, padding)
 
     @tf.custom_gradient
     def convolve(images, weights):
@@ -99,16 +106,43 @@ def eigen_conv2d(
         )
 
         def backward(output_gradient):
-            input_gradient = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=tf.shape(images),
-                filter=weights,
-                out_backprop=output_gradient,
-                strides=conv_strides,
-                padding=padding_name,
-                explicit_paddings=explicit,
-            )
+            if gradient_padding is not None:
+                flipped = tf.transpose(tf.reverse(weights, [0, 1]), [0, 1, 3, 2])
+                input_gradient = tf.raw_ops.Conv(
+                    input=output_gradient,
+                    filter=flipped,
+                    strides=[1, 1, 1, 1],
+                    padding="EXPLICIT",
+                    explicit_paddings=gradient_padding,
+                )
+            else:
+                input_gradient = tf.raw_ops.Conv2DBackpropInput(
+                    input_sizes=tf.shape(images),
+                    filter=weights,
+                    out_backprop=output_gradient,
+                    strides=conv_strides,
+                    padding=padding_name,
+                    explicit_paddings=explicit,
+                )
             return input_gradient, None
 
         return outputs, backward
 
     return convolve(inputs, tf.convert_to_tensor(kernel))
+
+
+def transposed_padding(
+    kernel_size: tuple[int, int], strides: tuple[int, int], padding: str | list[list[int]]
+) -> list[int] | None:
+    """The explicit NHWC padding (8 ints) under which a stride-1 convolution of the output
+    gradient with the kernel flipped in space and its in/out channels swapped gives the input
+    gradient of a stride-1 ``kernel_size`` convolution padded by ``padding`` ('VALID' or the
+    NHWC list): k - 1 - p on each side, which restores the input's size. None where that does
+    not apply: a stride above 1, or a padding beyond k - 1."""
+    if tuple(strides) != (1, 1):
+        return None
+    pads = [(0, 0), (0, 0)] if padding == "VALID" else [tuple(padding[1]), tuple(padding[2])]
+    flipped = [k - 1 - p for k, pair in zip(kernel_size, pads, strict=True) for p in pair]
+    if min(flipped) < 0:
+        return None
+    return [0, 0, *flipped, 0, 0]
