@@ -76,8 +76,9 @@ class LucidRenderer:
     ``whole_blob``: False (the default) runs only the Concat input that computes a group's
     channels (:func:`~tf_impl.net.channel_source.channel_source`), and of its last convolution
     only the channels asked for (:func:`~tf_impl.net.channel_source.channel_reader`): the same
-    pictures, faster; unless the diversity term needs every channel's Gram matrix. True always
-    runs the whole blob (what that must equal; the benchmark's baseline)."""
+    pictures but for float32 rounding, faster; unless the diversity term needs every
+    channel's Gram matrix. True always runs the whole blob (what that must equal; the
+    benchmark's baseline)."""
 
     def __init__(
         self, net: DreamNet, settings: LucidSettings, layer: str, whole_blob: bool = False

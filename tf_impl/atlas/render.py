@@ -50,8 +50,8 @@ class ChannelRenderer:
     ``whole_blob``: False (the default) runs only the Concat input that computes a group's
     channels (:func:`~tf_impl.net.channel_source.channel_source`), and of its last convolution
     only the group's channels (:func:`~tf_impl.net.channel_source.channel_reader`): the same
-    pictures, faster; True always runs the whole blob (what that must equal; the benchmark's
-    baseline)."""
+    pictures but for float32 rounding, faster; True always runs the whole blob (what that
+    must equal; the benchmark's baseline)."""
 
     def __init__(
         self, net: DreamNet, settings: RenderSettings, layer: str, whole_blob: bool = False
