@@ -95,4 +95,8 @@ def channel_reader(net: DreamNet, blob: str, max_columns: int) -> ChannelReader:
 def blob_reader(net: DreamNet, blob: str) -> ChannelReader:
     """:func:`channel_reader`'s ``read`` computing the whole of ``blob`` and gathering."""
     model = net.submodel([blob])
-    return lambda images, channels: tf.gather(model(images, training=False), channels, axis=-1)
+
+    def read_whole(images, channels):
+        return tf.gather(model(images, training=False), channels, axis=-1)
+
+    return read_whole
